@@ -1,0 +1,95 @@
+"""What every area of the catalog service shares: the context, row look-ups and the audit record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from metastore.catalog import codec
+from metastore.catalog.errors import NotFound
+from metastore.catalog.warehouse import Warehouse
+from metastore.storage.engine import read_transaction, write_transaction
+from metastore.storage.models import AuditRow, CatalogRow, DatabaseRow, TableRow
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Context:
+    engine: Engine
+    warehouse: Warehouse
+    user: str = "anonymous"
+    lock_timeout_s: int = 300
+
+
+class Area:
+    """One area of the catalog (databases, tables, ...). Each public method is one transaction."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def _read(self):
+        return read_transaction(self.ctx.engine)
+
+    def _write(self):
+        return write_transaction(self.ctx.engine)
+
+    # --- look-ups shared by the areas -----------------------------------------------------------
+
+    @staticmethod
+    def _catalog_id(conn: Connection, catalog: str) -> int:
+        cid = conn.execute(select(CatalogRow.id).where(CatalogRow.name == catalog.lower())).scalar()
+        if cid is None:
+            raise NotFound(f"catalog {catalog} does not exist")
+        return cid
+
+    @classmethod
+    def _database_row(cls, conn: Connection, catalog: str, db: str):
+        row = conn.execute(
+            select(DatabaseRow)
+            .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
+            .where(CatalogRow.name == catalog.lower(), DatabaseRow.name == db.lower())
+        ).first()
+        if row is None:
+            cls._catalog_id(conn, catalog)
+            raise NotFound(f"database {catalog}.{db} does not exist" if catalog != "hive" else f"database {db} does not exist")
+        return row
+
+    @classmethod
+    def _table_row(cls, conn: Connection, catalog: str, db: str, table: str, for_update: bool = False):
+        query = (
+            select(TableRow)
+            .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+            .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
+            .where(CatalogRow.name == catalog.lower(), DatabaseRow.name == db.lower(), TableRow.name == table.lower())
+        )
+        if for_update:
+            query = query.with_for_update(of=TableRow)
+        row = conn.execute(query).first()
+        if row is None:
+            cls._database_row(conn, catalog, db)
+            raise NotFound(f"table {db}.{table} does not exist")
+        return row
+
+    def _audit(self, conn: Connection, action: str, catalog: str, db: str | None, obj: str | None, **details) -> int:
+        """Write the audit record of a mutation (same transaction); its id is the notification event id."""
+        result = conn.execute(
+            insert(AuditRow).values(
+                at=now_ms(),
+                user=self.ctx.user,
+                action=action,
+                catalog_name=catalog,
+                db_name=db,
+                object_name=obj,
+                details=codec.dumps(details),
+            )
+        )
+        return result.inserted_primary_key[0]

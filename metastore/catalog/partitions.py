@@ -1,0 +1,419 @@
+"""Partitions: add (in bulk), list, look up by values, names, partial values or filter, alter, rename, drop.
+
+Every listing is one query ordered by partition name, as HMS orders them. Filters compile to indexed
+look-ups on `partition_key_values` (see partition_filter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from metastore.catalog import codec
+from metastore.catalog.base import Area, now_s
+from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
+from metastore.catalog.names import make_partition_name, parse_partition_name
+from metastore.catalog.partition_filter import compile_filter
+from metastore.catalog.tables import DDL_TIME
+from metastore.catalog.types import DEFAULT_CATALOG, Column, Partition
+from metastore.catalog.warehouse import Warehouse
+from metastore.storage.models import PartitionKeyValueRow, PartitionRow
+
+INTEGRAL_TYPES = {"tinyint", "smallint", "int", "integer", "bigint"}
+_COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, PartitionRow.last_access_time,
+            PartitionRow.sd, PartitionRow.parameters)  # fmt: skip
+
+
+class _TableInfo:
+    """What partition operations need of their table."""
+
+    __slots__ = ("id", "db", "name", "catalog", "keys", "location", "external")
+
+    def __init__(self, row, db: str, catalog: str):
+        self.id = row.id
+        self.db, self.name, self.catalog = db, row.name, catalog
+        self.keys: list[Column] = codec.cols_from_json(codec.loads(row.partition_keys))
+        self.location = codec.loads(row.sd).get("location")
+        params = codec.loads(row.parameters)
+        self.external = row.table_type == "EXTERNAL_TABLE" or params.get("EXTERNAL", "").upper() == "TRUE"
+
+    @property
+    def key_names(self) -> list[str]:
+        return [k.name for k in self.keys]
+
+    def check_values(self, values: list[str]) -> None:
+        if not self.keys:
+            raise InvalidInput(f"table {self.db}.{self.name} is not partitioned")
+        if values is None or len(values) != len(self.keys):
+            raise InvalidInput(
+                f"partition of {self.db}.{self.name} needs {len(self.keys)} values "
+                f"({', '.join(self.key_names)}), got {0 if values is None else len(values)}"
+            )
+
+    def int_value(self, index: int, value: str) -> int | None:
+        if self.keys[index].type.lower() in INTEGRAL_TYPES:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+        return None
+
+
+class Partitions(Area):
+    def _table(self, conn: Connection, catalog: str, db: str, table: str, for_update: bool = False) -> _TableInfo:
+        return _TableInfo(self._table_row(conn, catalog, db, table, for_update), db.lower(), catalog.lower())
+
+    def _partition(self, t: _TableInfo, row) -> Partition:
+        return Partition(
+            values=codec.loads(row.values),
+            db_name=t.db,
+            table_name=t.name,
+            catalog=t.catalog,
+            create_time=row.create_time,
+            last_access_time=row.last_access_time,
+            sd=codec.sd_from_json(codec.loads(row.sd)),
+            parameters=codec.loads(row.parameters),
+        )
+
+    def _select(self, conn: Connection, t: _TableInfo, *where, limit: int = -1) -> list[Partition]:
+        query = select(*_COLUMNS).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
+        if limit is not None and limit >= 0:
+            query = query.limit(limit)
+        return [self._partition(t, r) for r in conn.execute(query)]
+
+    def _select_names(self, conn: Connection, t: _TableInfo, *where, limit: int = -1) -> list[str]:
+        query = select(PartitionRow.name).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
+        if limit is not None and limit >= 0:
+            query = query.limit(limit)
+        return list(conn.execute(query).scalars())
+
+    # --- add ----------------------------------------------------------------------------------------
+
+    def add(
+        self, db: str, table: str, parts: list[Partition], *, if_not_exists: bool = False,
+        catalog: str = DEFAULT_CATALOG,
+    ) -> list[Partition]:  # fmt: skip
+        """Add partitions in one transaction; returns those added. Existing ones are an error unless
+        `if_not_exists`, when they are skipped."""
+        if not parts:
+            return []
+        created = now_s()
+        with self._write() as conn:
+            t = self._table(conn, catalog, db, table, for_update=True)
+            keys = t.key_names
+            new: dict[str, Partition] = {}
+            for p in parts:
+                if (p.db_name and p.db_name.lower() != t.db) or (p.table_name and p.table_name.lower() != t.name):
+                    raise InvalidInput(f"partition {p.values} names table {p.db_name}.{p.table_name}, not {t.db}.{t.name}")
+                t.check_values(p.values)
+                name = make_partition_name(keys, p.values)
+                if name in new:
+                    if if_not_exists:
+                        continue
+                    raise AlreadyExists(f"partition {name} of {t.db}.{t.name} is given twice")
+                new[name] = p
+            existing = set()
+            names = list(new)
+            for i in range(0, len(names), 500):
+                existing.update(
+                    conn.execute(
+                        select(PartitionRow.name).where(PartitionRow.table_id == t.id, PartitionRow.name.in_(names[i : i + 500]))
+                    ).scalars()
+                )
+            if existing and not if_not_exists:
+                raise AlreadyExists(f"partition {sorted(existing)[0]} of {t.db}.{t.name} already exists")
+            rows = []
+            for name, p in new.items():
+                if name in existing:
+                    continue
+                if not p.sd.location and t.location:
+                    p.sd.location = Warehouse.partition_location(t.location, name)
+                p.parameters = dict(p.parameters)
+                p.parameters.setdefault(DDL_TIME, str(created))
+                p.create_time = created
+                p.db_name, p.table_name, p.catalog = t.db, t.name, t.catalog
+                rows.append(
+                    {
+                        "table_id": t.id,
+                        "name": name,
+                        "values": codec.dumps(p.values),
+                        "create_time": created,
+                        "last_access_time": p.last_access_time,
+                        "sd": codec.dumps(codec.sd_to_json(p.sd)),
+                        "parameters": codec.dumps(p.parameters),
+                    }
+                )
+            added = [new[r["name"]] for r in rows]
+            if rows:
+                ids = conn.execute(
+                    insert(PartitionRow).returning(PartitionRow.id, sort_by_parameter_order=True), rows
+                ).scalars().all()
+                conn.execute(
+                    insert(PartitionKeyValueRow),
+                    [
+                        {"partition_id": pid, "key_index": i, "table_id": t.id, "value": v, "int_value": t.int_value(i, v)}
+                        for pid, p in zip(ids, added, strict=True)
+                        for i, v in enumerate(p.values)
+                    ],
+                )
+                self._audit(conn, "ADD_PARTITIONS", catalog, t.db, t.name, count=len(rows),
+                            first=rows[0]["name"])  # fmt: skip
+        for p in added:
+            self.ctx.warehouse.mkdirs(p.sd.location)
+        return added
+
+    def append(self, db: str, table: str, values: list[str], catalog: str = DEFAULT_CATALOG) -> Partition:
+        """Add the partition with these values at its default location (append_partition)."""
+        added = self.add(db, table, [Partition(values=values, db_name=db, table_name=table)], catalog=catalog)
+        return added[0]
+
+    # --- read ---------------------------------------------------------------------------------------
+
+    def list(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[Partition]:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            return self._select(conn, t, limit=max_parts)
+
+    def names(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[str]:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            return self._select_names(conn, t, limit=max_parts)
+
+    def get(self, db: str, table: str, values: list[str], catalog: str = DEFAULT_CATALOG) -> Partition:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            t.check_values(values)
+            name = make_partition_name(t.key_names, values)
+            found = self._select(conn, t, PartitionRow.name == name)
+        if not found:
+            raise NotFound(f"partition {name} of table {t.db}.{t.name} does not exist")
+        return found[0]
+
+    def get_by_name(self, db: str, table: str, name: str, catalog: str = DEFAULT_CATALOG) -> Partition:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            values = parse_partition_name(name, t.key_names)
+        return self.get(db, table, values, catalog)
+
+    def get_by_names(self, db: str, table: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> list[Partition]:
+        """The partitions among `names` that exist (missing ones are skipped, as in HMS)."""
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            wanted = [make_partition_name(t.key_names, parse_partition_name(n, t.key_names)) for n in names]
+            out: list[Partition] = []
+            for i in range(0, len(wanted), 1000):
+                out.extend(self._select(conn, t, PartitionRow.name.in_(wanted[i : i + 1000])))
+        out.sort(key=lambda p: make_partition_name(t.key_names, p.values))
+        return out
+
+    def by_filter(
+        self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> list[Partition]:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            return self._select(conn, t, *self._filter(t, filter_text), limit=max_parts)
+
+    def names_by_filter(
+        self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> list[str]:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            return self._select_names(conn, t, *self._filter(t, filter_text), limit=max_parts)
+
+    def count_by_filter(self, db: str, table: str, filter_text: str, catalog: str = DEFAULT_CATALOG) -> int:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            query = select(func.count()).select_from(PartitionRow).where(
+                PartitionRow.table_id == t.id, *self._filter(t, filter_text)
+            )
+            return conn.execute(query).scalar()
+
+    @staticmethod
+    def _filter(t: _TableInfo, filter_text: str | None) -> list:
+        if not filter_text or not filter_text.strip():
+            return []
+        if not t.keys:
+            raise InvalidInput(f"table {t.db}.{t.name} is not partitioned: it has no partitions to filter")
+        keys = [(k.name.lower(), k.type.lower()) for k in t.keys]
+        return [compile_filter(filter_text, keys, t.id, PartitionRow.id)]
+
+    def _partial(self, t: _TableInfo, values: list[str] | None) -> list:
+        """Conditions for a partial specification: values for the leading keys; '' (or None) = any."""
+        values = values or []
+        if len(values) > len(t.keys):
+            raise InvalidInput(
+                f"partial partition specification of {t.db}.{t.name} has {len(values)} values; "
+                f"the table has {len(t.keys)} partition keys"
+            )
+        where = []
+        for i, v in enumerate(values):
+            if v is None or v == "":
+                continue
+            sub = select(PartitionKeyValueRow.partition_id).where(
+                PartitionKeyValueRow.table_id == t.id,
+                PartitionKeyValueRow.key_index == i,
+                PartitionKeyValueRow.value == v,
+            )
+            where.append(PartitionRow.id.in_(sub))
+        return where
+
+    def by_partial_values(
+        self, db: str, table: str, values: list[str] | None, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> list[Partition]:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            return self._select(conn, t, *self._partial(t, values), limit=max_parts)
+
+    def names_by_partial_values(
+        self, db: str, table: str, values: list[str] | None, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> list[str]:
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            return self._select_names(conn, t, *self._partial(t, values), limit=max_parts)
+
+    def keys(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> list[Column]:
+        with self._read() as conn:
+            return self._table(conn, catalog, db, table).keys
+
+    # --- alter --------------------------------------------------------------------------------------
+
+    def alter(self, db: str, table: str, parts: list[Partition], catalog: str = DEFAULT_CATALOG) -> None:
+        """Replace storage descriptor and parameters of existing partitions, found by their values."""
+        if not parts:
+            return
+        now = str(now_s())
+        with self._write() as conn:
+            t = self._table(conn, catalog, db, table, for_update=True)
+            updates = []
+            for p in parts:
+                t.check_values(p.values)
+                name = make_partition_name(t.key_names, p.values)
+                params = dict(p.parameters)
+                params[DDL_TIME] = now
+                updates.append({"n": name, "sd": codec.dumps(codec.sd_to_json(p.sd)),
+                                "params": codec.dumps(params), "lat": p.last_access_time})  # fmt: skip
+            found = self._existing(conn, t, [u["n"] for u in updates])
+            missing = [u["n"] for u in updates if u["n"] not in found]
+            if missing:
+                raise NotFound(f"partition {missing[0]} of table {t.db}.{t.name} does not exist")
+            conn.execute(
+                update(PartitionRow)
+                .where(PartitionRow.table_id == t.id, PartitionRow.name == bindparam("n"))
+                .values(sd=bindparam("sd"), parameters=bindparam("params"), last_access_time=bindparam("lat")),
+                updates,
+            )
+            self._audit(conn, "ALTER_PARTITIONS", catalog, t.db, t.name, count=len(updates), first=updates[0]["n"])
+
+    def _existing(self, conn: Connection, t: _TableInfo, names: Iterable[str]) -> set[str]:
+        names = list(names)
+        found: set[str] = set()
+        for i in range(0, len(names), 500):
+            found.update(
+                conn.execute(
+                    select(PartitionRow.name).where(PartitionRow.table_id == t.id, PartitionRow.name.in_(names[i : i + 500]))
+                ).scalars()
+            )
+        return found
+
+    def rename(
+        self, db: str, table: str, old_values: list[str], new: Partition, catalog: str = DEFAULT_CATALOG
+    ) -> None:
+        """Give a partition new values; a managed table's partition at its default place moves with it."""
+        move = None
+        with self._write() as conn:
+            t = self._table(conn, catalog, db, table, for_update=True)
+            t.check_values(old_values)
+            t.check_values(new.values)
+            old_name = make_partition_name(t.key_names, old_values)
+            new_name = make_partition_name(t.key_names, new.values)
+            row = conn.execute(
+                select(PartitionRow.id, PartitionRow.sd).where(PartitionRow.table_id == t.id, PartitionRow.name == old_name)
+            ).first()
+            if row is None:
+                raise NotFound(f"partition {old_name} of table {t.db}.{t.name} does not exist")
+            if new_name != old_name and self._existing(conn, t, [new_name]):
+                raise AlreadyExists(f"partition {new_name} of table {t.db}.{t.name} already exists")
+            sd = new.sd
+            old_location = codec.loads(row.sd).get("location")
+            default_old = Warehouse.partition_location(t.location, old_name) if t.location else None
+            if not t.external and old_location and old_location == default_old and sd.location in (None, "", old_location):
+                sd.location = Warehouse.partition_location(t.location, new_name)
+                move = (old_location, sd.location)
+            params = dict(new.parameters)
+            params[DDL_TIME] = str(now_s())
+            conn.execute(
+                update(PartitionRow)
+                .where(PartitionRow.id == row.id)
+                .values(name=new_name, values=codec.dumps(new.values), sd=codec.dumps(codec.sd_to_json(sd)),
+                        parameters=codec.dumps(params))  # fmt: skip
+            )
+            for i, v in enumerate(new.values):
+                conn.execute(
+                    update(PartitionKeyValueRow)
+                    .where(PartitionKeyValueRow.partition_id == row.id, PartitionKeyValueRow.key_index == i)
+                    .values(value=v, int_value=t.int_value(i, v))
+                )
+            self._audit(conn, "RENAME_PARTITION", catalog, t.db, t.name, old=old_name, new=new_name)
+        if move:
+            self.ctx.warehouse.rename(*move)
+
+    # --- drop ---------------------------------------------------------------------------------------
+
+    def drop(
+        self, db: str, table: str, values: list[str], *, delete_data: bool = True, catalog: str = DEFAULT_CATALOG
+    ) -> Partition:
+        with self._write() as conn:
+            t = self._table(conn, catalog, db, table, for_update=True)
+            t.check_values(values)
+            name = make_partition_name(t.key_names, values)
+            dropped = self._drop(conn, t, [PartitionRow.name == name], catalog)
+        if not dropped:
+            raise NotFound(f"partition {name} of table {t.db}.{t.name} does not exist")
+        self._delete_data(t, dropped, delete_data)
+        return dropped[0]
+
+    def drop_by_names(
+        self, db: str, table: str, names: list[str], *, delete_data: bool = True, if_exists: bool = True,
+        catalog: str = DEFAULT_CATALOG,
+    ) -> list[Partition]:  # fmt: skip
+        with self._write() as conn:
+            t = self._table(conn, catalog, db, table, for_update=True)
+            wanted = [make_partition_name(t.key_names, parse_partition_name(n, t.key_names)) for n in names]
+            if not if_exists:
+                missing = set(wanted) - self._existing(conn, t, wanted)
+                if missing:
+                    raise NotFound(f"partition {sorted(missing)[0]} of table {t.db}.{t.name} does not exist")
+            dropped = []
+            for i in range(0, len(wanted), 500):
+                dropped += self._drop(conn, t, [PartitionRow.name.in_(wanted[i : i + 500])], catalog)
+        self._delete_data(t, dropped, delete_data)
+        return dropped
+
+    def drop_by_filter(
+        self, db: str, table: str, filter_text: str, *, delete_data: bool = True, catalog: str = DEFAULT_CATALOG
+    ) -> list[Partition]:
+        with self._write() as conn:
+            t = self._table(conn, catalog, db, table, for_update=True)
+            dropped = self._drop(conn, t, self._filter(t, filter_text), catalog)
+        self._delete_data(t, dropped, delete_data)
+        return dropped
+
+    def _drop(self, conn: Connection, t: _TableInfo, where: list, catalog: str) -> list[Partition]:
+        query = select(*_COLUMNS).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
+        rows = conn.execute(query).all()
+        ids = [r.id for r in rows]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            conn.execute(delete(PartitionKeyValueRow).where(PartitionKeyValueRow.partition_id.in_(chunk)))
+            conn.execute(delete(PartitionRow).where(PartitionRow.id.in_(chunk)))
+        dropped = [self._partition(t, r) for r in rows]
+        if dropped:
+            first = make_partition_name(t.key_names, dropped[0].values)
+            self._audit(conn, "DROP_PARTITIONS", catalog, t.db, t.name, count=len(dropped), first=first)
+        return dropped
+
+    def _delete_data(self, t: _TableInfo, dropped: list[Partition], delete_data: bool) -> None:
+        if delete_data and not t.external:
+            for p in dropped:
+                self.ctx.warehouse.delete(p.sd.location)

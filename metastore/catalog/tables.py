@@ -1,0 +1,368 @@
+"""Tables and views: create, read, list, alter (rename, schema change, cascade), drop, versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from metastore.catalog import codec
+from metastore.catalog.base import Area, now_ms, now_s
+from metastore.catalog.databases import hive_pattern
+from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput
+from metastore.catalog.names import check_column_name, check_name, check_type
+from metastore.catalog.types import (
+    DEFAULT_CATALOG,
+    EXTERNAL_TABLE,
+    MANAGED_TABLE,
+    TABLE_TYPES,
+    Column,
+    Table,
+    TableVersion,
+)
+from metastore.catalog.warehouse import Warehouse
+from metastore.storage.models import DatabaseRow, PartitionRow, TableRow, TableVersionRow
+
+DDL_TIME = "transient_lastDdlTime"
+
+
+def table_from_row(row, db_name: str, catalog: str) -> Table:
+    return Table(
+        name=row.name,
+        db_name=db_name,
+        catalog=catalog,
+        owner=row.owner,
+        owner_type=row.owner_type,
+        create_time=row.create_time,
+        last_access_time=row.last_access_time,
+        retention=row.retention,
+        sd=codec.sd_from_json(codec.loads(row.sd)),
+        partition_keys=codec.cols_from_json(codec.loads(row.partition_keys)),
+        parameters=codec.loads(row.parameters),
+        view_original_text=row.view_original_text,
+        view_expanded_text=row.view_expanded_text,
+        table_type=row.table_type,
+        temporary=row.temporary,
+        rewrite_enabled=row.rewrite_enabled,
+        version=row.version,
+    )
+
+
+def check_columns(table: Table) -> None:
+    """Valid names and types, no name twice among columns and partition keys (case-insensitive)."""
+    seen: set[str] = set()
+    for kind, cols in (("column", table.sd.cols), ("partition key", table.partition_keys)):
+        for c in cols:
+            check_column_name(c.name)
+            check_type(c.type)
+            if c.name.lower() in seen:
+                raise InvalidInput(f"table {table.db_name}.{table.name}: duplicate {kind} {c.name!r}")
+            seen.add(c.name.lower())
+
+
+def _same_columns(a: list[Column], b: list[Column]) -> bool:
+    return [(c.name.lower(), c.type.lower()) for c in a] == [(c.name.lower(), c.type.lower()) for c in b]
+
+
+class Tables(Area):
+    # --- create -----------------------------------------------------------------------------------
+
+    def create(self, table: Table) -> Table:
+        name = check_name("table", table.name)
+        check_columns(table)
+        if table.table_type is None or table.table_type == "":
+            table.table_type = EXTERNAL_TABLE if table.is_external else MANAGED_TABLE
+        if table.table_type not in TABLE_TYPES:
+            raise InvalidInput(f"table {table.db_name}.{name}: unknown table type {table.table_type!r}")
+        created = now_s()
+        params = dict(table.parameters)
+        params.setdefault(DDL_TIME, str(created))
+        sd = table.sd
+        with self._write() as conn:
+            db = self._database_row(conn, table.catalog, table.db_name)
+            exists = conn.execute(
+                select(TableRow.id).where(TableRow.database_id == db.id, TableRow.name == name)
+            ).scalar()
+            if exists is not None:
+                raise AlreadyExists(f"table {db.name}.{name} already exists")
+            if not table.is_view and not sd.location:
+                sd.location = Warehouse.table_location(db.location_uri, name)
+            table_id = conn.execute(
+                insert(TableRow).values(
+                    database_id=db.id,
+                    name=name,
+                    owner=table.owner,
+                    owner_type=table.owner_type,
+                    table_type=table.table_type,
+                    create_time=created,
+                    last_access_time=table.last_access_time,
+                    retention=table.retention,
+                    view_original_text=table.view_original_text,
+                    view_expanded_text=table.view_expanded_text,
+                    sd=codec.dumps(codec.sd_to_json(sd)),
+                    partition_keys=codec.dumps(codec.cols_to_json(table.partition_keys)),
+                    parameters=codec.dumps(params),
+                    temporary=table.temporary,
+                    rewrite_enabled=table.rewrite_enabled,
+                    version=1,
+                )
+            ).inserted_primary_key[0]
+            self._add_version(conn, table_id, 1, table.sd.cols, table.partition_keys)
+            self._audit(conn, "CREATE_TABLE", table.catalog, db.name, name, type=table.table_type, location=sd.location)
+        if not table.is_view:
+            self.ctx.warehouse.mkdirs(sd.location)
+        return self.get(table.db_name, name, table.catalog)
+
+    def _add_version(self, conn: Connection, table_id: int, version: int, cols, keys) -> None:
+        conn.execute(
+            insert(TableVersionRow).values(
+                table_id=table_id,
+                version=version,
+                columns=codec.dumps(codec.cols_to_json(cols)),
+                partition_keys=codec.dumps(codec.cols_to_json(keys)),
+                created_at=now_ms(),
+                created_by=self.ctx.user,
+            )
+        )
+
+    # --- read ---------------------------------------------------------------------------------------
+
+    def get(self, db: str, name: str, catalog: str = DEFAULT_CATALOG) -> Table:
+        with self._read() as conn:
+            row = self._table_row(conn, catalog, db, name)
+        return table_from_row(row, db.lower(), catalog.lower())
+
+    def get_many(self, db: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> list[Table]:
+        """The tables among `names` that exist, in one query (missing names are skipped, as in HMS)."""
+        wanted = [n.lower() for n in names if n]
+        if not wanted:
+            return []
+        with self._read() as conn:
+            dbrow = self._database_row(conn, catalog, db)
+            rows = conn.execute(
+                select(TableRow).where(TableRow.database_id == dbrow.id, TableRow.name.in_(wanted))
+            ).all()
+        by_name = {r.name: r for r in rows}
+        return [table_from_row(by_name[n], dbrow.name, catalog.lower()) for n in dict.fromkeys(wanted) if n in by_name]
+
+    def list(
+        self, db: str, pattern: str | None = None, table_type: str | None = None, catalog: str = DEFAULT_CATALOG
+    ) -> list[str]:
+        with self._read() as conn:
+            dbrow = self._database_row(conn, catalog, db)
+            query = select(TableRow.name).where(TableRow.database_id == dbrow.id).order_by(TableRow.name)
+            if table_type:
+                query = query.where(TableRow.table_type == table_type)
+            names = conn.execute(query).scalars().all()
+        rx = hive_pattern(pattern)
+        return [n for n in names if rx is None or rx.fullmatch(n)]
+
+    def list_meta(
+        self,
+        db_pattern: str | None,
+        table_pattern: str | None,
+        table_types: list[str] | None = None,
+        catalog: str = DEFAULT_CATALOG,
+    ) -> list[tuple[str, str, str, str | None]]:
+        """(database, table, type, comment) of the tables matching the patterns (get_table_meta)."""
+        with self._read() as conn:
+            cid = self._catalog_id(conn, catalog)
+            query = (
+                select(DatabaseRow.name, TableRow.name, TableRow.table_type, TableRow.parameters)
+                .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+                .where(DatabaseRow.catalog_id == cid)
+                .order_by(DatabaseRow.name, TableRow.name)
+            )
+            if table_types:
+                query = query.where(TableRow.table_type.in_(table_types))
+            rows = conn.execute(query).all()
+        drx, trx = hive_pattern(db_pattern), hive_pattern(table_pattern)
+        return [
+            (d, t, ty, codec.loads(p).get("comment"))
+            for d, t, ty, p in rows
+            if (drx is None or drx.fullmatch(d)) and (trx is None or trx.fullmatch(t))
+        ]
+
+    def versions(self, db: str, name: str, catalog: str = DEFAULT_CATALOG) -> list[TableVersion]:
+        with self._read() as conn:
+            row = self._table_row(conn, catalog, db, name)
+            rows = conn.execute(
+                select(TableVersionRow).where(TableVersionRow.table_id == row.id).order_by(TableVersionRow.version)
+            ).all()
+        return [
+            TableVersion(
+                r.version,
+                codec.cols_from_json(codec.loads(r.columns)),
+                codec.cols_from_json(codec.loads(r.partition_keys)),
+                r.created_at,
+                r.created_by,
+            )
+            for r in rows
+        ]
+
+    # --- alter --------------------------------------------------------------------------------------
+
+    def alter(self, db: str, name: str, new: Table, *, cascade: bool = False, catalog: str = DEFAULT_CATALOG) -> None:
+        """Replace the table's definition with `new`, HMS-style.
+
+        A new name or database renames the table (and moves a managed table's default directory with
+        its partitions); changed columns make a new schema version, and with `cascade` are copied to
+        every partition. Partition keys can only change in name case or comment.
+        """
+        new_name = check_name("table", new.name)
+        check_columns(new)
+        moves: list[tuple[str, str]] = []
+        with self._write() as conn:
+            old_row = self._table_row(conn, catalog, db, name, for_update=True)
+            old = table_from_row(old_row, db.lower(), catalog.lower())
+            if not _same_columns(old.partition_keys, new.partition_keys):
+                raise Conflict(f"table {db}.{name}: partition keys cannot be changed")
+            target_db = self._database_row(conn, catalog, new.db_name or db)
+            renamed = (target_db.id, new_name) != (old_row.database_id, old_row.name)
+            if renamed:
+                clash = conn.execute(
+                    select(TableRow.id).where(TableRow.database_id == target_db.id, TableRow.name == new_name)
+                ).scalar()
+                if clash is not None:
+                    raise AlreadyExists(f"table {target_db.name}.{new_name} already exists")
+            sd = new.sd
+            if not sd.location and not new.is_view:
+                sd.location = old.sd.location
+            if (
+                renamed
+                and not old.is_external
+                and not old.is_view
+                and sd.location == old.sd.location
+                and old.sd.location
+                and self._is_default_location(conn, old_row.database_id, old_row.name, old.sd.location)
+            ):
+                sd.location = Warehouse.table_location(target_db.location_uri, new_name)
+                moves.append((old.sd.location, sd.location))
+                self._relocate_partitions(conn, old_row.id, old.sd.location, sd.location)
+            params = dict(new.parameters)
+            if params.get(DDL_TIME) in (None, "0") or params.get(DDL_TIME) == old.parameters.get(DDL_TIME):
+                params[DDL_TIME] = str(now_s())
+            version = old_row.version
+            schema_changed = not _same_columns(old.sd.cols, sd.cols) or [c.comment for c in old.sd.cols] != [
+                c.comment for c in sd.cols
+            ]
+            if schema_changed or [c.name for c in old.partition_keys] != [c.name for c in new.partition_keys]:
+                version += 1
+                self._add_version(conn, old_row.id, version, sd.cols, new.partition_keys)
+            conn.execute(
+                update(TableRow)
+                .where(TableRow.id == old_row.id)
+                .values(
+                    database_id=target_db.id,
+                    name=new_name,
+                    owner=new.owner,
+                    owner_type=new.owner_type,
+                    table_type=new.table_type or old.table_type,
+                    last_access_time=new.last_access_time,
+                    retention=new.retention,
+                    view_original_text=new.view_original_text,
+                    view_expanded_text=new.view_expanded_text,
+                    sd=codec.dumps(codec.sd_to_json(sd)),
+                    partition_keys=codec.dumps(codec.cols_to_json(new.partition_keys)),
+                    parameters=codec.dumps(params),
+                    temporary=new.temporary,
+                    rewrite_enabled=new.rewrite_enabled,
+                    version=version,
+                )
+            )
+            if cascade and schema_changed:
+                self._cascade_columns(conn, old_row.id, sd.cols)
+            details = {"version": version} if version != old_row.version else {}
+            if renamed:
+                details["renamed_to"] = f"{target_db.name}.{new_name}"
+            self._audit(conn, "ALTER_TABLE", catalog, db.lower(), old_row.name, **details)
+        for src, dst in moves:
+            self.ctx.warehouse.rename(src, dst)
+
+    def _is_default_location(self, conn: Connection, database_id: int, name: str, location: str) -> bool:
+        db_location = conn.execute(select(DatabaseRow.location_uri).where(DatabaseRow.id == database_id)).scalar()
+        return _norm(location) == _norm(Warehouse.table_location(db_location, name))
+
+    @staticmethod
+    def _relocate_partitions(conn: Connection, table_id: int, old_root: str, new_root: str) -> None:
+        rows = conn.execute(select(PartitionRow.id, PartitionRow.sd).where(PartitionRow.table_id == table_id)).all()
+        updates = []
+        for pid, sd_text in rows:
+            sd = codec.loads(sd_text)
+            loc = sd.get("location")
+            if loc and _norm(loc).startswith(_norm(old_root) + "/"):
+                sd["location"] = new_root.rstrip("/") + _norm(loc)[len(_norm(old_root)) :]
+                updates.append({"pid": pid, "sd": codec.dumps(sd)})
+        if updates:
+            conn.execute(
+                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(sd=bindparam("sd")), updates
+            )
+
+    @staticmethod
+    def _cascade_columns(conn: Connection, table_id: int, cols: list[Column]) -> None:
+        cols_json = codec.cols_to_json(cols)
+        rows = conn.execute(select(PartitionRow.id, PartitionRow.sd).where(PartitionRow.table_id == table_id)).all()
+        updates = []
+        for pid, sd_text in rows:
+            sd = codec.loads(sd_text)
+            sd["cols"] = cols_json
+            updates.append({"pid": pid, "sd": codec.dumps(sd)})
+        if updates:
+            conn.execute(
+                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(sd=bindparam("sd")), updates
+            )
+
+    # --- drop ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def data_locations_to_delete(conn: Connection, row) -> list[str]:
+        """The directories dropping this table with deleteData removes: none for external tables and
+        views; else the table's location and partition locations outside it."""
+        params = codec.loads(row.parameters)
+        if row.table_type in (EXTERNAL_TABLE, "VIRTUAL_VIEW") or params.get("EXTERNAL", "").upper() == "TRUE":
+            return []
+        location = codec.loads(row.sd).get("location")
+        out = [location] if location else []
+        root = _norm(location) + "/" if location else None
+        for (sd_text,) in conn.execute(select(PartitionRow.sd).where(PartitionRow.table_id == row.id)):
+            loc = codec.loads(sd_text).get("location")
+            if loc and (root is None or not _norm(loc).startswith(root)):
+                out.append(loc)
+        return out
+
+    def drop(self, db: str, name: str, *, delete_data: bool = True, catalog: str = DEFAULT_CATALOG) -> None:
+        with self._write() as conn:
+            row = self._table_row(conn, catalog, db, name, for_update=True)
+            to_delete = self.data_locations_to_delete(conn, row) if delete_data else []
+            conn.execute(delete(TableRow).where(TableRow.id == row.id))
+            self._audit(conn, "DROP_TABLE", catalog, db.lower(), row.name, delete_data=delete_data)
+        for location in to_delete:
+            self.ctx.warehouse.delete(location)
+
+    def truncate(self, db: str, name: str, partition_names: list[str] | None = None, catalog: str = DEFAULT_CATALOG):
+        """Delete the files of the table (or of some partitions), keeping the directories."""
+        from metastore.catalog.partitions import Partitions
+
+        table = self.get(db, name, catalog)
+        if table.is_external:
+            raise Conflict(f"table {db}.{name} is external: cannot truncate it")
+        if partition_names:
+            locations = [p.sd.location for p in Partitions(self.ctx).get_by_names(db, name, partition_names, catalog)]
+        elif table.partition_keys:
+            locations = [p.sd.location for p in Partitions(self.ctx).list(db, name, catalog=catalog)]
+        else:
+            locations = [table.sd.location]
+        for location in locations:
+            self.ctx.warehouse.delete(location)
+            self.ctx.warehouse.mkdirs(location)
+        with self._write() as conn:
+            self._audit(conn, "TRUNCATE_TABLE", catalog, db.lower(), name.lower(), partitions=len(locations))
+
+
+def _norm(location: str) -> str:
+    """A location without scheme noise, for comparing paths: file:/x, file:///x and /x are the same."""
+    loc = location.rstrip("/")
+    for prefix in ("file://", "file:"):
+        if loc.startswith(prefix):
+            loc = loc[len(prefix) :]
+            break
+    return "/" + loc.lstrip("/") if "://" not in loc else loc
+

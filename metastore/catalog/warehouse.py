@@ -1,0 +1,78 @@
+"""The warehouse: default locations of managed objects, and the directory work HMS does for them.
+
+Locations are local paths or fsspec URLs (file://, s3://, ...). File-system errors never undo a
+catalog change that has committed; they are logged (HMS behaves the same way on drop).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+
+from fsspec.core import url_to_fs
+
+log = logging.getLogger(__name__)
+
+
+def join(base: str, *parts: str) -> str:
+    return posixpath.join(base.rstrip("/"), *parts)
+
+
+class Warehouse:
+    def __init__(self, root: str):
+        self.root = root.rstrip("/") or "/"
+        if "://" not in self.root:
+            self.root = "file:" + self.root if self.root.startswith("/") else self.root
+
+    def database_location(self, db_name: str) -> str:
+        """HMS's default: the warehouse root for `default`, `<root>/<db>.db` for the others."""
+        return self.root if db_name == "default" else join(self.root, f"{db_name}.db")
+
+    @staticmethod
+    def table_location(db_location: str, table_name: str) -> str:
+        return join(db_location, table_name)
+
+    @staticmethod
+    def partition_location(table_location: str, partition_name: str) -> str:
+        return join(table_location, partition_name)
+
+    @staticmethod
+    def _fs(location: str):
+        return url_to_fs(location)
+
+    def mkdirs(self, location: str | None) -> None:
+        if not location:
+            return
+        try:
+            fs, path = self._fs(location)
+            fs.makedirs(path, exist_ok=True)
+        except Exception as e:  # noqa: BLE001 - the catalog change stands; say what failed
+            log.warning("could not create directory %s: %s", location, e)
+
+    def exists(self, location: str) -> bool:
+        try:
+            fs, path = self._fs(location)
+            return fs.exists(path)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def delete(self, location: str | None) -> None:
+        if not location:
+            return
+        try:
+            fs, path = self._fs(location)
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not delete %s: %s", location, e)
+
+    def rename(self, src: str, dst: str) -> None:
+        try:
+            fs, spath = self._fs(src)
+            _, dpath = self._fs(dst)
+            if fs.exists(spath):
+                fs.makedirs(posixpath.dirname(dpath), exist_ok=True)
+                fs.mv(spath, dpath, recursive=True)
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not move %s to %s: %s", src, dst, e)
+

@@ -1,0 +1,50 @@
+"""Mortar's settings: one object, from `MORTAR_*` environment variables and an optional TOML file.
+
+Defaults make `mortar metastore` / `mortar up` work with no file: SQLite and the warehouse under a data
+folder (`./mortar-data`, or `MORTAR_DATA_DIR`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class Settings:
+    data_dir: str = "mortar-data"
+    database_url: str = ""  # default: sqlite:///<data_dir>/catalog.db
+    warehouse: str = ""  # default: <data_dir>/warehouse (a local path or an fsspec URL)
+    host: str = "0.0.0.0"
+    port: int = 9083
+    processes: int = 1  # metastore server processes sharing the port (SO_REUSEPORT)
+    max_connections: int = 1000  # per process; beyond it new connections are refused
+    lock_timeout_s: int = 300  # locks without a heartbeat for this long are released
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{Path(self.data_dir).absolute() / 'catalog.db'}"
+        if not self.warehouse:
+            self.warehouse = str(Path(self.data_dir).absolute() / "warehouse")
+
+    @classmethod
+    def load(cls, config_file: str | None = None, **overrides) -> Settings:
+        """Settings from (lowest to highest precedence) defaults, TOML file, environment, overrides."""
+        values: dict = {}
+        path = config_file or os.environ.get("MORTAR_CONFIG")
+        if path:
+            with open(path, "rb") as f:
+                values.update(tomllib.load(f).get("mortar", {}))
+        names = {f.name: f for f in fields(cls) if f.name != "extra"}
+        for name, fld in names.items():
+            env = os.environ.get(f"MORTAR_{name.upper()}")
+            if env is not None:
+                values[name] = int(env) if fld.type == "int" else env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)

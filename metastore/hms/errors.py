@@ -1,0 +1,74 @@
+"""Domain errors → the HMS exception each Thrift method declares.
+
+Each method of the IDL declares its own exceptions (o1, o2, ...). A catalog error becomes the first
+declared exception in its preference list; anything unexpected becomes a MetaException (when declared)
+with the error's text, so clients see a message rather than INTERNAL_ERROR. Spark relies on this: a
+MetaException from get_partitions_by_filter makes it fall back to listing partitions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from sqlalchemy.exc import DBAPIError
+
+from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, InvalidInput, NotFound
+from metastore.hms.gen.hive import ThriftHiveMetastore, ttypes as tt
+
+log = logging.getLogger(__name__)
+
+_PREFERENCES: dict[type[CatalogError], tuple[type, ...]] = {
+    NotFound: (tt.NoSuchObjectException, tt.NoSuchLockException, tt.UnknownTableException,
+               tt.UnknownDBException, tt.NoSuchTxnException, tt.InvalidObjectException),
+    AlreadyExists: (tt.AlreadyExistsException, tt.InvalidObjectException),
+    InvalidInput: (tt.InvalidObjectException, tt.InvalidInputException, tt.InvalidOperationException),
+    Conflict: (tt.InvalidOperationException, tt.TxnOpenException, tt.TxnAbortedException),
+}  # fmt: skip
+
+
+def declared_exceptions(method: str) -> tuple[type, ...]:
+    result = getattr(ThriftHiveMetastore, f"{method}_result", None)
+    if result is None:
+        return ()
+    return tuple(spec[3][0] for spec in result.thrift_spec if spec is not None and spec[2] != "success")
+
+
+def _translate(error: Exception, declared: tuple[type, ...]) -> Exception:
+    for kind, preferred in _PREFERENCES.items():
+        if isinstance(error, kind):
+            for cls in preferred:
+                if cls in declared:
+                    return cls(message=str(error))
+            break
+    if tt.MetaException in declared:
+        return tt.MetaException(message=str(error))
+    return error
+
+
+def _wrap(name: str, fn):
+    declared = declared_exceptions(name)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CatalogError as e:
+            raise _translate(e, declared) from e
+        except DBAPIError as e:
+            log.exception("storage error in %s", name)
+            raise _translate(Exception(f"storage error: {e.orig}"), declared) from e
+        except Exception as e:
+            if isinstance(e, declared):
+                raise
+            log.exception("unexpected error in %s", name)
+            raise _translate(Exception(f"{type(e).__name__}: {e}"), declared) from e
+
+    return call
+
+
+def map_errors(handler_cls: type) -> None:
+    """Wrap every IDL method `handler_cls` defines so that it raises only what the method declares."""
+    for name in dir(ThriftHiveMetastore.Iface):
+        if not name.startswith("_") and name in vars(handler_cls):
+            setattr(handler_cls, name, _wrap(name, vars(handler_cls)[name]))

@@ -1,0 +1,636 @@
+"""The HMS Thrift handler: decodes calls, runs them on the catalog service, encodes answers.
+
+One handler per connection (it remembers the user given by `set_ugi`). Domain errors become the HMS
+exceptions the method declares (see `errors.py`); a method this class does not define is answered
+UNKNOWN_METHOD by the processor, so clients such as Trino fall back to an older call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from metastore.catalog import CatalogService, InvalidInput, NotFound
+from metastore.catalog import types as t
+from metastore.hms import convert as cv
+from metastore.hms.errors import map_errors
+from metastore.hms.gen.hive import ttypes as tt
+
+log = logging.getLogger(__name__)
+
+VERSION = "3.1.3-mortar"  # what getVersion reports; clients only log it
+STARTED = int(time.time())
+
+
+def split_db(name: str | None, catalog: str | None = None) -> tuple[str, str]:
+    """(catalog, database) of a database name that may carry a catalog as `@cat#db` (Hive 3+ clients)."""
+    if name and name.startswith("@"):
+        cat, sep, db = name[1:].partition("#")
+        if not sep or not cat:
+            raise InvalidInput(f"database name {name!r} is not of the form @catalog#database")
+        return cat.lower(), "" if db == "!" else db
+    return (catalog or t.DEFAULT_CATALOG).lower(), name or ""
+
+
+def _cascade(ctx: tt.EnvironmentContext | None) -> bool:
+    return bool(ctx and ctx.properties and str(ctx.properties.get("CASCADE", "")).lower() == "true")
+
+
+def _stats_result(stats: list[t.ColumnStats], db: str, table: str, part: str | None = None) -> tt.ColumnStatistics:
+    return tt.ColumnStatistics(
+        statsDesc=tt.ColumnStatisticsDesc(isTblLevel=part is None, dbName=db, tableName=table, partName=part,
+                                          lastAnalyzed=max((s.last_analyzed for s in stats), default=0)),  # fmt: skip
+        statsObj=[cv.column_stats_out(s) for s in stats],
+    )
+
+
+class Handler:
+    def __init__(self, catalog: CatalogService):
+        self._root = catalog
+        self.cat = catalog
+
+    # --- fb303 and session --------------------------------------------------------------------------
+
+    def getName(self):
+        return "Mortar metastore"
+
+    def getVersion(self):
+        return VERSION
+
+    def getStatus(self):
+        return 2  # fb_status.ALIVE
+
+    def getStatusDetails(self):
+        return "alive"
+
+    def aliveSince(self):
+        return STARTED
+
+    def getCounters(self):
+        return {}
+
+    def getCounter(self, key):
+        return 0
+
+    def setOption(self, key, value):
+        pass
+
+    def getOption(self, key):
+        return ""
+
+    def getOptions(self):
+        return {}
+
+    def shutdown(self):
+        """One-way: Spark sends it when it closes a connection. It must not stop the server."""
+
+    def reinitialize(self):
+        pass
+
+    def set_ugi(self, user_name, group_names):
+        self.cat = self._root.for_user(user_name)
+        return list(group_names or [])
+
+    def getMetaConf(self, key):
+        return self.cat.settings.get(key, "") or ""
+
+    def setMetaConf(self, key, value):
+        self.cat.settings.set(key, value)
+
+    def get_config_value(self, name, defaultValue):
+        return self.cat.settings.get(name, defaultValue)
+
+    def get_current_notificationEventId(self):
+        return tt.CurrentNotificationEventId(eventId=self.cat.audit.last_event_id())
+
+    def get_metastore_db_uuid(self):
+        value = self.cat.settings.get("mortar.metastore.uuid")
+        if value is None:
+            value = str(uuid.uuid4())
+            self.cat.settings.set("mortar.metastore.uuid", value)
+        return value
+
+    # --- catalogs ---------------------------------------------------------------------------------------
+
+    def create_catalog(self, catalog):
+        c = catalog.catalog
+        self.cat.catalogs.create(t.Catalog(c.name, c.locationUri, c.description))
+
+    def get_catalog(self, catName):
+        c = self.cat.catalogs.get(catName.name)
+        return tt.GetCatalogResponse(
+            catalog=tt.Catalog(name=c.name, description=c.description, locationUri=c.location_uri, createTime=c.create_time)
+        )
+
+    def get_catalogs(self):
+        return tt.GetCatalogsResponse(names=self.cat.catalogs.list())
+
+    def drop_catalog(self, catName):
+        self.cat.catalogs.drop(catName.name)
+
+    # --- databases --------------------------------------------------------------------------------------
+
+    def create_database(self, database):
+        cat, _ = split_db(database.name, database.catalogName)
+        db = cv.database_in(database, cat)
+        db.name = split_db(database.name)[1]
+        self.cat.databases.create(db)
+
+    def get_database(self, name):
+        cat, db = split_db(name)
+        return cv.database_out(self.cat.databases.get(db, cat))
+
+    def get_database_req(self, request):
+        cat, db = split_db(request.name, request.catalogName)
+        return cv.database_out(self.cat.databases.get(db, cat))
+
+    def get_databases(self, pattern):
+        cat, pat = split_db(pattern)
+        return self.cat.databases.list(pat or None, cat)
+
+    def get_all_databases(self):
+        return self.cat.databases.list()
+
+    def alter_database(self, dbname, db):
+        cat, name = split_db(dbname)
+        self.cat.databases.alter(name, cv.database_in(db, cat), cat)
+
+    def drop_database(self, name, deleteData, cascade):
+        cat, db = split_db(name)
+        self.cat.databases.drop(db, cascade=bool(cascade), delete_data=bool(deleteData), catalog=cat)
+
+    def drop_database_req(self, req):
+        cat, db = split_db(req.name, req.catalogName)
+        self.cat.databases.drop(db, cascade=bool(req.cascade), delete_data=bool(req.deleteData), catalog=cat)
+
+    # --- tables -----------------------------------------------------------------------------------------
+
+    def create_table(self, tbl):
+        cat, db = split_db(tbl.dbName, tbl.catName)
+        table = cv.table_in(tbl, cat)
+        table.db_name = db
+        self.cat.tables.create(table)
+
+    def create_table_with_environment_context(self, tbl, environment_context):
+        self.create_table(tbl)
+
+    def create_table_with_constraints(self, tbl, primaryKeys, foreignKeys, uniqueConstraints, notNullConstraints,
+                                      defaultConstraints, checkConstraints):  # fmt: skip
+        self.create_table(tbl)
+
+    def create_table_req(self, request):
+        self.create_table(request.table)
+
+    def get_table(self, dbname, tbl_name):
+        cat, db = split_db(dbname)
+        return cv.table_out(self.cat.tables.get(db, tbl_name, cat))
+
+    def get_table_req(self, req):
+        cat, db = split_db(req.dbName, req.catName)
+        return tt.GetTableResult(table=cv.table_out(self.cat.tables.get(db, req.tblName, cat)))
+
+    def get_table_objects_by_name(self, dbname, tbl_names):
+        cat, db = split_db(dbname)
+        return [cv.table_out(x) for x in self.cat.tables.get_many(db, tbl_names or [], cat)]
+
+    def get_table_objects_by_name_req(self, req):
+        cat, db = split_db(req.dbName, req.catName)
+        if req.tblNames is None:
+            names = self.cat.tables.list(db, None, catalog=cat)
+        else:
+            names = req.tblNames
+        return tt.GetTablesResult(tables=[cv.table_out(x) for x in self.cat.tables.get_many(db, names, cat)])
+
+    def get_tables(self, db_name, pattern):
+        cat, db = split_db(db_name)
+        return self.cat.tables.list(db, pattern, catalog=cat)
+
+    def get_tables_by_type(self, db_name, pattern, tableType):
+        cat, db = split_db(db_name)
+        return self.cat.tables.list(db, pattern, tableType or None, catalog=cat)
+
+    def get_all_tables(self, db_name):
+        cat, db = split_db(db_name)
+        return self.cat.tables.list(db, catalog=cat)
+
+    def get_table_meta(self, db_patterns, tbl_patterns, tbl_types):
+        cat, pattern = split_db(db_patterns)
+        return [
+            tt.TableMeta(dbName=d, tableName=n, tableType=ty, comments=c, catName=cat)
+            for d, n, ty, c in self.cat.tables.list_meta(pattern or None, tbl_patterns, tbl_types or None, cat)
+        ]
+
+    def get_fields(self, db_name, table_name):
+        cat, db = split_db(db_name)
+        return [cv.col_out(c) for c in self.cat.tables.get(db, table_name, cat).sd.cols]
+
+    def get_fields_with_environment_context(self, db_name, table_name, environment_context):
+        return self.get_fields(db_name, table_name)
+
+    def get_schema(self, db_name, table_name):
+        cat, db = split_db(db_name)
+        x = self.cat.tables.get(db, table_name, cat)
+        return [cv.col_out(c) for c in x.sd.cols + x.partition_keys]
+
+    def get_schema_with_environment_context(self, db_name, table_name, environment_context):
+        return self.get_schema(db_name, table_name)
+
+    def _alter_table(self, dbname, tbl_name, new_tbl, cascade, catalog=None):
+        cat, db = split_db(dbname, catalog)
+        table = cv.table_in(new_tbl, cat)
+        table.db_name = split_db(new_tbl.dbName)[1] if new_tbl.dbName else db
+        self.cat.tables.alter(db, tbl_name, table, cascade=cascade, catalog=cat)
+
+    def alter_table(self, dbname, tbl_name, new_tbl):
+        self._alter_table(dbname, tbl_name, new_tbl, False)
+
+    def alter_table_with_environment_context(self, dbname, tbl_name, new_tbl, environment_context):
+        self._alter_table(dbname, tbl_name, new_tbl, _cascade(environment_context))
+
+    def alter_table_with_cascade(self, dbname, tbl_name, new_tbl, cascade):
+        self._alter_table(dbname, tbl_name, new_tbl, bool(cascade))
+
+    def alter_table_req(self, req):
+        self._alter_table(req.dbName, req.tableName, req.table, _cascade(req.environmentContext), req.catName)
+        return tt.AlterTableResponse()
+
+    def drop_table(self, dbname, name, deleteData):
+        cat, db = split_db(dbname)
+        self.cat.tables.drop(db, name, delete_data=bool(deleteData), catalog=cat)
+
+    def drop_table_with_environment_context(self, dbname, name, deleteData, environment_context):
+        self.drop_table(dbname, name, deleteData)
+
+    def truncate_table(self, dbName, tableName, partNames):
+        cat, db = split_db(dbName)
+        self.cat.tables.truncate(db, tableName, partNames or None, cat)
+
+    def truncate_table_req(self, req):
+        cat, db = split_db(req.dbName, req.catName)
+        self.cat.tables.truncate(db, req.tableName, req.partNames or None, cat)
+        return tt.TruncateTableResponse()
+
+    # --- partitions: add ----------------------------------------------------------------------------------
+
+    def _add(self, parts, if_not_exists=False, catalog=None, db=None, table=None):
+        if not parts:
+            return []
+        first = parts[0]
+        cat, dbn = split_db(db or first.dbName, catalog or first.catName)
+        tbl = table or first.tableName
+        domain = [cv.partition_in(p, cat, dbn, tbl) for p in parts]
+        for p in domain:
+            p.db_name = dbn.lower()
+        return self.cat.partitions.add(dbn, tbl, domain, if_not_exists=if_not_exists, catalog=cat)
+
+    def add_partition(self, new_part):
+        return cv.partition_out(self._add([new_part])[0])
+
+    def add_partition_with_environment_context(self, new_part, environment_context):
+        return self.add_partition(new_part)
+
+    def add_partitions(self, new_parts):
+        return len(self._add(new_parts))
+
+    def add_partitions_pspec(self, new_parts):
+        raise InvalidInput("add_partitions_pspec is not supported: use add_partitions")
+
+    def add_partitions_req(self, request):
+        added = self._add(request.parts, bool(request.ifNotExists), request.catName, request.dbName, request.tblName)
+        return tt.AddPartitionsResult(partitions=[cv.partition_out(p) for p in added] if request.needResult else None)
+
+    def append_partition(self, db_name, tbl_name, part_vals):
+        cat, db = split_db(db_name)
+        return cv.partition_out(self.cat.partitions.append(db, tbl_name, list(part_vals or []), cat))
+
+    def append_partition_with_environment_context(self, db_name, tbl_name, part_vals, environment_context):
+        return self.append_partition(db_name, tbl_name, part_vals)
+
+    def append_partition_by_name(self, db_name, tbl_name, part_name):
+        from metastore.catalog.names import parse_partition_name
+
+        cat, db = split_db(db_name)
+        keys = [k.name for k in self.cat.partitions.keys(db, tbl_name, cat)]
+        return cv.partition_out(self.cat.partitions.append(db, tbl_name, parse_partition_name(part_name, keys), cat))
+
+    def append_partition_by_name_with_environment_context(self, db_name, tbl_name, part_name, environment_context):
+        return self.append_partition_by_name(db_name, tbl_name, part_name)
+
+    # --- partitions: read ---------------------------------------------------------------------------------
+
+    def get_partition(self, db_name, tbl_name, part_vals):
+        cat, db = split_db(db_name)
+        return cv.partition_out(self.cat.partitions.get(db, tbl_name, list(part_vals or []), cat))
+
+    def get_partition_with_auth(self, db_name, tbl_name, part_vals, user_name, group_names):
+        return self.get_partition(db_name, tbl_name, part_vals)
+
+    def get_partition_by_name(self, db_name, tbl_name, part_name):
+        cat, db = split_db(db_name)
+        return cv.partition_out(self.cat.partitions.get_by_name(db, tbl_name, part_name, cat))
+
+    def get_partitions(self, db_name, tbl_name, max_parts):
+        cat, db = split_db(db_name)
+        return [cv.partition_out(p) for p in self.cat.partitions.list(db, tbl_name, _max(max_parts), cat)]
+
+    def get_partitions_with_auth(self, db_name, tbl_name, max_parts, user_name, group_names):
+        return self.get_partitions(db_name, tbl_name, max_parts)
+
+    def get_partition_names(self, db_name, tbl_name, max_parts):
+        cat, db = split_db(db_name)
+        return self.cat.partitions.names(db, tbl_name, _max(max_parts), cat)
+
+    def get_partitions_ps(self, db_name, tbl_name, part_vals, max_parts):
+        cat, db = split_db(db_name)
+        parts = self.cat.partitions.by_partial_values(db, tbl_name, list(part_vals or []), _max(max_parts), cat)
+        return [cv.partition_out(p) for p in parts]
+
+    def get_partitions_ps_with_auth(self, db_name, tbl_name, part_vals, max_parts, user_name, group_names):
+        return self.get_partitions_ps(db_name, tbl_name, part_vals, max_parts)
+
+    def get_partition_names_ps(self, db_name, tbl_name, part_vals, max_parts):
+        cat, db = split_db(db_name)
+        return self.cat.partitions.names_by_partial_values(db, tbl_name, list(part_vals or []), _max(max_parts), cat)
+
+    def get_partitions_by_filter(self, db_name, tbl_name, filter, max_parts):  # noqa: A002 - IDL name
+        cat, db = split_db(db_name)
+        parts = self.cat.partitions.by_filter(db, tbl_name, filter, _max(max_parts), cat)
+        return [cv.partition_out(p) for p in parts]
+
+    def get_num_partitions_by_filter(self, db_name, tbl_name, filter):  # noqa: A002
+        cat, db = split_db(db_name)
+        return self.cat.partitions.count_by_filter(db, tbl_name, filter, cat)
+
+    def get_partitions_by_names(self, db_name, tbl_name, names):
+        cat, db = split_db(db_name)
+        return [cv.partition_out(p) for p in self.cat.partitions.get_by_names(db, tbl_name, list(names or []), cat)]
+
+    def get_partitions_by_names_req(self, req):
+        cat, db = split_db(req.db_name, req.catName)
+        parts = self.cat.partitions.get_by_names(db, req.tbl_name, list(req.names or []), cat)
+        return tt.GetPartitionsByNamesResult(partitions=[cv.partition_out(p) for p in parts])
+
+    def partition_name_to_vals(self, part_name):
+        from metastore.catalog.names import parse_partition_name
+
+        return parse_partition_name(part_name)
+
+    def partition_name_to_spec(self, part_name):
+        from metastore.catalog.names import parse_partition_name, unescape_path_name
+
+        keys = [unescape_path_name(p.split("=", 1)[0]) for p in part_name.split("/")]
+        return dict(zip(keys, parse_partition_name(part_name), strict=True))
+
+    # --- partitions: change -------------------------------------------------------------------------------
+
+    def _alter_partitions(self, db_name, tbl_name, new_parts, catalog=None):
+        cat, db = split_db(db_name, catalog)
+        self.cat.partitions.alter(db, tbl_name, [cv.partition_in(p, cat, db, tbl_name) for p in new_parts], cat)
+
+    def alter_partition(self, db_name, tbl_name, new_part):
+        self._alter_partitions(db_name, tbl_name, [new_part])
+
+    def alter_partition_with_environment_context(self, db_name, tbl_name, new_part, environment_context):
+        self._alter_partitions(db_name, tbl_name, [new_part])
+
+    def alter_partitions(self, db_name, tbl_name, new_parts):
+        self._alter_partitions(db_name, tbl_name, new_parts)
+
+    def alter_partitions_with_environment_context(self, db_name, tbl_name, new_parts, environment_context):
+        self._alter_partitions(db_name, tbl_name, new_parts)
+
+    def alter_partitions_req(self, req):
+        self._alter_partitions(req.dbName, req.tableName, req.partitions, req.catName)
+        return tt.AlterPartitionsResponse()
+
+    def rename_partition(self, db_name, tbl_name, part_vals, new_part):
+        cat, db = split_db(db_name)
+        self.cat.partitions.rename(db, tbl_name, list(part_vals or []), cv.partition_in(new_part, cat, db, tbl_name), cat)
+
+    def drop_partition(self, db_name, tbl_name, part_vals, deleteData):
+        cat, db = split_db(db_name)
+        self.cat.partitions.drop(db, tbl_name, list(part_vals or []), delete_data=bool(deleteData), catalog=cat)
+        return True
+
+    def drop_partition_with_environment_context(self, db_name, tbl_name, part_vals, deleteData, environment_context):
+        return self.drop_partition(db_name, tbl_name, part_vals, deleteData)
+
+    def drop_partition_by_name(self, db_name, tbl_name, part_name, deleteData):
+        cat, db = split_db(db_name)
+        self.cat.partitions.drop_by_names(db, tbl_name, [part_name], delete_data=bool(deleteData),
+                                          if_exists=False, catalog=cat)  # fmt: skip
+        return True
+
+    def drop_partition_by_name_with_environment_context(self, db_name, tbl_name, part_name, deleteData,
+                                                        environment_context):  # fmt: skip
+        return self.drop_partition_by_name(db_name, tbl_name, part_name, deleteData)
+
+    def drop_partitions_req(self, req):
+        cat, db = split_db(req.dbName, req.catName)
+        names = req.parts.names if req.parts is not None else None
+        if names is None:
+            raise InvalidInput("drop_partitions_req: only dropping by partition names is supported, not by expressions")
+        dropped = self.cat.partitions.drop_by_names(
+            db, req.tblName, names, delete_data=req.deleteData is not False,
+            if_exists=req.ifExists is not False, catalog=cat,
+        )  # fmt: skip
+        return tt.DropPartitionsResult(partitions=[cv.partition_out(p) for p in dropped] if req.needResult else None)
+
+    # --- functions ----------------------------------------------------------------------------------------
+
+    def create_function(self, func):
+        cat, db = split_db(func.dbName, func.catName)
+        fn = cv.function_in(func, cat)
+        fn.db_name = db
+        self.cat.functions.create(fn)
+
+    def get_function(self, dbName, funcName):
+        cat, db = split_db(dbName)
+        return cv.function_out(self.cat.functions.get(db, funcName, cat))
+
+    def get_functions(self, dbName, pattern):
+        cat, db = split_db(dbName)
+        return self.cat.functions.list(db, pattern, cat)
+
+    def get_all_functions(self):
+        return tt.GetAllFunctionsResponse(functions=[cv.function_out(f) for f in self.cat.functions.list_all()])
+
+    def alter_function(self, dbName, funcName, newFunc):
+        cat, db = split_db(dbName)
+        self.cat.functions.alter(db, funcName, cv.function_in(newFunc, cat), cat)
+
+    def drop_function(self, dbName, funcName):
+        cat, db = split_db(dbName)
+        self.cat.functions.drop(db, funcName, cat)
+
+    # --- statistics ---------------------------------------------------------------------------------------
+
+    def _update_stats(self, stats: tt.ColumnStatistics, engine: str | None = None) -> bool:
+        d = stats.statsDesc
+        cat, db = split_db(d.dbName, d.catName)
+        objs = [cv.column_stats_in(o) for o in stats.statsObj or []]
+        for o in objs:
+            o.last_analyzed = d.lastAnalyzed or 0
+        eng = engine or stats.engine or "hive"
+        if d.isTblLevel:
+            self.cat.statistics.update_table(db, d.tableName, objs, eng, cat)
+        else:
+            self.cat.statistics.update_partition(db, d.tableName, d.partName, objs, eng, cat)
+        return True
+
+    def update_table_column_statistics(self, stats_obj):
+        return self._update_stats(stats_obj)
+
+    def update_partition_column_statistics(self, stats_obj):
+        return self._update_stats(stats_obj)
+
+    def update_table_column_statistics_req(self, req):
+        for s in req.colStats or []:
+            self._update_stats(s, req.engine)
+        return tt.SetPartitionsStatsResponse(result=True)
+
+    def update_partition_column_statistics_req(self, req):
+        return self.update_table_column_statistics_req(req)
+
+    def set_aggr_stats_for(self, request):
+        for s in request.colStats or []:
+            self._update_stats(s, request.engine)
+        return True
+
+    def get_table_column_statistics(self, db_name, tbl_name, col_name):
+        cat, db = split_db(db_name)
+        stats = self.cat.statistics.get_table(db, tbl_name, [col_name], catalog=cat)
+        if not stats:
+            raise NotFound(f"no statistics for column {col_name} of table {db}.{tbl_name}")
+        return _stats_result(stats, db, tbl_name)
+
+    def get_table_statistics_req(self, request):
+        cat, db = split_db(request.dbName, request.catName)
+        stats = self.cat.statistics.get_table(db, request.tblName, list(request.colNames or []),
+                                              request.engine or "hive", cat)  # fmt: skip
+        return tt.TableStatsResult(tableStats=[cv.column_stats_out(s) for s in stats])
+
+    def get_partition_column_statistics(self, db_name, tbl_name, part_name, col_name):
+        cat, db = split_db(db_name)
+        found = self.cat.statistics.get_partitions(db, tbl_name, [part_name], [col_name], catalog=cat)
+        if not found:
+            raise NotFound(f"no statistics for column {col_name} of partition {part_name} of {db}.{tbl_name}")
+        return _stats_result(next(iter(found.values())), db, tbl_name, part_name)
+
+    def get_partitions_statistics_req(self, request):
+        cat, db = split_db(request.dbName, request.catName)
+        found = self.cat.statistics.get_partitions(db, request.tblName, list(request.partNames or []),
+                                                   list(request.colNames or []), request.engine or "hive", cat)  # fmt: skip
+        return tt.PartitionsStatsResult(
+            partStats={name: [cv.column_stats_out(s) for s in stats] for name, stats in found.items()}
+        )
+
+    def delete_table_column_statistics(self, db_name, tbl_name, col_name, engine=None):
+        cat, db = split_db(db_name)
+        if not self.cat.statistics.delete_table(db, tbl_name, col_name or None, engine or "hive", cat) and col_name:
+            raise NotFound(f"no statistics for column {col_name} of table {db}.{tbl_name}")
+        return True
+
+    def delete_partition_column_statistics(self, db_name, tbl_name, part_name, col_name, engine=None):
+        cat, db = split_db(db_name)
+        if not self.cat.statistics.delete_partition(db, tbl_name, part_name, col_name or None, engine or "hive", cat) \
+                and col_name:  # fmt: skip
+            raise NotFound(f"no statistics for column {col_name} of partition {part_name} of {db}.{tbl_name}")
+        return True
+
+    # --- locks and transactions --------------------------------------------------------------------------
+
+    def lock(self, rqst):
+        comps = [
+            t.LockComponent(
+                lock_type=tt.LockType._VALUES_TO_NAMES.get(c.type, str(c.type)),
+                level=tt.LockLevel._VALUES_TO_NAMES.get(c.level, str(c.level)),
+                db_name=split_db(c.dbname)[1],
+                table_name=c.tablename,
+                partition_name=c.partitionname,
+                operation=tt.DataOperationType._VALUES_TO_NAMES.get(c.operationType) if c.operationType else None,
+            )
+            for c in rqst.component or []
+        ]
+        cat = self.cat.for_user(rqst.user) if rqst.user else self.cat
+        lock_id, state = cat.locks.lock(comps, txn_id=rqst.txnid or 0, hostname=rqst.hostname or "",
+                                        agent_info=rqst.agentInfo)  # fmt: skip
+        return tt.LockResponse(lockid=lock_id, state=tt.LockState._NAMES_TO_VALUES[state])
+
+    def check_lock(self, rqst):
+        state = self.cat.locks.check(rqst.lockid)
+        return tt.LockResponse(lockid=rqst.lockid, state=tt.LockState._NAMES_TO_VALUES[state])
+
+    def unlock(self, rqst):
+        self.cat.locks.unlock(rqst.lockid)
+
+    def heartbeat(self, ids):
+        self.cat.locks.heartbeat(ids.lockid or 0, ids.txnid or 0)
+
+    def show_locks(self, rqst):
+        elements = []
+        for lk in self.cat.locks.show(rqst.dbname if rqst else None, rqst.tablename if rqst else None):
+            for c in lk.components:
+                elements.append(
+                    tt.ShowLocksResponseElement(
+                        lockid=lk.id, dbname=c.db_name, tablename=c.table_name, partname=c.partition_name,
+                        state=tt.LockState._NAMES_TO_VALUES[lk.state], type=tt.LockType._NAMES_TO_VALUES[c.lock_type],
+                        txnid=lk.txn_id, lastheartbeat=lk.last_heartbeat, acquiredat=lk.acquired_at,
+                        user=lk.user, hostname=lk.hostname, agentInfo=lk.agent_info,
+                    )
+                )  # fmt: skip
+        return tt.ShowLocksResponse(locks=elements)
+
+    def open_txns(self, rqst):
+        cat = self.cat.for_user(rqst.user) if rqst.user else self.cat
+        return tt.OpenTxnsResponse(txn_ids=cat.locks.open_transactions(rqst.num_txns, rqst.hostname or ""))
+
+    def commit_txn(self, rqst):
+        self.cat.locks.end_transaction(rqst.txnid, commit=True)
+
+    def abort_txn(self, rqst):
+        self.cat.locks.end_transaction(rqst.txnid, commit=False)
+
+    def abort_txns(self, rqst):
+        for txn in rqst.txn_ids or []:
+            self.cat.locks.end_transaction(txn, commit=False)
+
+    def get_open_txns(self):
+        high, open_ids = self.cat.locks.open_transaction_ids()
+        return tt.GetOpenTxnsResponse(txn_high_water_mark=high, open_txns=open_ids, abortedBits=b"")
+
+    # --- roles and privileges: no grants are kept yet; answer as an HMS with none does ------------------
+
+    def get_role_names(self):
+        return ["public", "admin"]
+
+    def list_roles(self, principal_name, principal_type):
+        return []
+
+    def list_privileges(self, principal_name, principal_type, hiveObject):
+        return []
+
+    def get_privilege_set(self, hiveObject, user_name, group_names):
+        return tt.PrincipalPrivilegeSet(userPrivileges={}, groupPrivileges={}, rolePrivileges={})
+
+    # --- indexes (Hive 2 clients ask; Mortar keeps none) -------------------------------------------------
+
+    def get_indexes(self, db_name, tbl_name, max_indexes):
+        cat, db = split_db(db_name)
+        self.cat.tables.get(db, tbl_name, cat)
+        return []
+
+    def get_index_names(self, db_name, tbl_name, max_indexes):
+        return self.get_indexes(db_name, tbl_name, max_indexes)
+
+    def get_index_by_name(self, db_name, tbl_name, index_name):
+        raise NotFound(f"index {index_name} on table {db_name}.{tbl_name} does not exist")
+
+
+def _max(max_parts) -> int:
+    """HMS `max_parts`: negative (or missing, from clients that send it with the wrong type) means all."""
+    return -1 if max_parts is None or max_parts < 0 else max_parts
+
+
+map_errors(Handler)

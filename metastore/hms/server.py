@@ -1,0 +1,141 @@
+"""The metastore's TCP server.
+
+A thread per connection, like HMS itself: an idle persistent connection (Spark keeps one per session)
+holds only its own thread, so it never starves new clients. The transport and protocol are detected
+from each connection's first bytes: unframed or framed, binary or compact. Bad input (random bytes,
+truncated frames, oversize strings) ends that connection only.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.protocol.TCompactProtocol import TCompactProtocolAccelerated
+from thrift.transport import TSocket, TTransport
+
+from metastore.catalog import CatalogService
+from metastore.hms.gen.hive import ThriftHiveMetastore
+from metastore.hms.handler import Handler
+
+log = logging.getLogger(__name__)
+
+STRING_LIMIT = 64 * 1024 * 1024  # largest string or binary field accepted
+CONTAINER_LIMIT = 10_000_000  # largest list/map/set accepted
+FRAME_LIMIT = 256 * 1024 * 1024  # largest frame accepted on framed connections
+BINARY, COMPACT = 0x80, 0x82  # first byte of a binary (strict) and of a compact message
+
+IMPLEMENTED = frozenset(
+    name for name in dir(ThriftHiveMetastore.Iface) if not name.startswith("_") and hasattr(Handler, name)
+)
+
+
+class Processor(ThriftHiveMetastore.Processor):
+    """The generated processor, knowing only the methods the handler implements: any other call is
+    answered with TApplicationException UNKNOWN_METHOD (the generated one would say INTERNAL_ERROR)."""
+
+    def __init__(self, handler: Handler):
+        super().__init__(handler)
+        self._processMap = {k: v for k, v in self._processMap.items() if k in IMPLEMENTED}
+
+
+def _peek(sock: socket.socket, n: int) -> bytes:
+    return sock.recv(n, socket.MSG_PEEK | socket.MSG_WAITALL)
+
+
+def open_protocols(sock: socket.socket):
+    """(input protocol, output protocol) for this connection, from its first bytes; None if not Thrift."""
+    head = _peek(sock, 5)
+    if len(head) < 4:
+        return None
+    framed = head[0] not in (BINARY, COMPACT)
+    kind = head[4] if framed and len(head) == 5 else head[0]
+    if kind not in (BINARY, COMPACT):
+        return None
+    tsock = TSocket.TSocket()
+    tsock.setHandle(sock)
+    trans = TTransport.TFramedTransport(tsock, FRAME_LIMIT) if framed else TTransport.TBufferedTransport(tsock)
+    if kind == BINARY:
+        proto = TBinaryProtocolAccelerated(trans, strictRead=False, strictWrite=True,
+                                           string_length_limit=STRING_LIMIT, container_length_limit=CONTAINER_LIMIT)  # fmt: skip
+    else:
+        proto = TCompactProtocolAccelerated(trans, string_length_limit=STRING_LIMIT,
+                                            container_length_limit=CONTAINER_LIMIT)  # fmt: skip
+    return proto, proto
+
+
+class MetastoreServer:
+    def __init__(self, catalog: CatalogService, host: str = "0.0.0.0", port: int = 9083, max_connections: int = 1000,
+                 sock: socket.socket | None = None):  # fmt: skip
+        self.catalog = catalog
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._stopping = threading.Event()
+        self.sock = sock or self._listen(host, port)
+        self.host, self.port = self.sock.getsockname()[:2]
+
+    @staticmethod
+    def _listen(host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        return sock
+
+    def serve_forever(self) -> None:
+        log.info("metastore listening on thrift://%s:%d", self.host, self.port)
+        while not self._stopping.is_set():
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    break
+                raise
+            if not self._slots.acquire(blocking=False):
+                log.warning("refusing connection from %s: %d connections open", addr, self.max_connections)
+                conn.close()
+                continue
+            threading.Thread(target=self._serve_connection, args=(conn, addr), daemon=True,
+                             name=f"hms-{addr[0]}:{addr[1]}").start()  # fmt: skip
+
+    def start(self) -> threading.Thread:
+        """Serve in a background thread (tests, `mortar up`)."""
+        thread = threading.Thread(target=self.serve_forever, daemon=True, name="hms-accept")
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _serve_connection(self, conn: socket.socket, addr) -> None:
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            protocols = open_protocols(conn)
+            if protocols is None:
+                log.info("closing connection from %s: not a Thrift binary or compact message", addr[0])
+                return
+            iprot, oprot = protocols
+            processor = Processor(Handler(self.catalog))
+            while not self._stopping.is_set():
+                processor.process(iprot, oprot)
+        except TTransport.TTransportException as e:
+            if e.type != TTransport.TTransportException.END_OF_FILE:
+                log.info("closing connection from %s: %s", addr[0], e)
+        except (ConnectionError, OSError) as e:
+            log.debug("connection from %s ended: %s", addr[0], e)
+        except Exception as e:  # noqa: BLE001 - malformed input must end only this connection
+            log.info("closing connection from %s after bad input: %s: %s", addr[0], type(e).__name__, e)
+        finally:
+            try:
+                conn.close()
+            finally:
+                self._slots.release()

@@ -1,0 +1,226 @@
+"""The catalog's SQL schema (SQLAlchemy 2 declarative models).
+
+Design notes:
+- Names are stored lower-cased, as HMS does; uniqueness is enforced by the database.
+- Nested, rarely-queried structures (storage descriptors, parameters, statistics) are JSON text:
+  one row per object keeps listings to a single query.
+- Partition values are also exploded into `partition_key_values` (one row per key) so that partition
+  filters compile to indexed lookups; `int_value` holds the value of integral keys for numeric comparison.
+- Every mutation writes one `audit_log` row; its id doubles as the HMS notification event id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAME = 256  # max length of a catalog, database, table, column or function name
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CatalogRow(Base):
+    __tablename__ = "catalogs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    location_uri: Mapped[str] = mapped_column(Text)
+    create_time: Mapped[int] = mapped_column(Integer)
+
+
+class DatabaseRow(Base):
+    __tablename__ = "databases"
+    __table_args__ = (UniqueConstraint("catalog_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME))
+    description: Mapped[str | None] = mapped_column(Text)
+    location_uri: Mapped[str | None] = mapped_column(Text)
+    managed_location_uri: Mapped[str | None] = mapped_column(Text)
+    owner_name: Mapped[str | None] = mapped_column(String(NAME))
+    owner_type: Mapped[int | None] = mapped_column(Integer)
+    parameters: Mapped[str] = mapped_column(Text, default="{}")
+    create_time: Mapped[int] = mapped_column(Integer)
+
+
+class TableRow(Base):
+    __tablename__ = "tables"
+    __table_args__ = (UniqueConstraint("database_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    database_id: Mapped[int] = mapped_column(ForeignKey("databases.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME))
+    owner: Mapped[str | None] = mapped_column(String(NAME))
+    owner_type: Mapped[int | None] = mapped_column(Integer)
+    table_type: Mapped[str] = mapped_column(String(64))
+    create_time: Mapped[int] = mapped_column(Integer)
+    last_access_time: Mapped[int] = mapped_column(Integer, default=0)
+    retention: Mapped[int] = mapped_column(Integer, default=0)
+    view_original_text: Mapped[str | None] = mapped_column(Text)
+    view_expanded_text: Mapped[str | None] = mapped_column(Text)
+    sd: Mapped[str] = mapped_column(Text)  # JSON storage descriptor, columns included
+    partition_keys: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of columns
+    parameters: Mapped[str] = mapped_column(Text, default="{}")
+    temporary: Mapped[bool] = mapped_column(Boolean, default=False)
+    rewrite_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # schema version, see table_versions
+
+
+class TableVersionRow(Base):
+    """One row per schema (columns or partition keys) a table has had."""
+
+    __tablename__ = "table_versions"
+    __table_args__ = (UniqueConstraint("table_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[str] = mapped_column(Text)
+    partition_keys: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(NAME))
+
+
+class PartitionRow(Base):
+    __tablename__ = "partitions"
+    __table_args__ = (UniqueConstraint("table_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(2000))  # "k1=v1/k2=v2", escaped like Hive
+    values: Mapped[str] = mapped_column(Text)  # JSON list of strings
+    create_time: Mapped[int] = mapped_column(Integer)
+    last_access_time: Mapped[int] = mapped_column(Integer, default=0)
+    sd: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class PartitionKeyValueRow(Base):
+    """Partition values exploded per key, so that filters are indexed lookups."""
+
+    __tablename__ = "partition_key_values"
+    __table_args__ = (
+        Index("ix_pkv_lookup", "table_id", "key_index", "value"),
+        Index("ix_pkv_int_lookup", "table_id", "key_index", "int_value"),
+    )
+    partition_id: Mapped[int] = mapped_column(
+        ForeignKey("partitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(1000))
+    int_value: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FunctionRow(Base):
+    __tablename__ = "functions"
+    __table_args__ = (UniqueConstraint("database_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    database_id: Mapped[int] = mapped_column(ForeignKey("databases.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME))
+    class_name: Mapped[str] = mapped_column(Text)
+    owner_name: Mapped[str | None] = mapped_column(String(NAME))
+    owner_type: Mapped[int | None] = mapped_column(Integer)
+    function_type: Mapped[int] = mapped_column(Integer, default=1)
+    resource_uris: Mapped[str] = mapped_column(Text, default="[]")
+    create_time: Mapped[int] = mapped_column(Integer)
+
+
+class TableColumnStatsRow(Base):
+    __tablename__ = "table_column_stats"
+    __table_args__ = (UniqueConstraint("table_id", "column_name", "engine"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    column_name: Mapped[str] = mapped_column(String(NAME))
+    column_type: Mapped[str] = mapped_column(String(NAME * 4))
+    engine: Mapped[str] = mapped_column(String(64), default="hive")
+    data: Mapped[str] = mapped_column(Text)  # JSON: {"kind": "longStats", ...}
+    last_analyzed: Mapped[int] = mapped_column(BigInteger)
+
+
+class PartitionColumnStatsRow(Base):
+    __tablename__ = "partition_column_stats"
+    __table_args__ = (
+        UniqueConstraint("partition_id", "column_name", "engine"),
+        Index("ix_pcs_table", "table_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partition_id: Mapped[int] = mapped_column(ForeignKey("partitions.id", ondelete="CASCADE"))
+    table_id: Mapped[int] = mapped_column(Integer)
+    column_name: Mapped[str] = mapped_column(String(NAME))
+    column_type: Mapped[str] = mapped_column(String(NAME * 4))
+    engine: Mapped[str] = mapped_column(String(64), default="hive")
+    data: Mapped[str] = mapped_column(Text)
+    last_analyzed: Mapped[int] = mapped_column(BigInteger)
+
+
+class LockRow(Base):
+    __tablename__ = "locks"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    txn_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16))  # ACQUIRED, WAITING
+    user: Mapped[str] = mapped_column(String(NAME))
+    hostname: Mapped[str] = mapped_column(String(NAME))
+    agent_info: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    acquired_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_heartbeat: Mapped[int] = mapped_column(BigInteger)
+
+
+class LockComponentRow(Base):
+    __tablename__ = "lock_components"
+    __table_args__ = (Index("ix_lock_components_object", "db_name", "table_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lock_id: Mapped[int] = mapped_column(ForeignKey("locks.id", ondelete="CASCADE"), index=True)
+    lock_type: Mapped[str] = mapped_column(String(32))  # SHARED_READ, SHARED_WRITE, EXCLUSIVE, ...
+    level: Mapped[str] = mapped_column(String(16))  # DB, TABLE, PARTITION
+    db_name: Mapped[str] = mapped_column(String(NAME))
+    table_name: Mapped[str | None] = mapped_column(String(NAME))
+    partition_name: Mapped[str | None] = mapped_column(String(2000))
+    operation: Mapped[str | None] = mapped_column(String(32))
+
+
+class TransactionRow(Base):
+    __tablename__ = "transactions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # OPEN, COMMITTED, ABORTED
+    user: Mapped[str] = mapped_column(String(NAME))
+    hostname: Mapped[str] = mapped_column(String(NAME))
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    last_heartbeat: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConfigRow(Base):
+    """Metastore configuration values visible through get_config_value / getMetaConf."""
+
+    __tablename__ = "config"
+    key: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_object", "db_name", "object_name"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    user: Mapped[str] = mapped_column(String(NAME))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. CREATE_TABLE, ADD_PARTITIONS
+    catalog_name: Mapped[str] = mapped_column(String(NAME))
+    db_name: Mapped[str | None] = mapped_column(String(NAME))
+    object_name: Mapped[str | None] = mapped_column(String(NAME))
+    details: Mapped[str] = mapped_column(Text, default="{}")
