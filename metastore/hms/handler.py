@@ -163,6 +163,7 @@ class Handler:
     def drop_database_req(self, req):
         cat, db = split_db(req.name, req.catalogName)
         self.cat.databases.drop(db, cascade=bool(req.cascade), delete_data=bool(req.deleteData), catalog=cat)
+        return tt.AsyncOperationResp(id=str(uuid.uuid4()), message=f"database {db} dropped", finished=True)
 
     # --- tables -----------------------------------------------------------------------------------------
 
@@ -577,7 +578,7 @@ class Handler:
                         lockid=lk.id, dbname=c.db_name, tablename=c.table_name, partname=c.partition_name,
                         state=tt.LockState._NAMES_TO_VALUES[lk.state], type=tt.LockType._NAMES_TO_VALUES[c.lock_type],
                         txnid=lk.txn_id, lastheartbeat=lk.last_heartbeat, acquiredat=lk.acquired_at,
-                        user=lk.user, hostname=lk.hostname, agentInfo=lk.agent_info,
+                        user=lk.user, hostname=lk.hostname, agentInfo=lk.agent_info, catname=t.DEFAULT_CATALOG,
                     )
                 )  # fmt: skip
         return tt.ShowLocksResponse(locks=elements)
