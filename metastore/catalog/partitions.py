@@ -18,7 +18,7 @@ from metastore.catalog.partition_filter import compile_filter
 from metastore.catalog.tables import DDL_TIME
 from metastore.catalog.types import DEFAULT_CATALOG, Column, Partition
 from metastore.catalog.warehouse import Warehouse
-from metastore.storage.models import PartitionKeyValueRow, PartitionRow
+from metastore.storage.models import PARTITION_NAME, PARTITION_VALUE, PartitionKeyValueRow, PartitionRow
 
 INTEGRAL_TYPES = {"tinyint", "smallint", "int", "integer", "bigint"}
 _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, PartitionRow.last_access_time,
@@ -108,6 +108,9 @@ class Partitions(Area):
                     raise InvalidInput(f"partition {p.values} names table {p.db_name}.{p.table_name}, not {t.db}.{t.name}")
                 t.check_values(p.values)
                 name = make_partition_name(keys, p.values)
+                if len(name) > PARTITION_NAME or any(len(v) > PARTITION_VALUE for v in p.values):
+                    raise InvalidInput(f"partition {name[:100]}... of {t.db}.{t.name}: name longer than "
+                                       f"{PARTITION_NAME} or a value longer than {PARTITION_VALUE} characters")
                 if name in new:
                     if if_not_exists:
                         continue

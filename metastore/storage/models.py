@@ -25,6 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAME = 256  # max length of a catalog, database, table, column or function name
+# Partition names and values are indexed: these lengths keep the keys under MySQL/InnoDB's 3072 bytes.
+PARTITION_NAME = 750
+PARTITION_VALUE = 700
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -102,7 +105,7 @@ class PartitionRow(Base):
     __table_args__ = (UniqueConstraint("table_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(2000))  # "k1=v1/k2=v2", escaped like Hive
+    name: Mapped[str] = mapped_column(String(PARTITION_NAME))  # "k1=v1/k2=v2", escaped like Hive
     values: Mapped[str] = mapped_column(Text)  # JSON list of strings
     create_time: Mapped[int] = mapped_column(Integer)
     last_access_time: Mapped[int] = mapped_column(Integer, default=0)
@@ -123,7 +126,7 @@ class PartitionKeyValueRow(Base):
     )
     key_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_id: Mapped[int] = mapped_column(Integer)
-    value: Mapped[str] = mapped_column(String(1000))
+    value: Mapped[str] = mapped_column(String(PARTITION_VALUE))
     int_value: Mapped[int | None] = mapped_column(BigInteger)
 
 
@@ -191,7 +194,7 @@ class LockComponentRow(Base):
     level: Mapped[str] = mapped_column(String(16))  # DB, TABLE, PARTITION
     db_name: Mapped[str] = mapped_column(String(NAME))
     table_name: Mapped[str | None] = mapped_column(String(NAME))
-    partition_name: Mapped[str | None] = mapped_column(String(2000))
+    partition_name: Mapped[str | None] = mapped_column(String(PARTITION_NAME))
     operation: Mapped[str | None] = mapped_column(String(32))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 13:20:45.993685
+Create Date: 2026-11-25 13:29:24.338838
 """
 
 import sqlalchemy as sa
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('level', sa.String(length=16), nullable=False),
     sa.Column('db_name', sa.String(length=256), nullable=False),
     sa.Column('table_name', sa.String(length=256), nullable=True),
-    sa.Column('partition_name', sa.String(length=2000), nullable=True),
+    sa.Column('partition_name', sa.String(length=750), nullable=True),
     sa.Column('operation', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['lock_id'], ['locks.id'], name=op.f('fk_lock_components_lock_id_locks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lock_components'))
@@ -136,7 +136,7 @@ def upgrade() -> None:
     op.create_table('partitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('table_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=2000), nullable=False),
+    sa.Column('name', sa.String(length=750), nullable=False),
     sa.Column('values', sa.Text(), nullable=False),
     sa.Column('create_time', sa.Integer(), nullable=False),
     sa.Column('last_access_time', sa.Integer(), nullable=False),
@@ -190,7 +190,7 @@ def upgrade() -> None:
     sa.Column('partition_id', sa.Integer(), nullable=False),
     sa.Column('key_index', sa.Integer(), nullable=False),
     sa.Column('table_id', sa.Integer(), nullable=False),
-    sa.Column('value', sa.String(length=1000), nullable=False),
+    sa.Column('value', sa.String(length=700), nullable=False),
     sa.Column('int_value', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['partition_id'], ['partitions.id'], name=op.f('fk_partition_key_values_partition_id_partitions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('partition_id', 'key_index', name=op.f('pk_partition_key_values'))
