@@ -10,8 +10,8 @@ from metastore.catalog import codec
 from metastore.catalog.base import Area, now_s
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from metastore.catalog.names import check_name
-from metastore.catalog.warehouse import join
 from metastore.catalog.types import DEFAULT_CATALOG, DEFAULT_DATABASE, Catalog, Database
+from metastore.catalog.warehouse import join
 from metastore.storage.models import CatalogRow, DatabaseRow, FunctionRow, TableRow
 
 

@@ -14,13 +14,12 @@ from metastore.catalog import codec
 from metastore.catalog.base import Area, now_s
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
-from metastore.catalog.partition_filter import compile_filter
+from metastore.catalog.partition_filter import compile_filter, integral_value
 from metastore.catalog.tables import DDL_TIME
 from metastore.catalog.types import DEFAULT_CATALOG, Column, Partition
 from metastore.catalog.warehouse import Warehouse
 from metastore.storage.models import PARTITION_NAME, PARTITION_VALUE, PartitionKeyValueRow, PartitionRow
 
-INTEGRAL_TYPES = {"tinyint", "smallint", "int", "integer", "bigint"}
 _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, PartitionRow.last_access_time,
             PartitionRow.sd, PartitionRow.parameters)  # fmt: skip
 
@@ -52,12 +51,7 @@ class _TableInfo:
             )
 
     def int_value(self, index: int, value: str) -> int | None:
-        if self.keys[index].type.lower() in INTEGRAL_TYPES:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                return None
-        return None
+        return integral_value(self.keys[index].type, value)
 
 
 class Partitions(Area):

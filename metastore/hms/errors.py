@@ -14,14 +14,16 @@ import logging
 from sqlalchemy.exc import DBAPIError
 
 from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, InvalidInput, NotFound
-from metastore.hms.gen.hive import ThriftHiveMetastore, ttypes as tt
+from metastore.hms.gen.hive import ThriftHiveMetastore
+from metastore.hms.gen.hive import ttypes as tt
 
 log = logging.getLogger(__name__)
 
 _PREFERENCES: dict[type[CatalogError], tuple[type, ...]] = {
     NotFound: (tt.NoSuchObjectException, tt.NoSuchLockException, tt.UnknownTableException,
-               tt.UnknownDBException, tt.NoSuchTxnException, tt.InvalidObjectException),
-    AlreadyExists: (tt.AlreadyExistsException, tt.InvalidObjectException),
+               tt.UnknownDBException, tt.NoSuchTxnException, tt.InvalidObjectException,
+               tt.InvalidOperationException),  # alter_table/alter_partition/rename_partition: as HMS
+    AlreadyExists: (tt.AlreadyExistsException, tt.InvalidObjectException, tt.InvalidOperationException),
     InvalidInput: (tt.InvalidObjectException, tt.InvalidInputException, tt.InvalidOperationException),
     Conflict: (tt.InvalidOperationException, tt.TxnOpenException, tt.TxnAbortedException),
 }  # fmt: skip

@@ -28,6 +28,16 @@ NAME = 256  # max length of a catalog, database, table, column or function name
 # Partition names and values are indexed: these lengths keep the keys under MySQL/InnoDB's 3072 bytes.
 PARTITION_NAME = 750
 PARTITION_VALUE = 700
+
+
+def _bytewise(length: int) -> String:
+    """A string column compared and ordered by code point on every database, as HMS on Derby and SQLite
+    do: partition names and values sort the same everywhere, and prefix look-ups can use the index."""
+    return (
+        String(length)
+        .with_variant(String(length, collation="C"), "postgresql")
+        .with_variant(String(length, collation="utf8mb4_bin"), "mysql", "mariadb")
+    )
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -105,7 +115,7 @@ class PartitionRow(Base):
     __table_args__ = (UniqueConstraint("table_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(PARTITION_NAME))  # "k1=v1/k2=v2", escaped like Hive
+    name: Mapped[str] = mapped_column(_bytewise(PARTITION_NAME))  # "k1=v1/k2=v2", escaped like Hive
     values: Mapped[str] = mapped_column(Text)  # JSON list of strings
     create_time: Mapped[int] = mapped_column(Integer)
     last_access_time: Mapped[int] = mapped_column(Integer, default=0)
@@ -126,7 +136,7 @@ class PartitionKeyValueRow(Base):
     )
     key_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_id: Mapped[int] = mapped_column(Integer)
-    value: Mapped[str] = mapped_column(String(PARTITION_VALUE))
+    value: Mapped[str] = mapped_column(_bytewise(PARTITION_VALUE))
     int_value: Mapped[int | None] = mapped_column(BigInteger)
 
 
