@@ -180,8 +180,9 @@ class Databases(Area):
             tables = conn.execute(select(TableRow).where(TableRow.database_id == row.id)).all()
             functions = conn.execute(select(func.count()).where(FunctionRow.database_id == row.id)).scalar()
             if (tables or functions) and not cascade:
+                # HMS's wording: Spark recognises it and reports SCHEMA_NOT_EMPTY
                 what = "tables" if tables else "functions"
-                raise Conflict(f"database {row.name} is not empty: one or more {what} exist")
+                raise Conflict(f"Database {row.name} is not empty. One or more {what} exist.")
             if delete_data:
                 to_delete = [t for table in tables for t in Tables.data_locations_to_delete(conn, table)]
                 to_delete.append(row.location_uri)

@@ -121,10 +121,12 @@ class Locks(Area):
             return state if state == "ACQUIRED" else self._try_acquire(conn, lock_id)
 
     def unlock(self, lock_id: int) -> None:
+        """Release a lock. An unknown (already released or expired) lock is not an error, as in HMS:
+        pyiceberg unlocks in a `finally`, after its commit has landed."""
         with self._write() as conn:
             row = conn.execute(select(LockRow.txn_id).where(LockRow.id == lock_id)).first()
             if row is None:
-                raise NotFound(f"lock {lock_id} does not exist")
+                return
             if row.txn_id:
                 raise Conflict(f"lock {lock_id} belongs to transaction {row.txn_id}: commit or abort it instead")
             conn.execute(delete(LockRow).where(LockRow.id == lock_id))
@@ -170,9 +172,17 @@ class Locks(Area):
             ]  # fmt: skip
 
     def end_transaction(self, txn_id: int, commit: bool) -> None:
+        """Commit or abort an open transaction, releasing its locks. As in HMS, committing a committed one
+        or aborting an aborted one again succeeds (a client's retry); aborting a committed one is NotFound
+        (HMS: NoSuchTxnException) and committing an aborted one a Conflict (TxnAbortedException)."""
         with self._write() as conn:
             self._serialize(conn)
             self._expire(conn)
+            state = conn.execute(select(TransactionRow.state).where(TransactionRow.id == txn_id)).scalar()
+            if state == ("COMMITTED" if commit else "ABORTED"):
+                return
+            if state == "COMMITTED":
+                raise NotFound(f"transaction {txn_id} is already committed")
             self._open_txn(conn, txn_id)
             conn.execute(delete(LockRow).where(LockRow.txn_id == txn_id))
             conn.execute(update(TransactionRow).where(TransactionRow.id == txn_id)

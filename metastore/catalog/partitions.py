@@ -161,9 +161,13 @@ class Partitions(Area):
         return added
 
     def append(self, db: str, table: str, values: list[str], catalog: str = DEFAULT_CATALOG) -> Partition:
-        """Add the partition with these values at its default location (append_partition)."""
-        added = self.add(db, table, [Partition(values=values, db_name=db, table_name=table)], catalog=catalog)
-        return added[0]
+        """Add the partition with these values at its default location (append_partition); like HMS, it
+        takes the table's storage descriptor (columns, formats, serde)."""
+        with self._read() as conn:
+            sd = codec.sd_from_json(codec.loads(self._table_row(conn, catalog, db, table).sd))
+        sd.location = None
+        part = Partition(values=values, db_name=db, table_name=table, sd=sd)
+        return self.add(db, table, [part], catalog=catalog)[0]
 
     # --- read ---------------------------------------------------------------------------------------
 

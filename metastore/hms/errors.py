@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 
 from sqlalchemy.exc import DBAPIError
+from thrift.Thrift import TApplicationException
 
 from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, InvalidInput, NotFound
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.gen.hive import ttypes as tt
 
 log = logging.getLogger(__name__)
+
+CALLS: Counter[str] = Counter()  # calls per method since start, reported by fb303 getCounters
 
 _PREFERENCES: dict[type[CatalogError], tuple[type, ...]] = {
     NotFound: (tt.NoSuchObjectException, tt.NoSuchLockException, tt.UnknownTableException,
@@ -45,7 +49,10 @@ def _translate(error: Exception, declared: tuple[type, ...]) -> Exception:
             break
     if tt.MetaException in declared:
         return tt.MetaException(message=str(error))
-    return error
+    if isinstance(error, TApplicationException):
+        return error
+    # nothing declared fits (e.g. lock, abort_txn): the processor would answer a bare "Internal error"
+    return TApplicationException(TApplicationException.INTERNAL_ERROR, str(error))
 
 
 def _wrap(name: str, fn):
@@ -53,6 +60,7 @@ def _wrap(name: str, fn):
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
+        CALLS[name] += 1
         try:
             return fn(*args, **kwargs)
         except CatalogError as e:

@@ -14,7 +14,7 @@ import uuid
 from metastore.catalog import CatalogService, InvalidInput, NotFound
 from metastore.catalog import types as t
 from metastore.hms import convert as cv
-from metastore.hms.errors import map_errors
+from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,11 @@ class Handler:
         return STARTED
 
     def getCounters(self):
-        return {}
+        """Calls per method since the server started, as `calls.<method>`."""
+        return {f"calls.{name}": n for name, n in CALLS.items()}
 
     def getCounter(self, key):
-        return 0
+        return self.getCounters().get(key, 0)
 
     def setOption(self, key, value):
         pass
