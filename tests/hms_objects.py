@@ -21,7 +21,9 @@ def cols(*spec: str | tuple[str, str]) -> list[ttypes.FieldSchema]:
     return out
 
 
-def storage(columns: list[ttypes.FieldSchema] | None = None, location: str | None = None) -> ttypes.StorageDescriptor:
+def storage(
+    columns: list[ttypes.FieldSchema] | None = None, location: str | None = None
+) -> ttypes.StorageDescriptor:
     return ttypes.StorageDescriptor(
         cols=list(columns or []),
         location=location,

@@ -26,9 +26,9 @@ def cols_from_json(data: list) -> list[Column]:
     return [Column(*c) for c in data]
 
 
-def sd_to_json(sd: StorageDescriptor) -> dict:
+def sd_to_json(sd: StorageDescriptor, with_location: bool = True) -> dict:
     d: dict = {"cols": cols_to_json(sd.cols)}
-    if sd.location is not None:
+    if with_location and sd.location is not None:
         d["location"] = sd.location
     if sd.input_format is not None:
         d["input_format"] = sd.input_format
@@ -69,6 +69,7 @@ def sd_to_json(sd: StorageDescriptor) -> dict:
 
 
 def sd_from_json(d: dict) -> StorageDescriptor:
+    """(Partitions keep their location in a column of its own: the caller sets it.)"""
     s = d.get("serde", {})
     skewed = d.get("skewed")
     return StorageDescriptor(

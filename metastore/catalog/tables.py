@@ -283,17 +283,16 @@ class Tables(Area):
 
     @staticmethod
     def _relocate_partitions(conn: Connection, table_id: int, old_root: str, new_root: str) -> None:
-        rows = conn.execute(select(PartitionRow.id, PartitionRow.sd).where(PartitionRow.table_id == table_id)).all()
-        updates = []
-        for pid, sd_text in rows:
-            sd = codec.loads(sd_text)
-            loc = sd.get("location")
-            if loc and _norm(loc).startswith(_norm(old_root) + "/"):
-                sd["location"] = new_root.rstrip("/") + _norm(loc)[len(_norm(old_root)) :]
-                updates.append({"pid": pid, "sd": codec.dumps(sd)})
+        rows = conn.execute(select(PartitionRow.id, PartitionRow.location).where(PartitionRow.table_id == table_id))
+        updates = [
+            {"pid": pid, "loc": new_root.rstrip("/") + _norm(loc)[len(_norm(old_root)) :]}
+            for pid, loc in rows
+            if loc and _norm(loc).startswith(_norm(old_root) + "/")
+        ]
         if updates:
             conn.execute(
-                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(sd=bindparam("sd")), updates
+                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(location=bindparam("loc")),
+                updates,
             )
 
     @staticmethod
@@ -322,8 +321,7 @@ class Tables(Area):
         location = codec.loads(row.sd).get("location")
         out = [location] if location else []
         root = _norm(location) + "/" if location else None
-        for (sd_text,) in conn.execute(select(PartitionRow.sd).where(PartitionRow.table_id == row.id)):
-            loc = codec.loads(sd_text).get("location")
+        for (loc,) in conn.execute(select(PartitionRow.location).where(PartitionRow.table_id == row.id)):
             if loc and (root is None or not _norm(loc).startswith(root)):
                 out.append(loc)
         return out

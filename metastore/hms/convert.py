@@ -20,35 +20,60 @@ def col_in(f: tt.FieldSchema) -> t.Column:
     return t.Column(f.name, f.type, f.comment)
 
 
-def sd_out(sd: t.StorageDescriptor) -> tt.StorageDescriptor:
-    s = sd.serde
-    sk = sd.skewed_info
+def _serde_out(s: t.SerDe) -> tt.SerDeInfo:
+    return tt.SerDeInfo(
+        name=s.name,
+        serializationLib=s.serialization_lib,
+        parameters=s.parameters,
+        description=s.description,
+        serializerClass=s.serializer_class,
+        deserializerClass=s.deserializer_class,
+        serdeType=s.serde_type,
+    )
+
+
+def _skewed_out(sk: t.SkewedInfo | None) -> tt.SkewedInfo:
+    if sk is None:
+        return tt.SkewedInfo(skewedColNames=[], skewedColValues=[], skewedColValueLocationMaps={})
+    return tt.SkewedInfo(
+        skewedColNames=sk.col_names,
+        skewedColValues=sk.col_values,
+        skewedColValueLocationMaps={tuple(v): loc for v, loc in sk.locations},
+    )
+
+
+def _cols_out(cols: list[t.Column]) -> list[tt.FieldSchema]:
+    return [tt.FieldSchema(name=c.name, type=c.type, comment=c.comment) for c in cols]
+
+
+def _sort_out(cols: list[t.SortOrder]) -> list[tt.Order]:
+    return [tt.Order(col=o.col, order=o.order) for o in cols]
+
+
+def sd_out(sd: t.StorageDescriptor, memo: dict | None = None) -> tt.StorageDescriptor:
+    """`memo` (one per listing) converts parts shared by many descriptors once; Thrift structs may be
+    shared on the way out since they are only serialised."""
+
+    def shared(part, convert):
+        if memo is None:
+            return convert(part)
+        key = (id(part), convert)
+        if key not in memo:
+            memo[key] = (convert(part), part)  # keeps `part` alive, so its id stays unique
+        return memo[key][0]
+
     return tt.StorageDescriptor(
-        cols=[tt.FieldSchema(name=c.name, type=c.type, comment=c.comment) for c in sd.cols],
+        cols=shared(sd.cols, _cols_out),
         location=sd.location,
         inputFormat=sd.input_format,
         outputFormat=sd.output_format,
         compressed=sd.compressed,
         numBuckets=sd.num_buckets,
-        serdeInfo=tt.SerDeInfo(
-            name=s.name,
-            serializationLib=s.serialization_lib,
-            parameters=s.parameters,
-            description=s.description,
-            serializerClass=s.serializer_class,
-            deserializerClass=s.deserializer_class,
-            serdeType=s.serde_type,
-        ),
+        serdeInfo=shared(sd.serde, _serde_out),
         bucketCols=sd.bucket_cols,
-        sortCols=[tt.Order(col=o.col, order=o.order) for o in sd.sort_cols],
+        sortCols=shared(sd.sort_cols, _sort_out),
         parameters=sd.parameters,
-        skewedInfo=tt.SkewedInfo(
-            skewedColNames=sk.col_names,
-            skewedColValues=sk.col_values,
-            skewedColValueLocationMaps={tuple(v): loc for v, loc in sk.locations},
-        )
-        if sk is not None
-        else tt.SkewedInfo(skewedColNames=[], skewedColValues=[], skewedColValueLocationMaps={}),
+        skewedInfo=shared(sd.skewed_info, _skewed_out),
         storedAsSubDirectories=sd.stored_as_sub_directories,
     )
 
@@ -162,17 +187,22 @@ def table_in(x: tt.Table, catalog: str) -> t.Table:
     )
 
 
-def partition_out(p: t.Partition) -> tt.Partition:
+def partition_out(p: t.Partition, memo: dict | None = None) -> tt.Partition:
     return tt.Partition(
         values=p.values,
         dbName=p.db_name,
         tableName=p.table_name,
         createTime=p.create_time,
         lastAccessTime=p.last_access_time,
-        sd=sd_out(p.sd),
+        sd=sd_out(p.sd, memo),
         parameters=p.parameters,
         catName=p.catalog,
     )
+
+
+def partitions_out(parts: list[t.Partition]) -> list[tt.Partition]:
+    memo: dict = {}
+    return [partition_out(p, memo) for p in parts]
 
 
 def partition_in(p: tt.Partition, catalog: str, db: str | None = None, table: str | None = None) -> t.Partition:

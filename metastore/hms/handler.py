@@ -300,7 +300,7 @@ class Handler:
 
     def add_partitions_req(self, request):
         added = self._add(request.parts, bool(request.ifNotExists), request.catName, request.dbName, request.tblName)
-        return tt.AddPartitionsResult(partitions=[cv.partition_out(p) for p in added] if request.needResult else None)
+        return tt.AddPartitionsResult(partitions=cv.partitions_out(added) if request.needResult else None)
 
     def append_partition(self, db_name, tbl_name, part_vals):
         cat, db = split_db(db_name)
@@ -334,7 +334,7 @@ class Handler:
 
     def get_partitions(self, db_name, tbl_name, max_parts):
         cat, db = split_db(db_name)
-        return [cv.partition_out(p) for p in self.cat.partitions.list(db, tbl_name, _max(max_parts), cat)]
+        return cv.partitions_out(self.cat.partitions.list(db, tbl_name, _max(max_parts), cat))
 
     def get_partitions_with_auth(self, db_name, tbl_name, max_parts, user_name, group_names):
         return self.get_partitions(db_name, tbl_name, max_parts)
@@ -346,7 +346,7 @@ class Handler:
     def get_partitions_ps(self, db_name, tbl_name, part_vals, max_parts):
         cat, db = split_db(db_name)
         parts = self.cat.partitions.by_partial_values(db, tbl_name, list(part_vals or []), _max(max_parts), cat)
-        return [cv.partition_out(p) for p in parts]
+        return cv.partitions_out(parts)
 
     def get_partitions_ps_with_auth(self, db_name, tbl_name, part_vals, max_parts, user_name, group_names):
         return self.get_partitions_ps(db_name, tbl_name, part_vals, max_parts)
@@ -358,7 +358,7 @@ class Handler:
     def get_partitions_by_filter(self, db_name, tbl_name, filter, max_parts):  # noqa: A002 - IDL name
         cat, db = split_db(db_name)
         parts = self.cat.partitions.by_filter(db, tbl_name, filter, _max(max_parts), cat)
-        return [cv.partition_out(p) for p in parts]
+        return cv.partitions_out(parts)
 
     def get_num_partitions_by_filter(self, db_name, tbl_name, filter):  # noqa: A002
         cat, db = split_db(db_name)
@@ -366,12 +366,12 @@ class Handler:
 
     def get_partitions_by_names(self, db_name, tbl_name, names):
         cat, db = split_db(db_name)
-        return [cv.partition_out(p) for p in self.cat.partitions.get_by_names(db, tbl_name, list(names or []), cat)]
+        return cv.partitions_out(self.cat.partitions.get_by_names(db, tbl_name, list(names or []), cat))
 
     def get_partitions_by_names_req(self, req):
         cat, db = split_db(req.db_name, req.catName)
         parts = self.cat.partitions.get_by_names(db, req.tbl_name, list(req.names or []), cat)
-        return tt.GetPartitionsByNamesResult(partitions=[cv.partition_out(p) for p in parts])
+        return tt.GetPartitionsByNamesResult(partitions=cv.partitions_out(parts))
 
     def partition_name_to_vals(self, part_name):
         from metastore.catalog.names import parse_partition_name
@@ -437,7 +437,7 @@ class Handler:
             db, req.tblName, names, delete_data=req.deleteData is not False,
             if_exists=req.ifExists is not False, catalog=cat,
         )  # fmt: skip
-        return tt.DropPartitionsResult(partitions=[cv.partition_out(p) for p in dropped] if req.needResult else None)
+        return tt.DropPartitionsResult(partitions=cv.partitions_out(dropped) if req.needResult else None)
 
     # --- functions ----------------------------------------------------------------------------------------
 

@@ -119,6 +119,9 @@ class PartitionRow(Base):
     values: Mapped[str] = mapped_column(Text)  # JSON list of strings
     create_time: Mapped[int] = mapped_column(Integer)
     last_access_time: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[str | None] = mapped_column(Text)
+    # the storage descriptor without its location: usually the same text for every partition of a
+    # table, which lets listings parse and convert it once (see Partitions._select)
     sd: Mapped[str] = mapped_column(Text)
     parameters: Mapped[str] = mapped_column(Text, default="{}")
 

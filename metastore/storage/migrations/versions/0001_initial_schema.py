@@ -2,11 +2,12 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 13:30:17.421880
+Create Date: 2026-11-25 13:38:12.871190
 """
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = '0001'
 down_revision = None
@@ -138,6 +139,7 @@ def upgrade() -> None:
     sa.Column('values', sa.Text(), nullable=False),
     sa.Column('create_time', sa.Integer(), nullable=False),
     sa.Column('last_access_time', sa.Integer(), nullable=False),
+    sa.Column('location', sa.Text(), nullable=True),
     sa.Column('sd', sa.Text(), nullable=False),
     sa.Column('parameters', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['table_id'], ['tables.id'], name=op.f('fk_partitions_table_id_tables'), ondelete='CASCADE'),

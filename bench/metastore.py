@@ -1,0 +1,286 @@
+"""Metastore benchmark: Mortar against the reference Hive Metastore, same machine, same run.
+
+    python -m bench.metastore                       # Mortar on SQLite vs reference HMS on Derby
+    python -m bench.metastore --backend postgresql  # Mortar and the reference both on PostgreSQL
+    python -m bench.metastore --million             # also: filter on a table of 1,000,000 partitions
+
+Each operation runs through the same client for both servers and prints the time on
+each server and the ratio reference / Mortar (higher is better for Mortar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.transport import TSocket, TTransport
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from metastore.hms.gen.hive import ThriftHiveMetastore  # noqa: E402
+from metastore.hms.gen.hive import ttypes as tt  # noqa: E402
+from tests.conftest import free_port, start_metastore, stop_metastore  # noqa: E402
+from tests.reference import start_reference, stop_reference  # noqa: E402
+
+DB = "bench"
+
+
+class Client:
+    """The same client for both servers: generated bindings with the C-accelerated binary protocol,
+    so that the figures measure the servers rather than Python-side decoding."""
+
+    def __init__(self, port: int):
+        self.trans = TTransport.TBufferedTransport(TSocket.TSocket("127.0.0.1", port))
+        self.client = ThriftHiveMetastore.Client(TBinaryProtocolAccelerated(self.trans))
+
+    def __enter__(self):
+        self.trans.open()
+        return self.client
+
+    def __exit__(self, *exc):
+        self.trans.close()
+
+
+def progress(msg: str) -> None:
+    print(f"  … {msg}", file=sys.stderr, flush=True)
+
+
+def make_table(name: str) -> tt.Table:
+    sd = tt.StorageDescriptor(
+        cols=[tt.FieldSchema(f"c{i}", "string", None) for i in range(8)],
+        inputFormat="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        outputFormat="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        serdeInfo=tt.SerDeInfo(None, "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe", {}),
+        compressed=False, numBuckets=-1, bucketCols=[], sortCols=[], parameters={},
+    )  # fmt: skip
+    keys = [tt.FieldSchema("dt", "string", None), tt.FieldSchema("hr", "int", None)]
+    return tt.Table(tableName=name, dbName=DB, owner="bench", sd=sd, partitionKeys=keys, parameters={},
+                    tableType="MANAGED_TABLE")  # fmt: skip
+
+
+def partitions(t: tt.Table, days: int, hours: int) -> list[tt.Partition]:
+    return [
+        tt.Partition(values=[f"d{d:04d}", str(h)], dbName=DB, tableName=t.tableName, sd=t.sd, parameters={})
+        for d in range(days)
+        for h in range(hours)
+    ]
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _get_table_worker(args) -> int:
+    port, n = args
+    with Client(port) as c:
+        for _ in range(n):
+            c.get_table(DB, "small")
+    return n
+
+
+def run_suite(port: int, n_get: int, n_parts: int, clients: int) -> dict[str, float]:
+    """The operations, in order, on the server at `port`; returns seconds per operation."""
+    out: dict[str, float] = {}
+    days = n_parts // 100
+    with Client(port) as c:
+        try:
+            c.drop_database(DB, True, True)
+        except Exception:  # noqa: BLE001
+            pass
+        c.create_database(tt.Database(DB, "benchmark", None, {}))
+        c.create_table(make_table("small"))
+        t = make_table("big")
+        c.create_table(t)
+        progress(f"get_table ×{n_get}")
+        out[f"get_table ×{n_get}"] = timed(lambda: [c.get_table(DB, "small") for _ in range(n_get)])
+        parts = partitions(t, days, 100)
+        progress(f"add_partitions {len(parts)}")
+        out[f"add_partitions {len(parts):,} (batches of 1,000)"] = timed(
+            lambda: [c.add_partitions(parts[i : i + 1000]) for i in range(0, len(parts), 1000)]
+        )
+        progress("get_partitions")
+        got: list = []
+        out[f"get_partitions of {len(parts):,}"] = timed(lambda: got.extend(c.get_partitions(DB, "big", -1)))
+        assert len(got) == len(parts), len(got)
+        flt = 'dt = "d0007"'
+        sel: list = []
+        out["get_partitions_by_filter (1%)"] = timed(lambda: sel.extend(c.get_partitions_by_filter(DB, "big", flt, -1)))
+        assert len(sel) == 100, len(sel)
+        names: list = []
+        out["get_partition_names"] = timed(lambda: names.extend(c.get_partition_names(DB, "big", -1)))
+        assert len(names) == len(parts)
+    progress(f"get_table from {clients} clients")
+    per_client = max(1, n_get // 4)
+    with mp.get_context("fork").Pool(clients) as pool:
+        start = time.perf_counter()
+        total = sum(pool.map(_get_table_worker, [(port, per_client)] * clients))
+        out[f"get_table ×{total} from {clients} clients"] = time.perf_counter() - start
+    with Client(port) as c:
+        progress("drop_table")
+        out[f"drop_table with {n_parts:,} partitions"] = timed(lambda: c.drop_table(DB, "big", True))
+        c.drop_database(DB, True, True)
+    return out
+
+
+def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]:
+    """Median seconds of get_partitions_by_filter selecting 100 and 10,000 partitions of 1,000,000."""
+    from sqlalchemy import insert, select
+
+    from metastore.catalog import CatalogService
+    from metastore.storage.engine import make_engine
+    from metastore.storage.models import PartitionKeyValueRow, PartitionRow, TableRow
+
+    with Client(port) as c:
+        try:
+            c.drop_database("bench_m", True, True)
+        except Exception:  # noqa: BLE001
+            pass
+        c.create_database(tt.Database("bench_m", "benchmark", None, {}))
+        t = make_table("huge")
+        t.dbName = "bench_m"
+        c.create_table(t)
+        c.add_partitions([tt.Partition(values=["d0000", "0"], dbName="bench_m", tableName="huge", sd=t.sd,
+                                       parameters={})])  # fmt: skip
+    # 999,999 more rows written straight into storage: loading them through Thrift is not what is measured
+    engine = make_engine(database_url)
+    service = CatalogService(engine, "/tmp")
+    with engine.begin() as conn:
+        row = conn.execute(select(PartitionRow).limit(1).where(
+            PartitionRow.table_id == select(TableRow.id).where(TableRow.name == "huge").scalar_subquery())).first()  # fmt: skip
+        table_id, sd, params = row.table_id, row.sd, row.parameters
+    progress("loading 1,000,000 partitions into storage")
+    batch = 20_000
+    for start in range(0, 1_000_000, batch):
+        with engine.begin() as conn:
+            rows = []
+            for i in range(max(start, 1), start + batch):
+                d, h = divmod(i, 100)
+                rows.append({"table_id": table_id, "name": f"dt=d{d:04d}/hr={h}", "values": f'["d{d:04d}","{h}"]',
+                             "create_time": 0, "last_access_time": 0, "sd": sd, "parameters": params})  # fmt: skip
+            ids = conn.execute(insert(PartitionRow).returning(PartitionRow.id, sort_by_parameter_order=True),
+                               rows).scalars().all()  # fmt: skip
+            kv = []
+            for pid, r in zip(ids, rows, strict=True):
+                d, h = r["name"][4:9], int(r["name"].split("hr=")[1])
+                kv.append({"partition_id": pid, "key_index": 0, "table_id": table_id, "value": d, "int_value": None})
+                kv.append({"partition_id": pid, "key_index": 1, "table_id": table_id, "value": str(h), "int_value": h})
+            conn.execute(insert(PartitionKeyValueRow), kv)
+        if start % 200_000 == 0:
+            progress(f"{start:,}")
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    elif engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    del service
+    results = []
+    with Client(port) as c:
+        for flt, expect in (('dt = "d4321"', 100), ('hr = 42', 10_000)):
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                got = c.get_partitions_by_filter("bench_m", "huge", flt, -1)
+                times.append(time.perf_counter() - start)
+                assert len(got) == expect, (flt, len(got))
+            results.append(statistics.median(times))
+        c.drop_database("bench_m", True, True)
+    return results[0], results[1]
+
+
+def startup_seconds(ms) -> float:
+    return ms.startup_s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Mortar vs the reference Hive Metastore, in one run.")
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                    help="Mortar's storage; the reference uses Derby for sqlite, PostgreSQL for postgresql")  # fmt: skip
+    ap.add_argument("--get-table", type=int, default=2000, help="get_table calls (default 2000)")
+    ap.add_argument("--partitions", type=int, default=10_000, help="partitions in the big table (default 10,000)")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
+    ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-"))
+    results: dict[str, dict[str, float]] = {}
+
+    print(f"Mortar ({args.backend}):", file=sys.stderr)
+    if args.backend == "sqlite":
+        url = f"sqlite:///{tmp / 'mortar' / 'catalog.db'}"
+        (tmp / "mortar").mkdir()
+    else:
+        from tests.conftest import PostgresDatabases
+
+        pg = PostgresDatabases()
+        url = pg.create()
+    t0 = time.perf_counter()
+    ms = start_metastore(args.backend, tmp / "mortar", url) if args.backend == "sqlite" else None
+    if ms is None:
+        (tmp / "mortar").mkdir(exist_ok=True)
+        ms = start_metastore(args.backend, tmp / "mortar", url)
+    mortar_start = time.perf_counter() - t0
+    try:
+        results["mortar"] = run_suite(ms.port, args.get_table, args.partitions, args.clients)
+        results["mortar"]["startup (to first accepted connection)"] = mortar_start
+        m100 = m10k = None
+        if args.million:
+            m100, m10k = million(ms.port, url)
+    finally:
+        stop_metastore(ms)
+
+    if not args.skip_reference:
+        print("Reference HMS 2.3.10:", file=sys.stderr)
+        port = free_port()
+        os.environ["BACKEND"] = "postgres" if args.backend == "postgresql" else "derby"
+        t0 = time.perf_counter()
+        base = tmp / "reference"
+        env_backend = os.environ["BACKEND"]
+        if env_backend == "postgres":
+            subprocess.run(["true"])
+        pid = _start_ref(base, port, env_backend)
+        ref_start = time.perf_counter() - t0
+        try:
+            results["reference"] = run_suite(port, args.get_table, args.partitions, args.clients)
+            results["reference"]["startup (to first accepted connection)"] = ref_start
+        finally:
+            stop_reference(pid)
+
+    print()
+    print(f"| operation ({args.backend}) | reference HMS | Mortar | ratio |")
+    print("|---|---:|---:|---:|")
+    for op, mine in results["mortar"].items():
+        theirs = results.get("reference", {}).get(op)
+        ratio = f"{theirs / mine:.1f}x" if theirs else "-"
+        ref_text = f"{theirs * 1000:,.0f} ms" if theirs else "-"
+        print(f"| {op} | {ref_text} | {mine * 1000:,.0f} ms | {ratio} |")
+    if args.million:
+        print(f"| get_partitions_by_filter on 1,000,000 partitions, 100 selected (median) | - | {m100 * 1000:.1f} ms | - |")
+        print(f"| get_partitions_by_filter on 1,000,000 partitions, 10,000 selected (median) | - | {m10k * 1000:.1f} ms | - |")
+
+
+def _start_ref(base: Path, port: int, backend: str) -> int:
+    if backend == "derby":
+        return start_reference(base, port)
+    env = {**os.environ, "PORT": str(port), "BASE": str(base), "VENV": sys.prefix, "BACKEND": "postgres",
+           "PG_DB": f"hms_bench_{os.getpid()}"}  # fmt: skip
+    from tests.reference import START_SCRIPT
+
+    subprocess.run(["bash", str(START_SCRIPT)], env=env, check=True, capture_output=True)
+    return int((base / "hms_postgres.pid").read_text())
+
+
+if __name__ == "__main__":
+    main()
