@@ -8,12 +8,12 @@ for longer than that.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from metastore.catalog.base import Area, now_ms
 from metastore.catalog.errors import Conflict, InvalidInput, NotFound
 from metastore.catalog.types import Lock, LockComponent
-from metastore.storage.models import CatalogRow, LockComponentRow, LockRow, TransactionRow
+from metastore.storage.models import CatalogRow, LockComponentRow, LockRow, TransactionRow, WriteIdRow
 
 LOCK_TYPES = ("SHARED_READ", "SHARED_WRITE", "EXCL_WRITE", "EXCLUSIVE")
 LEVELS = ("DB", "TABLE", "PARTITION")
@@ -194,3 +194,35 @@ class Locks(Area):
             self._expire(conn)
             rows = conn.execute(select(TransactionRow.id, TransactionRow.state)).all()
         return max((r.id for r in rows), default=0), sorted(r.id for r in rows if r.state == "OPEN")
+
+    # --- write ids of ACID tables -----------------------------------------------------------------------
+
+    def allocate_write_ids(self, db: str, table: str, txn_ids: list[int]) -> list[tuple[int, int]]:
+        """(transaction, write id) for each open transaction: the table's next write ids, or the one a
+        transaction already has."""
+        db, table = db.lower(), table.lower()
+        with self._write() as conn:
+            self._serialize(conn)
+            out = []
+            for txn in txn_ids:
+                self._open_txn(conn, txn)
+                where = (WriteIdRow.db_name == db, WriteIdRow.table_name == table)
+                have = conn.execute(select(WriteIdRow.write_id).where(*where, WriteIdRow.txn_id == txn)).scalar()
+                if have is None:
+                    have = (conn.execute(select(func.max(WriteIdRow.write_id)).where(*where)).scalar() or 0) + 1
+                    conn.execute(insert(WriteIdRow).values(db_name=db, table_name=table, txn_id=txn, write_id=have))
+                out.append((txn, have))
+            return out
+
+    def valid_write_ids(self, db: str, table: str) -> tuple[int, list[int], list[bool]]:
+        """(high water mark, write ids not valid to read — of open or aborted transactions — and for
+        each of those whether it was aborted)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(WriteIdRow.write_id, TransactionRow.state)
+                .join(TransactionRow, TransactionRow.id == WriteIdRow.txn_id, isouter=True)
+                .where(WriteIdRow.db_name == db.lower(), WriteIdRow.table_name == table.lower())
+                .order_by(WriteIdRow.write_id)
+            ).all()
+        invalid = [(w, state) for w, state in rows if state in ("OPEN", "ABORTED")]
+        return max((w for w, _ in rows), default=0), [w for w, _ in invalid], [s == "ABORTED" for _, s in invalid]

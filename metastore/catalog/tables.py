@@ -155,6 +155,18 @@ class Tables(Area):
         rx = hive_pattern(pattern)
         return [n for n in names if rx is None or rx.fullmatch(n)]
 
+    def names_by_filter(self, db: str, filter_text: str, max_tables: int = -1,
+                        catalog: str = DEFAULT_CATALOG) -> list[str]:  # fmt: skip
+        """Names of the tables matching a table filter (see table_filter), in name order."""
+        from metastore.catalog.table_filter import compile_table_filter, matches
+
+        node = compile_table_filter(filter_text)
+        with self._read() as conn:
+            dbrow = self._database_row(conn, catalog, db)
+            rows = conn.execute(select(TableRow).where(TableRow.database_id == dbrow.id).order_by(TableRow.name)).all()
+        names = [r.name for r in rows if matches(node, table_from_row(r, dbrow.name, catalog.lower()))]
+        return names if max_tables is None or max_tables < 0 else names[:max_tables]
+
     def list_meta(
         self,
         db_pattern: str | None,

@@ -216,6 +216,10 @@ class Handler:
         cat, db = split_db(db_name)
         return self.cat.tables.list(db, catalog=cat)
 
+    def get_table_names_by_filter(self, dbname, filter, max_tables):  # noqa: A002 - IDL name
+        cat, db = split_db(dbname)
+        return self.cat.tables.names_by_filter(db, filter, -1 if max_tables is None else max_tables, cat)
+
     def get_table_meta(self, db_patterns, tbl_patterns, tbl_types):
         cat, pattern = split_db(db_patterns)
         return [
@@ -601,6 +605,28 @@ class Handler:
     def get_open_txns(self):
         high, open_ids = self.cat.locks.open_transaction_ids()
         return tt.GetOpenTxnsResponse(txn_high_water_mark=high, open_txns=open_ids, abortedBits=b"")
+
+    def allocate_table_write_ids(self, rqst):
+        _, db = split_db(rqst.dbName)
+        pairs = self.cat.locks.allocate_write_ids(db, rqst.tableName, list(rqst.txnIds or []))
+        return tt.AllocateTableWriteIdsResponse(txnToWriteIds=[tt.TxnToWriteId(txnId=t_, writeId=w) for t_, w in pairs])
+
+    def get_valid_write_ids(self, rqst):
+        out = []
+        for full in rqst.fullTableNames or []:
+            db, _, table = full.partition(".")
+            if not table:
+                raise InvalidInput(f"table name {full!r} is not of the form database.table")
+            high, invalid, aborted = self.cat.locks.valid_write_ids(db, table)
+            bits = sum(1 << i for i, a in enumerate(aborted) if a)  # java.util.BitSet.toByteArray order
+            out.append(tt.TableValidWriteIds(
+                fullTableName=full, writeIdHighWaterMark=high, invalidWriteIds=invalid,
+                minOpenWriteId=min((w for w, a in zip(invalid, aborted, strict=True) if not a), default=None),
+                abortedBits=bits.to_bytes((bits.bit_length() + 7) // 8, "little")))  # fmt: skip
+        return tt.GetValidWriteIdsResponse(tblValidWriteIds=out)
+
+    def get_delegation_token(self, token_owner, renewer_kerberos_principal_name):
+        raise InvalidInput("delegation tokens are for Kerberos (SASL) connections, which Mortar does not use")
 
     # --- roles and privileges: no grants are kept yet; answer as an HMS with none does ------------------
 

@@ -221,6 +221,18 @@ class TransactionRow(Base):
     last_heartbeat: Mapped[int] = mapped_column(BigInteger)
 
 
+class WriteIdRow(Base):
+    """Write ids of ACID tables, one per (table, transaction), as Trino and Hive allocate them."""
+
+    __tablename__ = "write_ids"
+    __table_args__ = (UniqueConstraint("db_name", "table_name", "txn_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    db_name: Mapped[str] = mapped_column(String(NAME))
+    table_name: Mapped[str] = mapped_column(String(NAME))
+    txn_id: Mapped[int] = mapped_column(BigInteger)
+    write_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class ConfigRow(Base):
     """Metastore configuration values visible through get_config_value / getMetaConf."""
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 13:38:12.871190
+Create Date: 2026-11-25 13:40:34.118674
 """
 
 import sqlalchemy as sa
@@ -63,6 +63,15 @@ def upgrade() -> None:
     sa.Column('started_at', sa.BigInteger(), nullable=False),
     sa.Column('last_heartbeat', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transactions'))
+    )
+    op.create_table('write_ids',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('db_name', sa.String(length=256), nullable=False),
+    sa.Column('table_name', sa.String(length=256), nullable=False),
+    sa.Column('txn_id', sa.BigInteger(), nullable=False),
+    sa.Column('write_id', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_write_ids')),
+    sa.UniqueConstraint('db_name', 'table_name', 'txn_id', name=op.f('uq_write_ids_db_name_table_name_txn_id'))
     )
     op.create_table('databases',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -221,6 +230,7 @@ def downgrade() -> None:
 
     op.drop_table('lock_components')
     op.drop_table('databases')
+    op.drop_table('write_ids')
     op.drop_table('transactions')
     op.drop_table('locks')
     op.drop_table('config')
