@@ -63,5 +63,75 @@ def metastore(**options) -> None:
         server.stop()
 
 
+def _spark_settings(uri: str | None, warehouse: str | None) -> dict[str, str]:
+    """The Spark settings that point a session at this metastore (one place for all three commands)."""
+    settings = _settings(warehouse=warehouse)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.hive.metastore.uris": uri or f"thrift://{host}:{settings.port}",
+        "spark.sql.warehouse.dir": settings.warehouse,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+    }
+
+
+_uri_option = click.option("--uri", help="Metastore URI (default thrift://127.0.0.1:<port> from the settings).")
+_warehouse_option = click.option("--warehouse", help="Warehouse root (default from the settings).")
+
+
+@main.command("spark-conf")
+@_uri_option
+@_warehouse_option
+@click.option("--format", "fmt", type=click.Choice(["properties", "args", "python"]), default="properties",
+              help="spark-defaults.conf lines, --conf arguments, or a SparkSession builder snippet.")  # fmt: skip
+def spark_conf(uri: str | None, warehouse: str | None, fmt: str) -> None:
+    """Print the Spark settings that use this metastore."""
+    conf = _spark_settings(uri, warehouse)
+    if fmt == "properties":
+        for k, v in conf.items():
+            click.echo(f"{k} {v}")
+    elif fmt == "args":
+        click.echo(" ".join(f"--conf {k}={v}" for k, v in conf.items()))
+    else:
+        click.echo("from pyspark.sql import SparkSession\n\nspark = (SparkSession.builder")
+        for k, v in conf.items():
+            click.echo(f'    .config("{k}", "{v}")')
+        click.echo("    .enableHiveSupport().getOrCreate())")
+
+
+def _spark_command(tool: str, uri: str | None, warehouse: str | None, args: tuple[str, ...]) -> None:
+    import os
+    import shutil
+
+    try:
+        import pyspark
+    except ImportError as e:
+        raise click.ClickException("pyspark is not installed: pip install pyspark") from e
+    exe = os.path.join(os.path.dirname(pyspark.__file__), "bin", tool)
+    if not os.path.exists(exe):
+        exe = shutil.which(tool) or exe
+    conf = [a for k, v in _spark_settings(uri, warehouse).items() for a in ("--conf", f"{k}={v}")]
+    os.execv(exe, [exe, *conf, *args])
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@_uri_option
+@_warehouse_option
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def pyspark(uri: str | None, warehouse: str | None, args: tuple[str, ...]) -> None:
+    """Start a PySpark shell that uses this metastore (extra ARGS go to pyspark)."""
+    _spark_command("pyspark", uri, warehouse, args)
+
+
+@main.command("spark-sql", context_settings={"ignore_unknown_options": True})
+@_uri_option
+@_warehouse_option
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def spark_sql(uri: str | None, warehouse: str | None, args: tuple[str, ...]) -> None:
+    """Start the Spark SQL shell on this metastore (extra ARGS go to spark-sql, e.g. -e "SHOW TABLES")."""
+    _spark_command("spark-sql", uri, warehouse, args)
+
+
 if __name__ == "__main__":
     main()
