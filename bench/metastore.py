@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -137,7 +138,6 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
     """Median seconds of get_partitions_by_filter selecting 100 and 10,000 partitions of 1,000,000."""
     from sqlalchemy import insert, select
 
-    from metastore.catalog import CatalogService
     from metastore.storage.engine import make_engine
     from metastore.storage.models import PartitionKeyValueRow, PartitionRow, TableRow
 
@@ -154,7 +154,6 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
                                        parameters={})])  # fmt: skip
     # 999,999 more rows written straight into storage: loading them through Thrift is not what is measured
     engine = make_engine(database_url)
-    service = CatalogService(engine, "/tmp")
     with engine.begin() as conn:
         row = conn.execute(select(PartitionRow).limit(1).where(
             PartitionRow.table_id == select(TableRow.id).where(TableRow.name == "huge").scalar_subquery())).first()  # fmt: skip
@@ -184,7 +183,6 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
     elif engine.dialect.name == "sqlite":
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-    del service
     results = []
     with Client(port) as c:
         for flt, expect in (('dt = "d4321"', 100), ('hr = 42', 10_000)):
@@ -199,10 +197,6 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
     return results[0], results[1]
 
 
-def startup_seconds(ms) -> float:
-    return ms.startup_s
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description="Mortar vs the reference Hive Metastore, in one run.")
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
@@ -210,6 +204,7 @@ def main() -> None:
     ap.add_argument("--get-table", type=int, default=2000, help="get_table calls (default 2000)")
     ap.add_argument("--partitions", type=int, default=10_000, help="partitions in the big table (default 10,000)")
     ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--processes", type=int, default=2, help="Mortar server processes (default 2: one per core)")
     ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
     ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
     args = ap.parse_args()
@@ -220,17 +215,17 @@ def main() -> None:
     print(f"Mortar ({args.backend}):", file=sys.stderr)
     if args.backend == "sqlite":
         url = f"sqlite:///{tmp / 'mortar' / 'catalog.db'}"
-        (tmp / "mortar").mkdir()
     else:
         from tests.conftest import PostgresDatabases
 
         pg = PostgresDatabases()
         url = pg.create()
+        import atexit
+
+        atexit.register(pg.drop_all)
+    (tmp / "mortar").mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    ms = start_metastore(args.backend, tmp / "mortar", url) if args.backend == "sqlite" else None
-    if ms is None:
-        (tmp / "mortar").mkdir(exist_ok=True)
-        ms = start_metastore(args.backend, tmp / "mortar", url)
+    ms = start_metastore(args.backend, tmp / "mortar", url, "--processes", str(args.processes))
     mortar_start = time.perf_counter() - t0
     try:
         results["mortar"] = run_suite(ms.port, args.get_table, args.partitions, args.clients)
@@ -245,13 +240,10 @@ def main() -> None:
         print("Reference HMS 2.3.10:", file=sys.stderr)
         port = free_port()
         os.environ["BACKEND"] = "postgres" if args.backend == "postgresql" else "derby"
-        t0 = time.perf_counter()
         base = tmp / "reference"
-        env_backend = os.environ["BACKEND"]
-        if env_backend == "postgres":
-            subprocess.run(["true"])
-        pid = _start_ref(base, port, env_backend)
-        ref_start = time.perf_counter() - t0
+        pid = _start_ref(base, port, os.environ["BACKEND"])
+        # the start script measures from the JVM's launch to its first accepted connection
+        ref_start = float(re.search(r"TCP accept after ([\d.]+) s", (base / "start.out").read_text()).group(1))
         try:
             results["reference"] = run_suite(port, args.get_table, args.partitions, args.clients)
             results["reference"]["startup (to first accepted connection)"] = ref_start
@@ -278,7 +270,8 @@ def _start_ref(base: Path, port: int, backend: str) -> int:
            "PG_DB": f"hms_bench_{os.getpid()}"}  # fmt: skip
     from tests.reference import START_SCRIPT
 
-    subprocess.run(["bash", str(START_SCRIPT)], env=env, check=True, capture_output=True)
+    out = subprocess.run(["bash", str(START_SCRIPT)], env=env, check=True, capture_output=True, text=True)
+    (base / "start.out").write_text(out.stdout)
     return int((base / "hms_postgres.pid").read_text())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 
 import click
@@ -40,6 +39,7 @@ def main(verbose: bool) -> None:
 @click.option("--warehouse", help="Root of managed tables: a local path or an fsspec URL (s3://bucket/path).")
 @click.option("--host", help="Address to listen on (default 0.0.0.0).")
 @click.option("--port", type=int, help="Port to listen on (default 9083).")
+@click.option("--processes", type=int, help="Server processes sharing the port (default 1; use one per core).")
 def metastore(**options) -> None:
     """Run the Hive Metastore-compatible Thrift server.
 
@@ -47,20 +47,19 @@ def metastore(**options) -> None:
     The storage schema is created or upgraded at start.
     """
     from metastore.catalog import CatalogService
-    from metastore.hms.server import MetastoreServer
+    from metastore.hms.server import serve
 
     settings = _settings(**options)
     log = logging.getLogger("mortar")
     catalog = CatalogService.open(settings.database_url, settings.warehouse, lock_timeout_s=settings.lock_timeout_s)
-    server = MetastoreServer(catalog, settings.host, settings.port, settings.max_connections)
     log.info("storage %s, warehouse %s", catalog.ctx.engine.url.render_as_string(hide_password=True),
              catalog.warehouse.root)  # fmt: skip
-    click.echo(f"Mortar metastore ready on thrift://{settings.host}:{server.port}", err=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.stop()
+
+    def ready(port: int) -> None:
+        click.echo(f"Mortar metastore ready on thrift://{settings.host}:{port} "
+                   f"({settings.processes} process{'es' if settings.processes > 1 else ''})", err=True)  # fmt: skip
+
+    serve(catalog, settings.host, settings.port, settings.processes, settings.max_connections, on_ready=ready)
 
 
 def _spark_settings(uri: str | None, warehouse: str | None) -> dict[str, str]:

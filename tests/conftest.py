@@ -114,7 +114,7 @@ def start_metastore(backend: str, tmp: Path, url: str, *extra: str) -> RunningMe
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.02)
     else:
         proc.kill()
         raise RuntimeError(f"metastore did not start:\n{log.read_text()}")

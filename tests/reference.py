@@ -35,6 +35,7 @@ def start_reference(base: Path, port: int) -> int:
     out = subprocess.run(["bash", str(START_SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"reference HMS did not start:\n{out.stdout}\n{out.stderr}")
+    (base / "start.out").write_text(out.stdout)  # says how long the JVM took to accept
     return int((base / "hms_derby.pid").read_text())
 
 

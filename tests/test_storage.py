@@ -6,15 +6,23 @@ import os
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from metastore.catalog import CatalogService
-from metastore.storage.engine import make_engine, upgrade_schema
+from metastore.storage.engine import MIGRATIONS, current_revision, head_revision, make_engine, upgrade_schema
 from metastore.storage.models import Base
 from tests.conftest import unique
 
 MYSQL_ADMIN = os.environ.get("MORTAR_TEST_MYSQL", "mysql://root@127.0.0.1:3306/")
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -47,6 +55,7 @@ def test_migrations_create_the_models_schema(storage_url):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     assert "alembic_version" in inspect(engine).get_table_names()
+    assert current_revision(engine) == head_revision() == ScriptDirectory.from_config(_alembic_config()).get_current_head()
     engine.dispose()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 
 from metastore.catalog import codec
 from metastore.catalog.errors import NotFound
@@ -28,6 +28,21 @@ class Context:
     warehouse: Warehouse
     user: str = "anonymous"
     lock_timeout_s: int = 300
+
+
+# The look-ups on every request path, built once: building a statement costs more than running it.
+_DATABASE_BY_NAME = (
+    select(DatabaseRow)
+    .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
+    .where(CatalogRow.name == bindparam("cat"), DatabaseRow.name == bindparam("db"))
+)
+_TABLE_BY_NAME = (
+    select(TableRow)
+    .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+    .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
+    .where(CatalogRow.name == bindparam("cat"), DatabaseRow.name == bindparam("db"), TableRow.name == bindparam("tbl"))
+)
+_TABLE_BY_NAME_FOR_UPDATE = _TABLE_BY_NAME.with_for_update(of=TableRow)
 
 
 class Area:
@@ -53,11 +68,7 @@ class Area:
 
     @classmethod
     def _database_row(cls, conn: Connection, catalog: str, db: str):
-        row = conn.execute(
-            select(DatabaseRow)
-            .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
-            .where(CatalogRow.name == catalog.lower(), DatabaseRow.name == db.lower())
-        ).first()
+        row = conn.execute(_DATABASE_BY_NAME, {"cat": catalog.lower(), "db": db.lower()}).first()
         if row is None:
             cls._catalog_id(conn, catalog)
             raise NotFound(f"database {catalog}.{db} does not exist" if catalog != "hive" else f"database {db} does not exist")
@@ -65,15 +76,8 @@ class Area:
 
     @classmethod
     def _table_row(cls, conn: Connection, catalog: str, db: str, table: str, for_update: bool = False):
-        query = (
-            select(TableRow)
-            .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
-            .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
-            .where(CatalogRow.name == catalog.lower(), DatabaseRow.name == db.lower(), TableRow.name == table.lower())
-        )
-        if for_update:
-            query = query.with_for_update(of=TableRow)
-        row = conn.execute(query).first()
+        query = _TABLE_BY_NAME_FOR_UPDATE if for_update else _TABLE_BY_NAME
+        row = conn.execute(query, {"cat": catalog.lower(), "db": db.lower(), "tbl": table.lower()}).first()
         if row is None:
             cls._database_row(conn, catalog, db)
             raise NotFound(f"table {db}.{table} does not exist")

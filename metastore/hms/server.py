@@ -9,6 +9,8 @@ truncated frames, oversize strings) ends that connection only.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import threading
 
@@ -77,10 +79,12 @@ class MetastoreServer:
         self.host, self.port = self.sock.getsockname()[:2]
 
     @staticmethod
-    def _listen(host: str, port: int) -> socket.socket:
+    def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(1024)
         return sock
@@ -139,3 +143,66 @@ class MetastoreServer:
                 conn.close()
             finally:
                 self._slots.release()
+
+
+def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max_connections: int = 1000,
+          on_ready=None) -> None:  # fmt: skip
+    """Serve until SIGTERM or Ctrl-C. With several processes, each accepts on the same port
+    (SO_REUSEPORT, the kernel spreads connections) so that calls use every core despite the GIL."""
+    if processes <= 1:
+        server = MetastoreServer(catalog, host, port, max_connections)
+        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        if on_ready:
+            on_ready(server.port)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.stop()
+        return
+    catalog.ctx.engine.dispose()  # no pooled connection may cross the fork
+    # bound, not listening: fails early if the port is taken, and picks the port when it is 0
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    probe.bind((host, port))
+    port = probe.getsockname()[1]
+    children = []
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(_serve_child(catalog, host, port, max_connections))
+        children.append(pid)
+    probe.close()
+    if on_ready:
+        on_ready(port)
+
+    def stop(*_):
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        while True:
+            try:
+                os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+
+
+def _serve_child(catalog: CatalogService, host: str, port: int, max_connections: int) -> int:
+    try:
+        sock = MetastoreServer._listen(host, port, reuse_port=True)
+        server = MetastoreServer(catalog, max_connections=max_connections, sock=sock)
+        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        signal.signal(signal.SIGINT, lambda *_: server.stop())
+        server.serve_forever()
+        return 0
+    except Exception:  # noqa: BLE001
+        log.exception("metastore process failed")
+        return 1
