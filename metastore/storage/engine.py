@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, pool_size: int = 20) -> Engine:
+def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine for `url`; plain driver names get the driver Mortar installs (psycopg 3, PyMySQL)."""
     u = make_url(url)
     if u.drivername == "postgresql":
@@ -29,7 +29,7 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
         engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": 60})
         _configure_sqlite(engine)
         return engine
-    return create_engine(u, pool_size=pool_size, max_overflow=50, pool_pre_ping=True)
+    return create_engine(u, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:
