@@ -45,6 +45,24 @@ _TABLE_BY_NAME = (
 _TABLE_BY_NAME_FOR_UPDATE = _TABLE_BY_NAME.with_for_update(of=TableRow)
 
 
+def raw_rows(conn: Connection, stmt) -> list[tuple]:
+    """Run `stmt` on the DBAPI cursor, in the connection's transaction, and return plain tuples.
+
+    For listings of many thousands of rows, where SQLAlchemy's per-row result processing costs more
+    than the query: the statement is still built and compiled by SQLAlchemy, with bound parameters.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.string, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 class Area:
     """One area of the catalog (databases, tables, ...). Each public method is one transaction."""
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, now_s
+from metastore.catalog.base import Area, now_s, raw_rows
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
 from metastore.catalog.partition_filter import compile_filter, integral_value
@@ -67,31 +67,35 @@ class Partitions(Area):
 
     @staticmethod
     def _partitions(t: _TableInfo, rows) -> list[Partition]:
-        """Partitions from rows. Partitions whose storage descriptors have the same text share one
-        parsed descriptor's parts (columns, serde, ...): a listing of 10,000 partitions builds their
-        columns once. Callers treat listed partitions as read-only."""
+        """Partitions from rows. Partitions whose storage descriptors (or parameters) have the same text
+        share one parsed descriptor's parts (columns, serde, ...) and parameters: a listing of 10,000
+        partitions builds their columns once. Callers treat listed partitions as read-only."""
         templates: dict[str, StorageDescriptor] = {}
+        params: dict[str, dict] = {}
         out = []
         loads = codec.loads
-        for row in rows:
-            tpl = templates.get(row.sd)
+        for _id, values, create_time, last_access_time, location, sd, parameters in rows:  # _COLUMNS
+            tpl = templates.get(sd)
             if tpl is None:
-                tpl = templates[row.sd] = codec.sd_from_json(loads(row.sd))
-            out.append(Partition(loads(row.values), t.db, t.name, t.catalog, row.create_time, row.last_access_time,
-                                 _with_location(tpl, row.location), loads(row.parameters)))  # fmt: skip
+                tpl = templates[sd] = codec.sd_from_json(loads(sd))
+            p = params.get(parameters)
+            if p is None:
+                p = params[parameters] = loads(parameters)
+            out.append(Partition(loads(values), t.db, t.name, t.catalog, create_time, last_access_time,
+                                 _with_location(tpl, location), p))  # fmt: skip
         return out
 
     def _select(self, conn: Connection, t: _TableInfo, *where, limit: int = -1) -> list[Partition]:
         query = select(*_COLUMNS).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
         if limit is not None and limit >= 0:
             query = query.limit(limit)
-        return self._partitions(t, conn.execute(query))
+        return self._partitions(t, raw_rows(conn, query))
 
     def _select_names(self, conn: Connection, t: _TableInfo, *where, limit: int = -1) -> list[str]:
         query = select(PartitionRow.name).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
         if limit is not None and limit >= 0:
             query = query.limit(limit)
-        return list(conn.execute(query).scalars())
+        return [name for (name,) in raw_rows(conn, query)]
 
     # --- add ----------------------------------------------------------------------------------------
 
