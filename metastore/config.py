@@ -22,6 +22,8 @@ class Settings:
     processes: int = 1  # metastore server processes sharing the port (SO_REUSEPORT)
     max_connections: int = 1000  # per process; beyond it new connections are refused
     lock_timeout_s: int = 300  # locks without a heartbeat for this long are released
+    broker_url: str = ""  # Celery broker; default: an embedded one (SQLite file under data_dir)
+    worker_concurrency: int = 2  # tasks a worker runs at once
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -29,6 +31,8 @@ class Settings:
             self.database_url = f"sqlite:///{Path(self.data_dir).absolute() / 'catalog.db'}"
         if not self.warehouse:
             self.warehouse = str(Path(self.data_dir).absolute() / "warehouse")
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{Path(self.data_dir).absolute() / 'broker.db'}"
 
     @classmethod
     def load(cls, config_file: str | None = None, **overrides) -> Settings:

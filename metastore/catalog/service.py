@@ -8,6 +8,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area, Context
+from metastore.catalog.crawlers import Crawlers
 from metastore.catalog.databases import Catalogs, Databases
 from metastore.catalog.functions import Functions
 from metastore.catalog.locks import Locks
@@ -85,6 +86,7 @@ class CatalogService:
         self.locks = Locks(ctx)
         self.settings = Settings(ctx)
         self.audit = Audit(ctx)
+        self.crawlers = Crawlers(ctx)
 
     @property
     def user(self) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAME = 256  # max length of a catalog, database, table, column or function name
@@ -252,3 +253,74 @@ class AuditRow(Base):
     db_name: Mapped[str | None] = mapped_column(String(NAME))
     object_name: Mapped[str | None] = mapped_column(String(NAME))
     details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+# --- crawlers ------------------------------------------------------------------------------------------
+
+# Run metrics carry a (capped) list of skipped files: more than MySQL's 64 KiB TEXT may hold.
+_LONG_TEXT = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+
+
+class CrawlerRow(Base):
+    """A crawler definition; nested parts (targets, classifier names, fsspec options) are JSON text."""
+
+    __tablename__ = "crawlers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    database_name: Mapped[str] = mapped_column(String(NAME))  # created by the first run if missing
+    table_prefix: Mapped[str] = mapped_column(String(NAME), default="")
+    targets: Mapped[str] = mapped_column(Text)  # JSON [{"path": ..., "exclusions": [...]}]
+    classifiers: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of classifier names, in order
+    update_behavior: Mapped[str] = mapped_column(String(32))
+    delete_behavior: Mapped[str] = mapped_column(String(32))
+    recrawl_behavior: Mapped[str] = mapped_column(String(32))
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    combine_compatible_schemas: Mapped[bool] = mapped_column(Boolean, default=False)
+    table_level: Mapped[int | None] = mapped_column(Integer)
+    schedule: Mapped[str | None] = mapped_column(String(NAME))  # cron, 5 fields
+    description: Mapped[str | None] = mapped_column(Text)
+    storage_options: Mapped[str] = mapped_column(Text, default="{}")  # JSON fsspec options
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class CrawlerRunRow(Base):
+    __tablename__ = "crawler_runs"
+    __table_args__ = (
+        Index("ix_crawler_runs_crawler", "crawler_id", "id"),
+        Index("ix_crawler_runs_state", "state", "heartbeat_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    crawler_id: Mapped[int] = mapped_column(ForeignKey("crawlers.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))  # RUNNING, SUCCEEDED, FAILED, CANCELLED
+    started_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+    heartbeat_at: Mapped[int] = mapped_column(BigInteger)  # last sign of life of the worker running it
+    error: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[str] = mapped_column(_LONG_TEXT, default="{}")
+
+
+class ClassifierRow(Base):
+    """A custom classifier; the fields of its kind (grok pattern, JSON path, CSV options...) are JSON."""
+
+    __tablename__ = "classifiers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # grok, json, csv, xml
+    classification: Mapped[str] = mapped_column(String(NAME))
+    definition: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class CrawlerFileRow(Base):
+    """What a crawler saw of one file at its last run, for incremental recrawls. Paths can be longer than
+    an index key may be, so the key is a hash of the path."""
+
+    __tablename__ = "crawler_files"
+    crawler_id: Mapped[int] = mapped_column(ForeignKey("crawlers.id", ondelete="CASCADE"), primary_key=True)
+    path_hash: Mapped[str] = mapped_column(String(40), primary_key=True)  # sha1 hex of the path
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[str] = mapped_column(String(NAME))  # JSON of the mtime (number) or ETag (string)
+    table_name: Mapped[str | None] = mapped_column(String(NAME))
