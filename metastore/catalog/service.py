@@ -13,6 +13,7 @@ from metastore.catalog.databases import Catalogs, Databases
 from metastore.catalog.functions import Functions
 from metastore.catalog.locks import Locks
 from metastore.catalog.partitions import Partitions
+from metastore.catalog.schedules import Schedules
 from metastore.catalog.statistics import Statistics
 from metastore.catalog.tables import Tables
 from metastore.catalog.types import AuditRecord
@@ -86,6 +87,7 @@ class CatalogService:
         self.locks = Locks(ctx)
         self.settings = Settings(ctx)
         self.audit = Audit(ctx)
+        self.schedules = Schedules(ctx)
         self.crawlers = Crawlers(ctx)
 
     @property

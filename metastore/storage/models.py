@@ -324,3 +324,17 @@ class CrawlerFileRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     version: Mapped[str] = mapped_column(String(NAME))  # JSON of the mtime (number) or ETag (string)
     table_name: Mapped[str | None] = mapped_column(String(NAME))
+
+
+class ScheduleFireRow(Base):
+    """One row per scheduled firing: the unique key lets any number of schedulers run while each
+    firing happens once (the scheduler that inserts the row fires)."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (UniqueConstraint("kind", "name", "fire_time"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # crawler, trigger
+    name: Mapped[str] = mapped_column(String(NAME))
+    fire_time: Mapped[int] = mapped_column(BigInteger)  # ms, the schedule's time (not when it ran)
+    claimed_at: Mapped[int] = mapped_column(BigInteger)  # ms
+    claimed_by: Mapped[str] = mapped_column(String(NAME))

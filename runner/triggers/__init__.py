@@ -1,0 +1,1 @@
+"""Schedules, conditional and event triggers, workflows."""
