@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -60,6 +61,44 @@ def metastore(**options) -> None:
                    f"({settings.processes} process{'es' if settings.processes > 1 else ''})", err=True)  # fmt: skip
 
     serve(catalog, settings.host, settings.port, settings.processes, settings.max_connections, on_ready=ready)
+
+
+@main.command()
+@click.option("--concurrency", type=int, help="Tasks run at once (default: the worker_concurrency setting, 2).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int | None, loglevel: str) -> None:
+    """Run a worker: it runs the crawls (and job runs) that the CLI, console and scheduler queue.
+
+    The broker is MORTAR_BROKER_URL (e.g. redis://127.0.0.1:6379/0), or by default an embedded one in
+    the data folder, shared by every process on this machine.
+    """
+    from runner.celery_app import app
+
+    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    app.worker_main(argv)
+
+
+@main.command()
+@click.option("--poll", type=float, default=10.0, show_default=True, help="Seconds between checks.")
+def scheduler(poll: float) -> None:
+    """Run the scheduler: starts crawlers (and jobs) whose cron schedule is due, on the workers.
+
+    Schedules are read from the catalog at every check; several schedulers never fire one thing twice.
+    """
+    from metastore.catalog import CatalogService
+    from runner.celery_app import app
+    from runner.triggers.scheduler import Scheduler
+
+    s = app.conf.mortar_settings
+    service = CatalogService.open(s.database_url, s.warehouse, lock_timeout_s=s.lock_timeout_s)
+    sched = Scheduler(service, lambda name, args: app.send_task(name, args=args), poll_s=poll)
+    signal.signal(signal.SIGTERM, lambda *_: sched.stop())
+    try:
+        sched.run_forever()
+    except KeyboardInterrupt:
+        sched.stop()
 
 
 def _spark_settings(uri: str | None, warehouse: str | None) -> dict[str, str]:
@@ -131,6 +170,14 @@ def spark_sql(uri: str | None, warehouse: str | None, args: tuple[str, ...]) -> 
     """Start the Spark SQL shell on this metastore (extra ARGS go to spark-sql, e.g. -e "SHOW TABLES")."""
     _spark_command("spark-sql", uri, warehouse, args)
 
+
+def _register_groups() -> None:
+    from mortar.crawler_cli import crawler
+
+    main.add_command(crawler)
+
+
+_register_groups()
 
 if __name__ == "__main__":
     main()

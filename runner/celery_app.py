@@ -1,0 +1,36 @@
+"""The Celery application of Mortar's workers.
+
+Broker: `MORTAR_BROKER_URL`, e.g. redis://127.0.0.1:6379/0 in production; by default an embedded broker
+(kombu's SQLAlchemy transport on a SQLite file under the data folder), so one machine needs no Redis.
+Task state lives in the catalog (runs), not in a result backend. Tasks are acknowledged after they
+finish, so a task whose worker dies is handed to another worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+
+from metastore.config import Settings
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings.load()
+    if settings.broker_url.startswith("sqla+sqlite:///"):
+        Path(settings.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    app = Celery("mortar", broker=settings.broker_url, include=["runner.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.worker_concurrency,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        worker_hijack_root_logger=False,
+    )
+    app.conf.mortar_settings = settings
+    return app
+
+
+app = make_celery()

@@ -1,0 +1,1 @@
+"""Crawlers: walking data stores, classifying files, inferring schemas and partitions."""

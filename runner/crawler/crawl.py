@@ -1,0 +1,413 @@
+"""A crawler run: walk the targets, classify a sample of each folder, group folders into tables and
+partitions, and bring the catalog in line, one transaction per table.
+
+A broken file never fails the run: it is skipped and counted with its reason. Files whose size and
+version are those of the last run are not read again (their folder keeps the schema its table has).
+`dry_run` computes the same actions and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from metastore.catalog import AlreadyExists, CatalogService, Conflict, NotFound
+from metastore.catalog import types as t
+from runner.crawler.classifiers import Classification, ClassificationError, CustomClassifier, classify
+from runner.crawler.formats import storage_descriptor, table_parameters
+from runner.crawler.grouping import Folder, TablePlan, plan_tables
+from runner.crawler.schema import merge_columns
+from runner.crawler.walker import DataFile, Walk, iter_leaf_folders, walk
+
+log = logging.getLogger(__name__)
+
+CRAWLER_PARAM = "UPDATED_BY_CRAWLER"  # Glue's table parameter naming the crawler that keeps a table
+DEPRECATED_PARAM = "DEPRECATED_BY_CRAWLER"
+MAX_SKIPPED_LISTED = 200
+CLASSIFY_THREADS = 8
+HEARTBEAT_S = 5
+STALE_AFTER_S = 120  # a run without a heartbeat for this long lost its worker: a new run may start
+
+
+class RunEnded(Exception):
+    """The run was ended elsewhere (marked stale, or cancelled): this worker stops."""
+
+
+@dataclass
+class Metrics:
+    tables_created: int = 0
+    tables_updated: int = 0
+    tables_deleted: int = 0
+    partitions_added: int = 0
+    partitions_updated: int = 0
+    partitions_deleted: int = 0
+    files_scanned: int = 0
+    files_unchanged: int = 0
+    files_skipped: int = 0
+    skipped: list[dict] = field(default_factory=list)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.files_skipped += 1
+        if len(self.skipped) < MAX_SKIPPED_LISTED:
+            self.skipped.append({"path": path, "reason": reason})
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Action:
+    kind: str  # create_table, update_table, add_partitions, delete_table, ...
+    table: str
+    reason: str
+    detail: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.detail.items())
+        return f"{self.kind:<18} {self.table:<30} {self.reason}" + (f" ({extra})" if extra else "")
+
+
+@dataclass
+class CrawlOutcome:
+    crawler: str
+    run_id: int | None
+    state: str
+    metrics: Metrics
+    actions: list[Action]
+    error: str | None = None
+
+
+Progress = Callable[[int, int], None]  # (files done, files to classify)
+
+
+def classification_from_table(table: t.Table) -> Classification:
+    """What a table says its files are: used for folders whose files did not change since last time."""
+    params = {k: v for k, v in table.sd.serde.parameters.items() if k != "path"}
+    return Classification(
+        format=table.parameters.get("classification", "unknown"), certainty=1.0, columns=list(table.sd.cols),
+        compression=table.parameters.get("compressionType") or None, serde_parameters=params,
+        table_parameters=table_parameters_kept(table.parameters),
+    )  # fmt: skip
+
+
+def table_parameters_kept(params: dict[str, str]) -> dict[str, str]:
+    drop = {CRAWLER_PARAM, DEPRECATED_PARAM, "transient_lastDdlTime", "EXTERNAL"}
+    return {k: v for k, v in params.items() if k not in drop}
+
+
+class CrawlRun:
+    def __init__(self, service: CatalogService, name: str, *, dry_run: bool = False, progress: Progress | None = None):
+        self.service = service
+        self.crawler = service.crawlers.get(name)
+        self.dry_run = dry_run
+        self.progress = progress
+        self.metrics = Metrics()
+        self.actions: list[Action] = []
+        self.run_id: int | None = None
+        self.custom = [_custom(c) for c in service.crawlers.classifiers_of(name)]
+        self._last_heartbeat = 0.0
+
+    # --- the run --------------------------------------------------------------------------------------
+
+    def execute(self) -> CrawlOutcome:
+        if not self.dry_run:
+            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=STALE_AFTER_S).id
+        try:
+            self._crawl()
+        except RunEnded as e:
+            log.warning("crawler %s: %s", self.crawler.name, e)
+            return CrawlOutcome(self.crawler.name, self.run_id, "ENDED_ELSEWHERE", self.metrics, self.actions, str(e))
+        except Exception as e:  # noqa: BLE001 - the run records why it failed
+            log.exception("crawler %s failed", self.crawler.name)
+            return self._finish("FAILED", f"{type(e).__name__}: {e}")
+        return self._finish("SUCCEEDED", None)
+
+    def _finish(self, state: str, error: str | None) -> CrawlOutcome:
+        if self.run_id is not None:
+            self.service.crawlers.finish_run(self.run_id, state, self.metrics.as_dict(), error)
+        return CrawlOutcome(self.crawler.name, self.run_id, state, self.metrics, self.actions, error)
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if self.run_id is not None and now - self._last_heartbeat > HEARTBEAT_S:
+            self._last_heartbeat = now
+            try:
+                self.service.crawlers.heartbeat_run(self.run_id)
+            except Conflict as e:
+                raise RunEnded(str(e)) from e
+
+    def _crawl(self) -> None:
+        c = self.crawler
+        self._ensure_database()
+        index = self.service.crawlers.file_index(c.name)
+        existing = self._crawler_tables()
+        walks = [walk(target.path, target.exclusions, c.storage_options) for target in c.targets]
+        to_classify, reuse = self._plan_reads(walks, index, existing)
+        results = self._classify(to_classify)
+        seen: dict[str, tuple[int, str, str]] = {}
+        kept_tables: set[str] = set()
+        for w in walks:
+            leaves = self._leaves(w, results, reuse)
+            if not leaves:
+                continue
+            plans = plan_tables(leaves, posixpath.basename(w.root) or "root", prefix=c.table_prefix,
+                                combine_compatible_schemas=c.combine_compatible_schemas,
+                                table_level=c.table_level, existing_roots=self._roots(w, existing))  # fmt: skip
+            for plan in plans:
+                self._heartbeat()
+                name = self._apply(w, plan, existing)
+                kept_tables.add(name)
+                for f in w.files:
+                    if f.folders[: len(plan.root)] == plan.root and f.folders in leaves:
+                        seen[f.path] = (f.size, f.version, name)
+        self._handle_vanished_tables(existing, kept_tables, walks)
+        if not self.dry_run:
+            removed = [p for p in index if p not in seen and any(p.startswith(w.root + "/") for w in walks)]
+            changed = {p: v for p, v in seen.items() if tuple(index.get(p) or ()) != v}
+            if changed or removed:
+                self.service.crawlers.update_file_index(c.name, changed, removed)
+
+    def _roots(self, w: Walk, existing: dict[str, t.Table]) -> frozenset[Folder]:
+        """Folders (under this walk's root) of the tables this crawler keeps."""
+        base = w.url(w.root).rstrip("/")
+        roots = set()
+        for table in existing.values():
+            loc = (table.sd.location or "").rstrip("/")
+            if table.parameters.get(CRAWLER_PARAM) == self.crawler.name and (loc == base or loc.startswith(base + "/")):
+                roots.add(tuple(p for p in loc[len(base) :].split("/") if p))
+        return frozenset(roots)
+
+    # --- reading ----------------------------------------------------------------------------------------
+
+    def _plan_reads(self, walks: list[Walk], index: dict, existing: dict[str, t.Table]):
+        """The files to classify, and the leaf folders whose files are unchanged (→ their table)."""
+        c = self.crawler
+        to_classify: list[tuple[Walk, DataFile]] = []
+        reuse: dict[tuple[str, Folder], str] = {}
+        for w in walks:
+            for folder, files in iter_leaf_folders(w.files):
+                known = [index.get(f.path) for f in files]
+                unchanged = all(k is not None and (k[0], k[1]) == (f.size, f.version) for k, f in zip(known, files, strict=True))
+                table = known[0][2] if known and known[0] else None
+                if unchanged and table in existing:
+                    reuse[(w.root, folder)] = table
+                    self.metrics.files_unchanged += len(files)
+                    continue
+                if c.recrawl_behavior == "CRAWL_NEW_FOLDERS_ONLY" and any(k is not None for k in known):
+                    continue  # a folder seen before: left as it is
+                sample = files if not c.sample_size else files[: c.sample_size]
+                to_classify.extend((w, f) for f in sample)
+        return to_classify, reuse
+
+    def _classify(self, files: list[tuple[Walk, DataFile]]) -> dict[str, Classification]:
+        results: dict[str, Classification] = {}
+        total = len(files)
+
+        def one(item):
+            w, f = item
+            try:
+                return f.path, classify(w.fs, f.path, f.size, self.custom, strict=True), None
+            except ClassificationError as e:
+                return f.path, None, str(e)
+            except Exception as e:  # noqa: BLE001 - an unreadable file is skipped, never fatal
+                return f.path, None, f"{type(e).__name__}: {e}"
+
+        with ThreadPoolExecutor(CLASSIFY_THREADS) as pool:
+            for done, (path, result, error) in enumerate(pool.map(one, files), 1):
+                self.metrics.files_scanned += 1
+                if error is not None:
+                    self.metrics.skip(path, error)
+                elif result is None:
+                    self.metrics.skip(path, "no classifier recognised it")
+                else:
+                    results[path] = result
+                if self.progress:
+                    self.progress(done, total)
+                if done % 200 == 0:
+                    self._heartbeat()
+        return results
+
+    def _leaves(self, w: Walk, results: dict[str, Classification], reuse: dict) -> dict[Folder, Classification]:
+        """One classification per leaf folder: the merge of its files' (files that do not fit the folder's
+        main format are skipped with the reason)."""
+        from runner.crawler.grouping import merge_classifications
+
+        leaves: dict[Folder, Classification] = {}
+        for folder, files in iter_leaf_folders(w.files):
+            table = reuse.get((w.root, folder))
+            if table is not None:
+                leaves[folder] = classification_from_table(self._existing_table(table))
+                continue
+            found = [(f, results[f.path]) for f in files if f.path in results]
+            if not found:
+                continue
+            by_format: dict[str, list] = {}
+            for f, cl in found:
+                by_format.setdefault(cl.format, []).append((f, cl))
+            main = max(by_format.values(), key=len)
+            for fmt, items in by_format.items():
+                if items is not main:
+                    for f, _ in items:
+                        self.metrics.skip(f.path, f"{fmt} file among {main[0][1].format} files of its folder")
+            merged = merge_classifications([cl for _, cl in main])
+            if merged is None:
+                for f, _ in main[1:]:
+                    self.metrics.skip(f.path, "schema incompatible with the other files of its folder")
+                merged = main[0][1]
+            leaves[folder] = merged
+        return leaves
+
+    # --- writing ----------------------------------------------------------------------------------------
+
+    def _ensure_database(self) -> None:
+        try:
+            self.service.databases.get(self.crawler.database)
+        except NotFound:
+            self.actions.append(Action("create_database", self.crawler.database, "the target database is missing"))
+            if not self.dry_run:
+                try:
+                    self.service.databases.create(t.Database(name=self.crawler.database,
+                                                             description=f"created by crawler {self.crawler.name}"))  # fmt: skip
+                except AlreadyExists:
+                    pass
+
+    def _crawler_tables(self) -> dict[str, t.Table]:
+        try:
+            names = self.service.tables.list(self.crawler.database)
+        except NotFound:
+            return {}
+        tables = self.service.tables.get_many(self.crawler.database, names)
+        return {x.name: x for x in tables}
+
+    def _existing_table(self, name: str) -> t.Table:
+        return self.service.tables.get(self.crawler.database, name)
+
+    def _apply(self, w: Walk, plan: TablePlan, existing: dict[str, t.Table]) -> str:
+        db = self.crawler.database
+        location = w.url(posixpath.join(w.root, *plan.root))
+        name = plan.name
+        current = existing.get(name)
+        if current is not None and current.parameters.get(CRAWLER_PARAM) != self.crawler.name:
+            name = f"{name}_{abs(hash(location)) % 10**6:06d}"  # another's table: keep away from it
+            current = existing.get(name)
+        keys = [t.Column(k, "string") for k in plan.partition_keys]
+        if current is None:
+            table = t.Table(
+                name=name, db_name=db, owner="crawler", table_type=t.EXTERNAL_TABLE,
+                sd=storage_descriptor(plan.classification, location),
+                partition_keys=keys,
+                parameters={**table_parameters(plan.classification, keys), CRAWLER_PARAM: self.crawler.name,
+                            "EXTERNAL": "TRUE"},
+            )  # fmt: skip
+            self.actions.append(Action("create_table", name, plan.reason,
+                                       {"format": plan.classification.format, "columns": len(table.sd.cols),
+                                        "partitions": len(plan.partitions)}))  # fmt: skip
+            if not self.dry_run:
+                self.service.tables.create(table)
+                existing[name] = table
+            self.metrics.tables_created += 1
+        else:
+            self._update_schema(current, plan)
+        self._add_partitions(name, location, plan, existing.get(name) or current)
+        return name
+
+    def _update_schema(self, current: t.Table, plan: TablePlan) -> None:
+        cols = merge_columns(current.sd.cols, plan.classification.columns)
+        if cols is None:
+            return
+        # through the format's rules: no `void` column, and the types the table's reader needs
+        fresh = storage_descriptor(replace(plan.classification, columns=cols), current.sd.location or "")
+        merged = fresh.cols
+        if [(c.name, c.type) for c in merged] == [(c.name, c.type) for c in current.sd.cols]:
+            return
+        added = [c.name for c in merged if c.name.lower() not in {x.name.lower() for x in current.sd.cols}]
+        detail = {"new columns": ",".join(added) or "-", "columns": len(merged)}
+        if self.crawler.update_behavior == "LOG":
+            self.actions.append(Action("log_schema_change", current.name, "schema changed; policy is LOG", detail))
+            return
+        self.actions.append(Action("update_table", current.name, "schema changed", detail))
+        self.metrics.tables_updated += 1
+        if not self.dry_run:
+            current.sd.cols = merged
+            current.parameters.pop(DEPRECATED_PARAM, None)
+            current.parameters.update(table_parameters(replace(plan.classification, columns=cols), current.partition_keys))
+            self.service.tables.alter(current.db_name, current.name, current)
+
+    def _add_partitions(self, name: str, location: str, plan: TablePlan, table: t.Table | None) -> None:
+        if not plan.partitions:
+            return
+        have = set()
+        if not self.dry_run or table is not None and table.partition_keys:
+            try:
+                have = set(self.service.partitions.names(self.crawler.database, name))
+            except NotFound:
+                have = set()
+        from metastore.catalog.names import make_partition_name
+
+        new = []
+        for values, folder in plan.partitions.items():
+            if make_partition_name(plan.partition_keys, list(values)) in have:
+                continue
+            sd = storage_descriptor(plan.classification, posixpath.join(location, *folder[len(plan.root) :]))
+            new.append(t.Partition(values=list(values), db_name=self.crawler.database, table_name=name, sd=sd))
+        if new:
+            self.actions.append(Action("add_partitions", name, "new folders", {"count": len(new)}))
+            self.metrics.partitions_added += len(new)
+            if not self.dry_run:
+                for i in range(0, len(new), 1000):
+                    self.service.partitions.add(self.crawler.database, name, new[i : i + 1000], if_not_exists=True)
+        if not self.dry_run and table is not None:
+            self._vanished_partitions(name, plan, have)
+
+    def _vanished_partitions(self, name: str, plan: TablePlan, have: set[str]) -> None:
+        from metastore.catalog.names import make_partition_name
+
+        now = {make_partition_name(plan.partition_keys, list(v)) for v in plan.partitions}
+        gone = sorted(have - now)
+        if not gone or self.crawler.recrawl_behavior == "CRAWL_NEW_FOLDERS_ONLY":
+            return
+        if self.crawler.delete_behavior == "DELETE_FROM_DATABASE":
+            self.actions.append(Action("drop_partitions", name, "their folders are gone", {"count": len(gone)}))
+            self.service.partitions.drop_by_names(self.crawler.database, name, gone, delete_data=False)
+            self.metrics.partitions_deleted += len(gone)
+        else:
+            self.actions.append(Action("log_partitions", name, "folders gone; policy keeps them", {"count": len(gone)}))
+
+    def _handle_vanished_tables(self, existing: dict[str, t.Table], kept: set[str], walks: list[Walk]) -> None:
+        roots = [w.url(w.root).rstrip("/") for w in walks]
+        for name, table in existing.items():
+            if name in kept or table.parameters.get(CRAWLER_PARAM) != self.crawler.name:
+                continue
+            loc = (table.sd.location or "").rstrip("/")
+            if not any(loc == r or loc.startswith(r + "/") for r in roots):
+                continue  # outside this run's targets
+            policy = self.crawler.delete_behavior
+            if policy == "DELETE_FROM_DATABASE":
+                self.actions.append(Action("delete_table", name, "its data is gone"))
+                self.metrics.tables_deleted += 1
+                if not self.dry_run:
+                    self.service.tables.drop(self.crawler.database, name, delete_data=False)
+            elif policy == "DEPRECATE_IN_DATABASE":
+                if DEPRECATED_PARAM in table.parameters:
+                    continue
+                self.actions.append(Action("deprecate_table", name, "its data is gone"))
+                self.metrics.tables_updated += 1
+                if not self.dry_run:
+                    table.parameters[DEPRECATED_PARAM] = str(int(time.time()))
+                    self.service.tables.alter(self.crawler.database, name, table)
+            else:
+                self.actions.append(Action("log_table", name, "its data is gone; policy is LOG"))
+
+
+def _custom(c) -> CustomClassifier:
+    return CustomClassifier(**{k: getattr(c, k) for k in CustomClassifier.__dataclass_fields__ if hasattr(c, k)})
+
+
+def run_crawler(service: CatalogService, name: str, *, dry_run: bool = False,
+                progress: Progress | None = None) -> CrawlOutcome:  # fmt: skip
+    """Run the crawler `name` now, in this process (a Celery task or the command line)."""
+    return CrawlRun(service, name, dry_run=dry_run, progress=progress).execute()

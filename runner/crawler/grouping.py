@@ -1,0 +1,131 @@
+"""Grouping classified folders into tables and partitions, the way Glue's crawler does.
+
+Input: for each leaf folder (its path of folder names under the crawl target), the merged classification
+of its sampled files. A folder becomes a table when every leaf folder below it has a compatible schema
+(same format and options, columns that merge) and sits at the same depth: the levels in between become
+partition keys (`key=value` folders name their key; other levels are `partition_0`, `partition_1`, ...).
+Otherwise the folder's children are considered one by one. Each decision carries its reason, which a
+dry run prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from runner.crawler.classifiers import Classification
+from runner.crawler.schema import merge
+
+SIMILARITY = 0.7  # Glue: schemas sharing less than this part of their columns are different tables
+
+Folder = tuple[str, ...]
+
+
+@dataclass
+class TablePlan:
+    name: str
+    root: Folder  # folder of the table under the target
+    classification: Classification  # merged over all its leaf folders
+    partition_keys: list[str]
+    partitions: dict[tuple[str, ...], Folder] = field(default_factory=dict)  # values → leaf folder
+    reason: str = ""
+
+
+def merge_classifications(items: list[Classification]) -> Classification | None:
+    """One classification for files that agree on format and options with columns that merge; None if not."""
+    merged = items[0]
+    for c in items[1:]:
+        merged = merge(merged, c)
+        if merged is None:
+            return None
+    return merged
+
+
+def _similar(items: list[Classification], merged: Classification) -> bool:
+    union = {c.name.lower() for c in merged.columns}
+    if not union:
+        return True
+    return all(len({c.name.lower() for c in it.columns} & union) / len(union) >= SIMILARITY for it in items)
+
+
+def _partition_keys(rel_paths: list[Folder]) -> list[str]:
+    depth = len(rel_paths[0]) if rel_paths else 0
+    keys = []
+    for level in range(depth):
+        names = {p[level].split("=", 1)[0] for p in rel_paths}
+        if len(names) == 1 and all("=" in p[level] for p in rel_paths):
+            keys.append(next(iter(names)).lower())
+        else:
+            keys.append(f"partition_{level}")
+    return keys if len(set(keys)) == len(keys) else [f"partition_{i}" for i in range(depth)]
+
+
+def _value(segment: str) -> str:
+    from metastore.catalog.names import unescape_path_name
+
+    return unescape_path_name(segment.split("=", 1)[1] if "=" in segment else segment)
+
+
+def table_name(folder_name: str, prefix: str = "") -> str:
+    name = re.sub(r"[^a-z0-9_]+", "_", folder_name.lower()).strip("_") or "table"
+    return f"{prefix}{name}"[:128]
+
+
+def plan_tables(leaves: dict[Folder, Classification], target_name: str, *, prefix: str = "",
+                combine_compatible_schemas: bool = False, table_level: int | None = None,
+                existing_roots: frozenset[Folder] = frozenset()) -> list[TablePlan]:  # fmt: skip
+    """Tables for the classified leaf folders of one target (`target_name`: the target's own folder name,
+    which names a table rooted at the target). `existing_roots`, the folders of the tables the crawler
+    made before, stay tables while their contents fit, and no table is formed above one: recrawls are
+    stable even when a sibling folder disappears."""
+    plans: list[TablePlan] = []
+
+    def make(root: Folder, members: list[Folder], merged: Classification, reason: str) -> None:
+        rel = [leaf[len(root) :] for leaf in members]
+        keys = _partition_keys(rel)
+        plan = TablePlan(table_name(root[-1] if root else target_name, prefix), root, merged, keys, reason=reason)
+        for leaf, r in zip(members, rel, strict=True):
+            if r:
+                plan.partitions[tuple(_value(s) for s in r)] = leaf
+        plans.append(plan)
+
+    def visit(root: Folder) -> None:
+        members = sorted(leaf for leaf in leaves if leaf[: len(root)] == root)
+        if not members:
+            return
+        forced = table_level is not None and len(root) >= table_level - 1
+        depths = {len(m) for m in members}
+        merged = merge_classifications([leaves[m] for m in members])
+        if forced:
+            if merged is None:
+                # a forced table level with incompatible contents: split by format, named apart
+                for m in members:
+                    make(m, [m], leaves[m], f"table level {table_level}: {'/'.join(m) or '.'} differs from its siblings")
+                return
+            if len(depths) == 1:
+                make(root, members, merged, f"table level {table_level}")
+                return
+        if root in existing_roots and merged is not None and len(depths) == 1:
+            make(root, members, merged, "the crawler's existing table, contents still compatible")
+            return
+        below = any(len(r) > len(root) and r[: len(root)] == root for r in existing_roots)
+        if not below and merged is not None and len(depths) == 1 and (
+            combine_compatible_schemas or _similar([leaves[m] for m in members], merged)
+        ):
+            where = "/".join(root) or "the target"
+            make(root, members, merged, f"{len(members)} folder(s) under {where} share one {merged.format} schema")
+            return
+        if root in leaves:  # files directly in this folder, beside subfolders that differ
+            make(root, [root], leaves[root], f"files in {'/'.join(root) or 'the target'} differ from its subfolders")
+        for child in sorted({m[len(root)] for m in members if len(m) > len(root)}):
+            visit((*root, child))
+
+    visit(())
+    # names must be unique within the crawl: add a short hash of the folder to later duplicates
+    seen: set[str] = set()
+    for p in plans:
+        if p.name in seen:
+            p.name = f"{p.name}_{hashlib.sha1('/'.join(p.root).encode()).hexdigest()[:6]}"
+        seen.add(p.name)
+    return plans

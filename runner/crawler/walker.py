@@ -1,0 +1,105 @@
+"""Walking a crawler target: the data files under a path (local or any fsspec URL), minus exclusions.
+
+Exclusion globs are relative to the target: `*` and `?` stay within a folder, `**` crosses folders
+(Glue's rules). Hidden files (a name starting with `.` or `_`: `_SUCCESS`, `.part-0.crc`) are not data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from fsspec.core import url_to_fs
+
+
+@dataclass(frozen=True, slots=True)
+class DataFile:
+    path: str  # as the filesystem names it (no protocol)
+    folders: tuple[str, ...]  # folder names between the target root and the file
+    name: str
+    size: int
+    version: str  # what changes when the file changes: mtime, or the object's ETag
+
+
+@dataclass
+class Walk:
+    fs: object
+    root: str  # the target root, as the filesystem names it
+    protocol: str  # "file", "s3", ...
+    files: list[DataFile] = field(default_factory=list)
+    hidden: int = 0
+    excluded: int = 0
+
+    def url(self, path: str) -> str:
+        """A location for the catalog: file:/abs/path or s3://bucket/key."""
+        if self.protocol == "file":
+            return "file:" + path
+        return f"{self.protocol}://{path}"
+
+
+def glob_to_regex(pattern: str) -> re.Pattern:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            if i < len(pattern) and pattern[i] == "/":
+                out[-1] = "(?:.*/)?"
+                i += 1
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "{":
+            end = pattern.find("}", i)
+            if end > i:
+                out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1 : end].split(",")) + ")")
+                i = end + 1
+                continue
+            out.append(re.escape(c))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _version(info: dict) -> str:
+    for key in ("ETag", "etag", "mtime", "LastModified", "last_modified", "created"):
+        if info.get(key) is not None:
+            return str(info[key]).strip('"')
+    return ""
+
+
+def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | None = None) -> Walk:
+    fs, root = url_to_fs(url, **(storage_options or {}))
+    root = root.rstrip("/")
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    protocol = "file" if protocol in ("file", "local") else protocol
+    result = Walk(fs, root, protocol)
+    rules = [glob_to_regex(p.strip().lstrip("/")) for p in exclusions or [] if p.strip()]
+    if not fs.exists(root):
+        raise FileNotFoundError(f"crawler target {url} does not exist")
+    for path, info in sorted(fs.find(root, detail=True).items()):
+        if info.get("type") == "directory":
+            continue
+        rel = path[len(root) :].lstrip("/")
+        parts = rel.split("/")
+        if any(p.startswith((".", "_")) for p in parts):
+            result.hidden += 1
+            continue
+        if any(r.match(rel) for r in rules):
+            result.excluded += 1
+            continue
+        result.files.append(DataFile(path, tuple(parts[:-1]), parts[-1], int(info.get("size") or 0), _version(info)))
+    return result
+
+
+def iter_leaf_folders(files: list[DataFile]) -> Iterator[tuple[tuple[str, ...], list[DataFile]]]:
+    """Files grouped by their folder, in path order."""
+    groups: dict[tuple[str, ...], list[DataFile]] = {}
+    for f in files:
+        groups.setdefault(f.folders, []).append(f)
+    yield from sorted(groups.items())
