@@ -110,6 +110,8 @@ class CrawlRun:
         self.run_id: int | None = None
         self.custom = [_custom(c) for c in service.crawlers.classifiers_of(name)]
         self._last_heartbeat = 0.0
+        self._tables: dict[str, t.Table] = {}
+        self._known: dict[str, Classification] = {}
 
     # --- the run --------------------------------------------------------------------------------------
 
@@ -145,6 +147,7 @@ class CrawlRun:
         self._ensure_database()
         index = self.service.crawlers.file_index(c.name)
         existing = self._crawler_tables()
+        self._known = {}  # table name → its classification, for folders whose files did not change
         walks = [walk(target.path, target.exclusions, c.storage_options) for target in c.targets]
         to_classify, reuse = self._plan_reads(walks, index, existing)
         results = self._classify(to_classify)
@@ -240,7 +243,9 @@ class CrawlRun:
         for folder, files in iter_leaf_folders(w.files):
             table = reuse.get((w.root, folder))
             if table is not None:
-                leaves[folder] = classification_from_table(self._existing_table(table))
+                if table not in self._known:
+                    self._known[table] = classification_from_table(self._existing_table(table))
+                leaves[folder] = self._known[table]
                 continue
             found = [(f, results[f.path]) for f in files if f.path in results]
             if not found:
@@ -281,10 +286,11 @@ class CrawlRun:
         except NotFound:
             return {}
         tables = self.service.tables.get_many(self.crawler.database, names)
-        return {x.name: x for x in tables}
+        self._tables = {x.name: x for x in tables}
+        return dict(self._tables)
 
     def _existing_table(self, name: str) -> t.Table:
-        return self.service.tables.get(self.crawler.database, name)
+        return self._tables.get(name) or self.service.tables.get(self.crawler.database, name)
 
     def _apply(self, w: Walk, plan: TablePlan, existing: dict[str, t.Table]) -> str:
         db = self.crawler.database

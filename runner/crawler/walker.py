@@ -6,6 +6,7 @@ Exclusion globs are relative to the target: `*` and `?` stay within a folder, `*
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,9 +83,8 @@ def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | 
     rules = [glob_to_regex(p.strip().lstrip("/")) for p in exclusions or [] if p.strip()]
     if not fs.exists(root):
         raise FileNotFoundError(f"crawler target {url} does not exist")
-    for path, info in sorted(fs.find(root, detail=True).items()):
-        if info.get("type") == "directory":
-            continue
+    listing = _local_find(root) if protocol == "file" else _find(fs, root)
+    for path, size, version in sorted(listing):
         rel = path[len(root) :].lstrip("/")
         parts = rel.split("/")
         if any(p.startswith((".", "_")) for p in parts):
@@ -93,8 +93,28 @@ def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | 
         if any(r.match(rel) for r in rules):
             result.excluded += 1
             continue
-        result.files.append(DataFile(path, tuple(parts[:-1]), parts[-1], int(info.get("size") or 0), _version(info)))
+        result.files.append(DataFile(path, tuple(parts[:-1]), parts[-1], size, version))
     return result
+
+
+def _find(fs, root: str) -> Iterator[tuple[str, int, str]]:
+    for path, info in fs.find(root, detail=True).items():
+        if info.get("type") != "directory":
+            yield path, int(info.get("size") or 0), _version(info)
+
+
+def _local_find(root: str) -> Iterator[tuple[str, int, str]]:
+    """os.scandir is several times faster than fsspec's local find on folders of many small files."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=True):
+                    stack.append(e.path)
+                elif e.is_file(follow_symlinks=True):
+                    st = e.stat()
+                    yield e.path, st.st_size, repr(st.st_mtime)
 
 
 def iter_leaf_folders(files: list[DataFile]) -> Iterator[tuple[tuple[str, ...], list[DataFile]]]:
