@@ -262,23 +262,10 @@ def normalise(v):
 
 
 def run_queries(uri: str, warehouse: str, queries: dict[str, str]) -> dict[str, dict]:
-    from pyspark.sql import SparkSession
+    from tests.spark_session import hive_session
 
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("crawler-check")
-        .config("spark.sql.catalogImplementation", "hive")
-        .config("spark.hadoop.hive.metastore.uris", uri)
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .enableHiveSupport()
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = hive_session(uri, warehouse, "crawler-check", **{
+        "spark.sql.shuffle.partitions": "1", "spark.sql.session.timeZone": "UTC"})  # fmt: skip
     answers: dict[str, dict] = {}
     try:
         for name, sql in queries.items():

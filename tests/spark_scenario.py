@@ -1,7 +1,7 @@
 """A Spark SQL scenario run against a metastore, recording normalised answers as JSON.
 
 Run in its own process (one JVM per metastore):
-    python tests/spark_scenario.py --uri thrift://127.0.0.1:9083 --warehouse /tmp/wh --out answers.json
+    python -m tests.spark_scenario --uri thrift://127.0.0.1:9083 --warehouse /tmp/wh --out answers.json
 
 Each step is a SQL statement; its answer is its sorted result rows, or the error class and message.
 Normalised: warehouse paths become <WH>, times and statistics that depend on when and where the run
@@ -150,23 +150,10 @@ def normalise(value: str, warehouse: str, data_dir: str) -> str:
 
 
 def run(uri: str, warehouse: str, data_dir: str) -> list[dict]:
-    from pyspark.sql import SparkSession
+    from tests.spark_session import hive_session
 
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("mortar-scenario")
-        .config("spark.sql.catalogImplementation", "hive")
-        .config("spark.hadoop.hive.metastore.uris", uri)
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.hadoop.hive.exec.dynamic.partition.mode", "nonstrict")
-        .enableHiveSupport()
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = hive_session(uri, warehouse, "mortar-scenario", **{
+        "spark.sql.shuffle.partitions": "2", "spark.hadoop.hive.exec.dynamic.partition.mode": "nonstrict"})  # fmt: skip
     # data for MSCK REPAIR, written without the metastore
     for p in ("a", "b"):
         spark.range(2).selectExpr("cast(id as int) id").write.mode("overwrite").parquet(f"{data_dir}/ext/p={p}")

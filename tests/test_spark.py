@@ -14,7 +14,7 @@ from hmsclient import hmsclient
 from tests.conftest import free_port
 from tests.reference import DELIBERATE_DIFFERENCES, start_reference, stop_reference
 
-SCENARIO = Path(__file__).with_name("spark_scenario.py")
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(900)
 
 EXPECTED_ERRORS = {
@@ -26,9 +26,9 @@ EXPECTED_ERRORS = {
 
 
 def run_scenario(uri: str, warehouse: Path, data_dir: Path, out: Path) -> list[dict]:
-    cmd = [sys.executable, str(SCENARIO), "--uri", uri, "--warehouse", str(warehouse),
+    cmd = [sys.executable, "-m", "tests.spark_scenario", "--uri", uri, "--warehouse", str(warehouse),
            "--data-dir", str(data_dir), "--out", str(out)]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=800)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=800, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return json.loads(out.read_text())
 

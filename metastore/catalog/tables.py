@@ -58,6 +58,25 @@ def check_columns(table: Table) -> None:
             seen.add(c.name.lower())
 
 
+def _row_values(table: Table, name: str, table_type: str, params: dict[str, str]) -> dict:
+    """The columns of a table's row that come from the table object (create and alter)."""
+    return dict(
+        name=name,
+        owner=table.owner,
+        owner_type=table.owner_type,
+        table_type=table_type,
+        last_access_time=table.last_access_time,
+        retention=table.retention,
+        view_original_text=table.view_original_text,
+        view_expanded_text=table.view_expanded_text,
+        sd=codec.dumps(codec.sd_to_json(table.sd)),
+        partition_keys=codec.dumps(codec.cols_to_json(table.partition_keys)),
+        parameters=codec.dumps(params),
+        temporary=table.temporary,
+        rewrite_enabled=table.rewrite_enabled,
+    )
+
+
 def _same_columns(a: list[Column], b: list[Column]) -> bool:
     return [(c.name.lower(), c.type.lower()) for c in a] == [(c.name.lower(), c.type.lower()) for c in b]
 
@@ -86,24 +105,8 @@ class Tables(Area):
             if not table.is_view and not sd.location:
                 sd.location = Warehouse.table_location(db.location_uri, name)
             table_id = conn.execute(
-                insert(TableRow).values(
-                    database_id=db.id,
-                    name=name,
-                    owner=table.owner,
-                    owner_type=table.owner_type,
-                    table_type=table.table_type,
-                    create_time=created,
-                    last_access_time=table.last_access_time,
-                    retention=table.retention,
-                    view_original_text=table.view_original_text,
-                    view_expanded_text=table.view_expanded_text,
-                    sd=codec.dumps(codec.sd_to_json(sd)),
-                    partition_keys=codec.dumps(codec.cols_to_json(table.partition_keys)),
-                    parameters=codec.dumps(params),
-                    temporary=table.temporary,
-                    rewrite_enabled=table.rewrite_enabled,
-                    version=1,
-                )
+                insert(TableRow).values(database_id=db.id, create_time=created, version=1,
+                                        **_row_values(table, name, table.table_type, params))  # fmt: skip
             ).inserted_primary_key[0]
             self._add_version(conn, table_id, 1, table.sd.cols, table.partition_keys)
             self._audit(conn, "CREATE_TABLE", table.catalog, db.name, name, type=table.table_type, location=sd.location)
@@ -262,23 +265,8 @@ class Tables(Area):
             conn.execute(
                 update(TableRow)
                 .where(TableRow.id == old_row.id)
-                .values(
-                    database_id=target_db.id,
-                    name=new_name,
-                    owner=new.owner,
-                    owner_type=new.owner_type,
-                    table_type=new.table_type or old.table_type,
-                    last_access_time=new.last_access_time,
-                    retention=new.retention,
-                    view_original_text=new.view_original_text,
-                    view_expanded_text=new.view_expanded_text,
-                    sd=codec.dumps(codec.sd_to_json(sd)),
-                    partition_keys=codec.dumps(codec.cols_to_json(new.partition_keys)),
-                    parameters=codec.dumps(params),
-                    temporary=new.temporary,
-                    rewrite_enabled=new.rewrite_enabled,
-                    version=version,
-                )
+                .values(database_id=target_db.id, version=version,
+                        **_row_values(new, new_name, new.table_type or old.table_type, params))  # fmt: skip
             )
             if cascade and schema_changed:
                 self._cascade_columns(conn, old_row.id, sd.cols)
