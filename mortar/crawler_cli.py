@@ -152,6 +152,23 @@ def run(name: str, dry_run: bool, async_: bool) -> None:
         raise click.ClickException(outcome.error or "crawl failed")
 
 
+@crawler.command("stop")
+@click.argument("name")
+def stop(name: str) -> None:
+    """Stop crawler NAME's current run: it ends CANCELLED, and its worker stops at its next heartbeat."""
+    from metastore.catalog import CatalogError
+
+    try:
+        cat = _catalog()
+        run = cat.crawlers.current_run(name)
+        if run is None:
+            raise click.ClickException(f"crawler {name} is not running")
+        cat.crawlers.finish_run(run.id, "CANCELLED", run.metrics, f"stopped by {cat.user}")
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"crawler {name}: run {run.id} stopped")
+
+
 @crawler.command("runs")
 @click.argument("name")
 @click.option("--limit", default=20, show_default=True)

@@ -132,6 +132,34 @@ def test_one_run_at_a_time(service, tmp_path):
         run_crawler(service, "solo")
 
 
+def test_stopped_run_ends_cancelled_and_its_worker_stops(service, tmp_path):
+    import threading
+
+    root = tmp_path / "data"
+    write_files(root / "many", {f"f{i:04d}.csv": csv_text(["k"], [[i]]) for i in range(400)})
+    service.crawlers.create(crawler("long", root / "many"))
+    started = threading.Event()
+    cancelled = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done == 1:
+            started.set()
+            assert cancelled.wait(30)
+
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(outcome=run_crawler(service, "long", progress=progress)))
+    runner.start()
+    assert started.wait(30)
+    run = service.crawlers.current_run("long")
+    service.crawlers.finish_run(run.id, "CANCELLED", {}, "stopped by test")  # what `mortar crawler stop` does
+    cancelled.set()
+    runner.join(60)
+    assert result["outcome"].state == "ENDED_ELSEWHERE"
+    assert result["outcome"].metrics.files_scanned < 400  # it stopped before reading everything
+    assert [(r.state, r.error) for r in service.crawlers.runs("long")] == [("CANCELLED", "stopped by test")]
+    assert service.tables.list("crawled") == []
+
+
 def _arrow(columns: dict):
     import pyarrow as pa
 
@@ -298,5 +326,7 @@ def test_cli_create_dry_run_run_and_runs(tmp_path):
     assert runs.stdout.splitlines()[1].split()[1] == "SUCCEEDED"
     listed = mortar("crawler", "list")
     assert "people" in listed.stdout and "0 3 * * *" in listed.stdout
+    idle = mortar("crawler", "stop", "people")
+    assert idle.returncode == 1 and "crawler people is not running" in idle.stderr
     bad = mortar("crawler", "create", "x", "--path", str(root), "--database", "hr", "--schedule", "every day")
     assert bad.returncode != 0 and "schedule" in bad.stderr.lower()

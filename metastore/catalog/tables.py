@@ -9,6 +9,7 @@ from metastore.catalog.base import Area, now_ms, now_s
 from metastore.catalog.databases import hive_pattern
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput
 from metastore.catalog.names import check_column_name, check_name, check_type
+from metastore.catalog.table_filter import compile_table_filter, matches
 from metastore.catalog.types import (
     DEFAULT_CATALOG,
     EXTERNAL_TABLE,
@@ -161,8 +162,6 @@ class Tables(Area):
     def names_by_filter(self, db: str, filter_text: str, max_tables: int = -1,
                         catalog: str = DEFAULT_CATALOG) -> list[str]:  # fmt: skip
         """Names of the tables matching a table filter (see table_filter), in name order."""
-        from metastore.catalog.table_filter import compile_table_filter, matches
-
         node = compile_table_filter(filter_text)
         with self._read() as conn:
             dbrow = self._database_row(conn, catalog, db)

@@ -13,6 +13,7 @@ import uuid
 
 from metastore.catalog import CatalogService, InvalidInput, NotFound
 from metastore.catalog import types as t
+from metastore.catalog.names import parse_partition_name, unescape_path_name
 from metastore.hms import convert as cv
 from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
@@ -314,8 +315,6 @@ class Handler:
         return self.append_partition(db_name, tbl_name, part_vals)
 
     def append_partition_by_name(self, db_name, tbl_name, part_name):
-        from metastore.catalog.names import parse_partition_name
-
         cat, db = split_db(db_name)
         keys = [k.name for k in self.cat.partitions.keys(db, tbl_name, cat)]
         return cv.partition_out(self.cat.partitions.append(db, tbl_name, parse_partition_name(part_name, keys), cat))
@@ -378,13 +377,9 @@ class Handler:
         return tt.GetPartitionsByNamesResult(partitions=cv.partitions_out(parts))
 
     def partition_name_to_vals(self, part_name):
-        from metastore.catalog.names import parse_partition_name
-
         return parse_partition_name(part_name)
 
     def partition_name_to_spec(self, part_name):
-        from metastore.catalog.names import parse_partition_name, unescape_path_name
-
         keys = [unescape_path_name(p.split("=", 1)[0]) for p in part_name.split("/")]
         return dict(zip(keys, parse_partition_name(part_name), strict=True))
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, replace
 
 from metastore.catalog import AlreadyExists, CatalogService, Conflict, NotFound
 from metastore.catalog import types as t
+from metastore.catalog.names import make_partition_name
 from runner.crawler.classifiers import Classification, ClassificationError, CustomClassifier, classify
 from runner.crawler.formats import storage_descriptor, table_parameters
-from runner.crawler.grouping import Folder, TablePlan, plan_tables
+from runner.crawler.grouping import Folder, TablePlan, merge_classifications, plan_tables
 from runner.crawler.schema import merge_columns
 from runner.crawler.walker import DataFile, Walk, iter_leaf_folders, walk
 
@@ -237,8 +238,6 @@ class CrawlRun:
     def _leaves(self, w: Walk, results: dict[str, Classification], reuse: dict) -> dict[Folder, Classification]:
         """One classification per leaf folder: the merge of its files' (files that do not fit the folder's
         main format are skipped with the reason)."""
-        from runner.crawler.grouping import merge_classifications
-
         leaves: dict[Folder, Classification] = {}
         for folder, files in iter_leaf_folders(w.files):
             table = reuse.get((w.root, folder))
@@ -352,8 +351,6 @@ class CrawlRun:
                 have = set(self.service.partitions.names(self.crawler.database, name))
             except NotFound:
                 have = set()
-        from metastore.catalog.names import make_partition_name
-
         new = []
         for values, folder in plan.partitions.items():
             if make_partition_name(plan.partition_keys, list(values)) in have:
@@ -370,8 +367,6 @@ class CrawlRun:
             self._vanished_partitions(name, plan, have)
 
     def _vanished_partitions(self, name: str, plan: TablePlan, have: set[str]) -> None:
-        from metastore.catalog.names import make_partition_name
-
         now = {make_partition_name(plan.partition_keys, list(v)) for v in plan.partitions}
         gone = sorted(have - now)
         if not gone or self.crawler.recrawl_behavior == "CRAWL_NEW_FOLDERS_ONLY":
