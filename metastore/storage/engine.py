@@ -51,8 +51,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection):
-        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        # SQLAlchemy's reset after an autocommit read turns pysqlite's own transaction handling back on
+        conn.connection.dbapi_connection.isolation_level = None
+        conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if options.get('write') else 'DEFERRED'}")
 
 
 @contextmanager
@@ -66,8 +70,10 @@ def write_transaction(engine: Engine):
 
 @contextmanager
 def read_transaction(engine: Engine):
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A connection for reads, in autocommit mode: each statement sees what is committed, without the
+    BEGIN and COMMIT round trips that a transaction would add to every call."""
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def head_revision() -> str:
