@@ -171,7 +171,8 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
                                rows).scalars().all()  # fmt: skip
             kv = []
             for pid, r in zip(ids, rows, strict=True):
-                d, h = r["name"][4:9], int(r["name"].split("hr=")[1])
+                dpart, hpart = r["name"].split("/")
+                d, h = dpart.removeprefix("dt="), int(hpart.removeprefix("hr="))
                 kv.append({"partition_id": pid, "key_index": 0, "table_id": table_id, "value": d, "int_value": None})
                 kv.append({"partition_id": pid, "key_index": 1, "table_id": table_id, "value": str(h), "int_value": h})
             conn.execute(insert(PartitionKeyValueRow), kv)

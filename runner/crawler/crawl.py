@@ -22,7 +22,7 @@ from runner.crawler.classifiers import Classification, ClassificationError, Cust
 from runner.crawler.formats import storage_descriptor, table_parameters
 from runner.crawler.grouping import Folder, TablePlan, merge_classifications, plan_tables
 from runner.crawler.schema import merge_columns
-from runner.crawler.walker import DataFile, Walk, iter_leaf_folders, walk
+from runner.crawler.walker import DataFile, Walk, walk
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +161,17 @@ class CrawlRun:
             plans = plan_tables(leaves, posixpath.basename(w.root) or "root", prefix=c.table_prefix,
                                 combine_compatible_schemas=c.combine_compatible_schemas,
                                 table_level=c.table_level, existing_roots=self._roots(w, existing))  # fmt: skip
+            table_of: dict[Folder, str] = {}  # leaf folder → its table
             for plan in plans:
                 self._heartbeat()
                 name = self._apply(w, plan, existing)
                 kept_tables.add(name)
-                for f in w.files:
-                    if f.folders[: len(plan.root)] == plan.root and f.folders in leaves:
+                for leaf in plan.leaves:
+                    table_of[leaf] = name
+            for folder, files in w.folders():
+                name = table_of.get(folder)
+                if name is not None:
+                    for f in files:
                         seen[f.path] = (f.size, f.version, name)
         self._handle_vanished_tables(existing, kept_tables, walks)
         if not self.dry_run:
@@ -193,7 +198,7 @@ class CrawlRun:
         to_classify: list[tuple[Walk, DataFile]] = []
         reuse: dict[tuple[str, Folder], str] = {}
         for w in walks:
-            for folder, files in iter_leaf_folders(w.files):
+            for folder, files in w.folders():
                 known = [index.get(f.path) for f in files]
                 unchanged = all(k is not None and (k[0], k[1]) == (f.size, f.version) for k, f in zip(known, files, strict=True))
                 table = known[0][2] if known and known[0] else None
@@ -239,7 +244,7 @@ class CrawlRun:
         """One classification per leaf folder: the merge of its files' (files that do not fit the folder's
         main format are skipped with the reason)."""
         leaves: dict[Folder, Classification] = {}
-        for folder, files in iter_leaf_folders(w.files):
+        for folder, files in w.folders():
             table = reuse.get((w.root, folder))
             if table is not None:
                 if table not in self._known:

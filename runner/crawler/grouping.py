@@ -30,12 +30,14 @@ class TablePlan:
     partition_keys: list[str]
     partitions: dict[tuple[str, ...], Folder] = field(default_factory=dict)  # values → leaf folder
     reason: str = ""
+    leaves: list[Folder] = field(default_factory=list)  # the leaf folders whose files are this table's
 
 
 def merge_classifications(items: list[Classification]) -> Classification | None:
     """One classification for files that agree on format and options with columns that merge; None if not."""
-    merged = items[0]
-    for c in items[1:]:
+    distinct = list({id(c): c for c in items}.values())  # unchanged folders share one classification
+    merged = distinct[0]
+    for c in distinct[1:]:
         merged = merge(merged, c)
         if merged is None:
             return None
@@ -84,7 +86,8 @@ def plan_tables(leaves: dict[Folder, Classification], target_name: str, *, prefi
     def make(root: Folder, members: list[Folder], merged: Classification, reason: str) -> None:
         rel = [leaf[len(root) :] for leaf in members]
         keys = _partition_keys(rel)
-        plan = TablePlan(table_name(root[-1] if root else target_name, prefix), root, merged, keys, reason=reason)
+        plan = TablePlan(table_name(root[-1] if root else target_name, prefix), root, merged, keys, reason=reason,
+                         leaves=list(members))  # fmt: skip
         for leaf, r in zip(members, rel, strict=True):
             if r:
                 plan.partitions[tuple(_value(s) for s in r)] = leaf

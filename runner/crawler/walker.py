@@ -31,6 +31,13 @@ class Walk:
     files: list[DataFile] = field(default_factory=list)
     hidden: int = 0
     excluded: int = 0
+    _folders: list | None = None
+
+    def folders(self) -> list[tuple[tuple[str, ...], list[DataFile]]]:
+        """The files grouped by their folder, in path order (computed once)."""
+        if self._folders is None:
+            self._folders = list(iter_leaf_folders(self.files))
+        return self._folders
 
     def url(self, path: str) -> str:
         """A location for the catalog: file:/abs/path or s3://bucket/key."""
@@ -86,10 +93,11 @@ def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | 
     listing = _local_find(root) if protocol == "file" else _find(fs, root)
     for path, size, version in sorted(listing):
         rel = path[len(root) :].lstrip("/")
-        parts = rel.split("/")
-        if any(p.startswith((".", "_")) for p in parts):
+        slashed = "/" + rel
+        if "/." in slashed or "/_" in slashed:
             result.hidden += 1
             continue
+        parts = rel.split("/")
         if any(r.match(rel) for r in rules):
             result.excluded += 1
             continue
