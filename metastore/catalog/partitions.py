@@ -289,6 +289,23 @@ class Partitions(Area):
             t = self._table(conn, catalog, db, table)
             return self._select_names(conn, t, *self._partial(t, values), limit=max_parts)
 
+    def values(self, db: str, table: str, keys: list[str], filter_text: str | None = None, *, distinct: bool = True,
+               ascending: bool = True, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[list[str]]:  # fmt: skip
+        """The values of some partition keys over the partitions (matching `filter_text`), ordered."""
+        with self._read() as conn:
+            t = self._table(conn, catalog, db, table)
+            positions = []
+            for k in keys:
+                if k.lower() not in [n.lower() for n in t.key_names]:
+                    raise InvalidInput(f"{k} is not a partition key of {t.db}.{t.name} (keys: {', '.join(t.key_names)})")
+                positions.append([n.lower() for n in t.key_names].index(k.lower()))
+            names = self._select_names(conn, t, *self._filter(t, filter_text))
+        rows = [[vals[i] for i in positions] for vals in (parse_partition_name(n) for n in names)]
+        if distinct:
+            rows = [list(r) for r in dict.fromkeys(map(tuple, rows))]
+        rows.sort(reverse=not ascending)
+        return rows if max_parts is None or max_parts < 0 else rows[:max_parts]
+
     def keys(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> list[Column]:
         with self._read() as conn:
             return self._table(conn, catalog, db, table).keys

@@ -376,6 +376,15 @@ class Handler:
         parts = self.cat.partitions.get_by_names(db, req.tbl_name, list(req.names or []), cat)
         return tt.GetPartitionsByNamesResult(partitions=cv.partitions_out(parts))
 
+    def get_partition_values(self, request):
+        cat, db = split_db(request.dbName, request.catName)
+        rows = self.cat.partitions.values(
+            db, request.tblName, [k.name for k in request.partitionKeys or []], request.filter,
+            distinct=request.applyDistinct is not False, ascending=request.ascending is not False,
+            max_parts=_max(request.maxParts), catalog=cat,
+        )  # fmt: skip
+        return tt.PartitionValuesResponse(partitionValues=[tt.PartitionValuesRow(row=r) for r in rows])
+
     def partition_name_to_vals(self, part_name):
         return parse_partition_name(part_name)
 
