@@ -85,14 +85,21 @@ class Partitions(Area):
                                  _with_location(tpl, location), p))  # fmt: skip
         return out
 
-    def _select(self, conn: Connection, t: _TableInfo, *where, limit: int = -1) -> list[Partition]:
-        query = select(*_COLUMNS).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
+    @staticmethod
+    def _scope(t: _TableInfo, where: tuple, scoped: bool) -> tuple:
+        """The WHERE clause. `scoped` conditions (filters, partial values) already name the table in their
+        sub-queries: repeating `table_id = ?` would let the planner walk the table's whole name index
+        (to honour ORDER BY) instead of looking up the few partitions the filter selects."""
+        return where if scoped and where else (PartitionRow.table_id == t.id, *where)
+
+    def _select(self, conn: Connection, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[Partition]:
+        query = select(*_COLUMNS).where(*self._scope(t, where, scoped)).order_by(PartitionRow.name)
         if limit is not None and limit >= 0:
             query = query.limit(limit)
         return self._partitions(t, raw_rows(conn, query))
 
-    def _select_names(self, conn: Connection, t: _TableInfo, *where, limit: int = -1) -> list[str]:
-        query = select(PartitionRow.name).where(PartitionRow.table_id == t.id, *where).order_by(PartitionRow.name)
+    def _select_names(self, conn: Connection, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[str]:
+        query = select(PartitionRow.name).where(*self._scope(t, where, scoped)).order_by(PartitionRow.name)
         if limit is not None and limit >= 0:
             query = query.limit(limit)
         return [name for (name,) in raw_rows(conn, query)]
@@ -229,14 +236,14 @@ class Partitions(Area):
     ) -> list[Partition]:
         with self._read() as conn:
             t = self._table(conn, catalog, db, table)
-            return self._select(conn, t, *self._filter(t, filter_text), limit=max_parts)
+            return self._select(conn, t, *self._filter(t, filter_text), limit=max_parts, scoped=True)
 
     def names_by_filter(
         self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
     ) -> list[str]:
         with self._read() as conn:
             t = self._table(conn, catalog, db, table)
-            return self._select_names(conn, t, *self._filter(t, filter_text), limit=max_parts)
+            return self._select_names(conn, t, *self._filter(t, filter_text), limit=max_parts, scoped=True)
 
     def count_by_filter(self, db: str, table: str, filter_text: str, catalog: str = DEFAULT_CATALOG) -> int:
         with self._read() as conn:
@@ -280,14 +287,14 @@ class Partitions(Area):
     ) -> list[Partition]:
         with self._read() as conn:
             t = self._table(conn, catalog, db, table)
-            return self._select(conn, t, *self._partial(t, values), limit=max_parts)
+            return self._select(conn, t, *self._partial(t, values), limit=max_parts, scoped=True)
 
     def names_by_partial_values(
         self, db: str, table: str, values: list[str] | None, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
     ) -> list[str]:
         with self._read() as conn:
             t = self._table(conn, catalog, db, table)
-            return self._select_names(conn, t, *self._partial(t, values), limit=max_parts)
+            return self._select_names(conn, t, *self._partial(t, values), limit=max_parts, scoped=True)
 
     def values(self, db: str, table: str, keys: list[str], filter_text: str | None = None, *, distinct: bool = True,
                ascending: bool = True, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[list[str]]:  # fmt: skip
@@ -299,7 +306,7 @@ class Partitions(Area):
                 if k.lower() not in [n.lower() for n in t.key_names]:
                     raise InvalidInput(f"{k} is not a partition key of {t.db}.{t.name} (keys: {', '.join(t.key_names)})")
                 positions.append([n.lower() for n in t.key_names].index(k.lower()))
-            names = self._select_names(conn, t, *self._filter(t, filter_text))
+            names = self._select_names(conn, t, *self._filter(t, filter_text), scoped=True)
         rows = [[vals[i] for i in positions] for vals in (parse_partition_name(n) for n in names)]
         if distinct:
             rows = [list(r) for r in dict.fromkeys(map(tuple, rows))]
