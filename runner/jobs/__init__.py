@@ -1,1 +1,0 @@
-"""Job runs: the driver process (warm or cold), the warm pool, supervision, logs, timeouts, retries, bookmarks."""
