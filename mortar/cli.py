@@ -173,8 +173,10 @@ def spark_sql(uri: str | None, warehouse: str | None, args: tuple[str, ...]) -> 
 
 def _register_groups() -> None:
     from mortar.crawler_cli import crawler
+    from mortar.web_cli import up, user, web
 
-    main.add_command(crawler)
+    for command in (crawler, web, user, up):
+        main.add_command(command)
 
 
 _register_groups()

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area, Context
+from metastore.catalog.browse import Browse
 from metastore.catalog.crawlers import Crawlers
 from metastore.catalog.databases import Catalogs, Databases
 from metastore.catalog.functions import Functions
@@ -17,6 +18,7 @@ from metastore.catalog.schedules import Schedules
 from metastore.catalog.statistics import Statistics
 from metastore.catalog.tables import Tables
 from metastore.catalog.types import AuditRecord
+from metastore.catalog.users import Users
 from metastore.catalog.warehouse import Warehouse
 from metastore.storage.engine import make_engine, upgrade_schema
 from metastore.storage.models import AuditRow, ConfigRow
@@ -89,6 +91,8 @@ class CatalogService:
         self.audit = Audit(ctx)
         self.schedules = Schedules(ctx)
         self.crawlers = Crawlers(ctx)
+        self.browse = Browse(ctx)
+        self.users = Users(ctx)
 
     @property
     def user(self) -> str:

@@ -338,3 +338,47 @@ class ScheduleFireRow(Base):
     fire_time: Mapped[int] = mapped_column(BigInteger)  # ms, the schedule's time (not when it ran)
     claimed_at: Mapped[int] = mapped_column(BigInteger)  # ms
     claimed_by: Mapped[str] = mapped_column(String(NAME))
+
+
+# --- web console users, API tokens, per-database grants -------------------------------------------------
+class WebUserRow(Base):
+    """A user of the console and JSON API. `all_databases` false: only the databases granted (web_grants)."""
+
+    __tablename__ = "web_users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(NAME))  # werkzeug.security hash
+    role: Mapped[str] = mapped_column(String(16))  # admin, editor, viewer
+    all_databases: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebGrantRow(Base):
+    """A database a restricted user may see (and, with the editor role, change)."""
+
+    __tablename__ = "web_grants"
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), primary_key=True)
+    db_name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+
+
+class WebTokenRow(Base):
+    """An API token: only the SHA-256 of the secret is stored; `prefix` lets users tell tokens apart."""
+
+    __tablename__ = "web_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebSecretRow(Base):
+    """Secrets of the web layer (the session signing key), shared by every web server of one catalog and
+    kept out of the `config` table that HMS clients can read."""
+
+    __tablename__ = "web_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(NAME))

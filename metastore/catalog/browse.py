@@ -1,0 +1,264 @@
+"""Paged, filtered listings for people and the JSON API: a page of databases, tables, partitions, functions,
+crawlers, runs or audit records in one or two queries each, whatever the catalog's size.
+
+Name filters are substrings (case-insensitive; names are stored lower-cased), matched with LIKE and escaped.
+Partitions are paged by key (`after` = the last partition name of the previous page) so that page 10,000 of
+a table with a million partitions costs what page 1 does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from metastore.catalog import codec
+from metastore.catalog.base import Area
+from metastore.catalog.crawlers import Crawler, CrawlerRun, _crawler, _run
+from metastore.catalog.databases import _database
+from metastore.catalog.errors import InvalidInput, NotFound
+from metastore.catalog.functions import _function
+from metastore.catalog.partitions import Partitions, _TableInfo
+from metastore.catalog.types import DEFAULT_CATALOG, AuditRecord, Database, Function, Partition
+from metastore.storage.models import (
+    AuditRow,
+    CrawlerRow,
+    CrawlerRunRow,
+    DatabaseRow,
+    FunctionRow,
+    PartitionRow,
+    TableRow,
+)
+
+MAX_PAGE = 1000
+
+
+@dataclass(slots=True)
+class TableSummary:
+    name: str
+    db_name: str
+    table_type: str
+    owner: str | None
+    create_time: int
+    columns: int
+    partition_keys: list[str]
+    location: str | None
+    version: int
+    comment: str | None
+
+
+def _page(limit, offset) -> tuple[int, int]:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit {limit!r} is not an integer from 1 to {MAX_PAGE}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInput(f"offset {offset!r} is not a non-negative integer")
+    return limit, offset
+
+
+def _like(column, q: str | None):
+    return None if not q else column.contains(q.lower(), autoescape=True)
+
+
+def _summary(r, db: str) -> TableSummary:
+    sd = codec.loads(r.sd)
+    return TableSummary(r.name, db, r.table_type, r.owner, r.create_time, len(sd.get("cols", [])),
+                        [k[0] for k in codec.loads(r.partition_keys)], sd.get("location"), r.version,
+                        codec.loads(r.parameters).get("comment"))  # fmt: skip
+
+
+class Browse(Area):
+    def _catalog(self, conn, catalog: str) -> int:
+        return self._catalog_id(conn, catalog)
+
+    def databases(self, q: str | None = None, limit: int = 50, offset: int = 0,
+                  only: list[str] | None = None, catalog: str = DEFAULT_CATALOG) -> tuple[list[tuple[Database, int]], int]:  # fmt: skip
+        """A page of (database, number of tables) with names containing `q`, restricted to `only` if given;
+        and the number of such databases."""
+        limit, offset = _page(limit, offset)
+        with self._read() as conn:
+            cid = self._catalog(conn, catalog)
+            where = [DatabaseRow.catalog_id == cid]
+            if (cond := _like(DatabaseRow.name, q)) is not None:
+                where.append(cond)
+            if only is not None:
+                where.append(DatabaseRow.name.in_(only or [""]))
+            total = conn.execute(select(func.count()).select_from(DatabaseRow).where(*where)).scalar()
+            counts = (
+                select(TableRow.database_id, func.count().label("n"))
+                .group_by(TableRow.database_id)
+                .subquery()
+            )
+            rows = conn.execute(
+                select(DatabaseRow, func.coalesce(counts.c.n, 0).label("tables"))
+                .outerjoin(counts, counts.c.database_id == DatabaseRow.id)
+                .where(*where)
+                .order_by(DatabaseRow.name)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [(_database(r, catalog), r.tables) for r in rows], total
+
+    def tables(self, db: str, q: str | None = None, limit: int = 50, offset: int = 0,
+               catalog: str = DEFAULT_CATALOG) -> tuple[list[TableSummary], int]:  # fmt: skip
+        limit, offset = _page(limit, offset)
+        with self._read() as conn:
+            dbrow = self._database_row(conn, catalog, db)
+            where = [TableRow.database_id == dbrow.id]
+            if (cond := _like(TableRow.name, q)) is not None:
+                where.append(cond)
+            total = conn.execute(select(func.count()).select_from(TableRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(TableRow.name, TableRow.table_type, TableRow.owner, TableRow.create_time, TableRow.sd,
+                       TableRow.partition_keys, TableRow.version, TableRow.parameters)
+                .where(*where).order_by(TableRow.name).limit(limit).offset(offset)
+            ).all()  # fmt: skip
+        return [_summary(r, dbrow.name) for r in rows], total
+
+    def search_tables(self, q: str | None, limit: int = 50, offset: int = 0, only: list[str] | None = None,
+                      catalog: str = DEFAULT_CATALOG) -> tuple[list[TableSummary], int]:  # fmt: skip
+        """Tables of every database (among `only`, if given) whose names contain `q`, by database and name."""
+        limit, offset = _page(limit, offset)
+        with self._read() as conn:
+            cid = self._catalog(conn, catalog)
+            where = [DatabaseRow.catalog_id == cid]
+            if (cond := _like(TableRow.name, q)) is not None:
+                where.append(cond)
+            if only is not None:
+                where.append(DatabaseRow.name.in_(only or [""]))
+            joined = (
+                select(func.count())
+                .select_from(TableRow)
+                .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+            )
+            total = conn.execute(joined.where(*where)).scalar()
+            rows = conn.execute(
+                select(DatabaseRow.name.label("db"), TableRow.name, TableRow.table_type, TableRow.owner,
+                       TableRow.create_time, TableRow.sd, TableRow.partition_keys, TableRow.version, TableRow.parameters)
+                .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+                .where(*where).order_by(DatabaseRow.name, TableRow.name).limit(limit).offset(offset)
+            ).all()  # fmt: skip
+        return [_summary(r, r.db) for r in rows], total
+
+    def partitions(self, db: str, table: str, filter_text: str | None = None, after: str | None = None,
+                   limit: int = 50, catalog: str = DEFAULT_CATALOG) -> tuple[list[tuple[str, Partition]], str | None]:  # fmt: skip
+        """A page of (name, partition) in name order, after partition name `after`, matching the partition
+        filter `filter_text`; and the cursor of the next page (None on the last page)."""
+        limit, _ = _page(limit, 0)
+        parts = Partitions(self.ctx)
+        with self._read() as conn:
+            t: _TableInfo = parts._table(conn, catalog, db, table)
+            where = parts._filter(t, filter_text)
+            if after:
+                where.append(PartitionRow.name > after)
+            names = conn.execute(
+                select(PartitionRow.name).where(PartitionRow.table_id == t.id, *where)
+                .order_by(PartitionRow.name).limit(limit + 1)
+            ).scalars().all()  # fmt: skip
+            page = names[:limit]
+            found = parts._select(conn, t, PartitionRow.name.in_(page)) if page else []
+        return list(zip(page, found, strict=True)), (page[-1] if len(names) > limit else None)
+
+    def partition_count(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> int:
+        with self._read() as conn:
+            row = self._table_row(conn, catalog, db, table)
+            return conn.execute(
+                select(func.count()).select_from(PartitionRow).where(PartitionRow.table_id == row.id)
+            ).scalar()
+
+    def functions(self, db: str, q: str | None = None, limit: int = 50, offset: int = 0,
+                  catalog: str = DEFAULT_CATALOG) -> tuple[list[Function], int]:  # fmt: skip
+        limit, offset = _page(limit, offset)
+        with self._read() as conn:
+            dbrow = self._database_row(conn, catalog, db)
+            where = [FunctionRow.database_id == dbrow.id]
+            if (cond := _like(FunctionRow.name, q)) is not None:
+                where.append(cond)
+            total = conn.execute(select(func.count()).select_from(FunctionRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(FunctionRow).where(*where).order_by(FunctionRow.name).limit(limit).offset(offset)
+            ).all()
+        return [_function(r, dbrow.name, catalog) for r in rows], total
+
+    def crawlers(self, q: str | None = None, limit: int = 50, offset: int = 0,
+                 only: list[str] | None = None) -> tuple[list[tuple[Crawler, CrawlerRun | None]], int]:  # fmt: skip
+        """A page of (crawler, its newest run) with names containing `q`, whose database is among `only` if
+        given; and their number. Two queries."""
+        limit, offset = _page(limit, offset)
+        where = []
+        if (cond := _like(CrawlerRow.name, q)) is not None:
+            where.append(cond)
+        if only is not None:
+            where.append(CrawlerRow.database_name.in_(only or [""]))
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(CrawlerRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(CrawlerRow).where(*where).order_by(CrawlerRow.name).limit(limit).offset(offset)
+            ).all()
+            ids = [r.id for r in rows]
+            last = {}
+            if ids:
+                newest = (select(func.max(CrawlerRunRow.id)).where(CrawlerRunRow.crawler_id.in_(ids))
+                          .group_by(CrawlerRunRow.crawler_id))  # fmt: skip
+                for run in conn.execute(select(CrawlerRunRow).where(CrawlerRunRow.id.in_(newest))):
+                    last[run.crawler_id] = run
+        names = {r.id: r.name for r in rows}
+        return [(_crawler(r), _run(last[r.id], names[r.id]) if r.id in last else None) for r in rows], total
+
+    def runs(
+        self, crawler: str, state: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[CrawlerRun], int]:
+        """A page of crawler `crawler`'s runs, newest first, in `state` if given; and their number."""
+        limit, offset = _page(limit, offset)
+        with self._read() as conn:
+            row = conn.execute(
+                select(CrawlerRow.id, CrawlerRow.name).where(CrawlerRow.name == (crawler or "").lower())
+            ).first()
+            if row is None:
+                raise NotFound(f"crawler {crawler} does not exist")
+            where = [CrawlerRunRow.crawler_id == row.id]
+            if state:
+                where.append(CrawlerRunRow.state == state)
+            total = conn.execute(select(func.count()).select_from(CrawlerRunRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(CrawlerRunRow)
+                .where(*where)
+                .order_by(CrawlerRunRow.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [_run(r, row.name) for r in rows], total
+
+    def audit(self, db: str | None = None, obj: str | None = None, before_id: int | None = None,
+              limit: int = 50) -> list[AuditRecord]:  # fmt: skip
+        """Audit records of database `db` / object `obj`, newest first, with ids below `before_id`."""
+        limit, _ = _page(limit, 0)
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if db is not None:
+            query = query.where(AuditRow.db_name == db.lower())
+        if obj is not None:
+            query = query.where(AuditRow.object_name == obj.lower())
+        if before_id is not None:
+            query = query.where(AuditRow.id < before_id)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [AuditRecord(r.id, r.at, r.user, r.action, r.catalog_name, r.db_name, r.object_name,
+                            codec.loads(r.details)) for r in rows]  # fmt: skip
+
+    def counts(self, only: list[str] | None = None, catalog: str = DEFAULT_CATALOG) -> dict[str, int]:
+        """How many databases, tables and crawlers there are (among databases `only`, if given)."""
+        with self._read() as conn:
+            cid = self._catalog(conn, catalog)
+            dbs = [DatabaseRow.catalog_id == cid]
+            crawlers = []
+            if only is not None:
+                dbs.append(DatabaseRow.name.in_(only or [""]))
+                crawlers.append(CrawlerRow.database_name.in_(only or [""]))
+            n_dbs = conn.execute(select(func.count()).select_from(DatabaseRow).where(*dbs)).scalar()
+            n_tables = conn.execute(
+                select(func.count())
+                .select_from(TableRow)
+                .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+                .where(*dbs)
+            ).scalar()
+            n_crawlers = conn.execute(select(func.count()).select_from(CrawlerRow).where(*crawlers)).scalar()
+        return {"databases": n_dbs, "tables": n_tables, "crawlers": n_crawlers}

@@ -1,0 +1,158 @@
+"""End to end in headless Chromium: `mortar user create`, `mortar web` and `mortar worker` as real processes
+sharing one data folder (SQLite catalog, embedded broker); a browser logs in, defines a crawler over CSV
+files with the form, runs it, watches the run succeed and finds the table it made.
+
+Needs Debian's chromium at /usr/bin/chromium and the `playwright` Python package (never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.crawler_data import csv_text, write_files
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+PASSWORD = "e2e password 1"
+
+
+def _need_browser():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"playwright is not installed: {e}")
+        pytest.skip(f"playwright is not installed: {e}")
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} is missing")
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text()}")
+
+
+@pytest.fixture
+def mortar(tmp_path):
+    """`mortar web` and `mortar worker` over one data folder, with an admin made by `mortar user create`."""
+    data = tmp_path / "data"
+    env = {**os.environ, "MORTAR_DATA_DIR": str(data)}
+    for key in ("MORTAR_DATABASE_URL", "MORTAR_BROKER_URL", "MORTAR_WAREHOUSE", "MORTAR_CONFIG"):
+        env.pop(key, None)
+    made = subprocess.run([sys.executable, "-m", "mortar.web_cli", "user", "create", "boss", "--role", "admin",
+                           "--password-stdin"], input=PASSWORD + "\n", env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "user boss created (admin)" in made.stdout
+    port = free_port()
+    procs, logs = [], []
+    try:
+        for name, cmd in (("web", ["mortar.web_cli", "web", "--web-port", str(port)]),
+                          ("worker", ["mortar.cli", "worker", "--concurrency", "1"])):  # fmt: skip
+            log = tmp_path / f"{name}.log"
+            out = open(log, "wb")
+            logs.append(out)
+            procs.append(subprocess.Popen([sys.executable, "-m", *cmd], env=env, cwd=ROOT, stdout=out,
+                                          stderr=subprocess.STDOUT))  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{port}/health", procs[0], tmp_path / "web.log")
+        yield f"http://127.0.0.1:{port}", tmp_path
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for out in logs:
+            out.close()
+
+
+@pytest.mark.timeout(600)
+def test_log_in_define_a_crawler_run_it_and_see_the_table(mortar):
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tmp = mortar
+    landing = tmp / "landing" / "orders"
+    write_files(landing, {f"dt=2024-05-0{d}/part-0.csv": csv_text(["id", "amount", "city"], [[d, d * 1.5, "Oslo"], [d + 10, 2.0, "Rome"]])
+                          for d in (1, 2, 3)})  # fmt: skip
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+
+        # not logged in: the console sends us to the login page
+        page.goto(f"{base}/crawlers")
+        expect(page.locator("h1")).to_have_text("Log in to Mortar")
+        page.fill("#username", "boss")
+        page.fill("#password", "not the password")
+        page.click("button[type=submit]")
+        expect(page.locator(".error")).to_contain_text("Wrong user name or password")
+        page.fill("#username", "boss")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("#whoami")).to_have_text("boss (admin)")
+        expect(page.locator("h1")).to_have_text("Crawlers")  # back where we wanted to go
+
+        # define the crawler with the form; the cron preview comes live from the API
+        page.click("text=Define a crawler")
+        page.fill("#name", "landing")
+        page.fill("#targets", str(landing))
+        page.fill("#database", "e2e")
+        page.fill("#schedule", "30 6 * * 1")
+        expect(page.locator("#schedule-preview")).to_contain_text("Next: ")
+        expect(page.locator("#schedule-preview")).to_contain_text("T06:30:00Z")
+        page.click("#save")
+        expect(page.locator("h1")).to_have_text("Crawler landing")
+        expect(page.locator(".flash")).to_contain_text("Crawler landing created.")
+
+        # run it on the worker and watch the run list until it has ended
+        page.click("#run")
+        expect(page.locator(".flash").first).to_contain_text("queued")
+        state = page.locator("#runs .state").first
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if state.count() and state.inner_text() in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            time.sleep(1)
+            page.reload()
+        assert state.inner_text() == "SUCCEEDED", page.locator("#runs").inner_text()
+        row = page.locator("#runs tr").nth(1).inner_text()
+        assert "\t1\t0\t0\t3\t3\t0\t" in row  # 1 table created, 3 partitions added, 3 files read
+        expect(page.locator("svg.chart rect.run.succeeded")).to_have_count(1)
+
+        # the table is in the catalog, with its schema and partitions
+        page.click("header >> text=Databases")
+        page.click("a:text-is('e2e')")
+        page.click("a:text-is('orders')")
+        expect(page.locator("h1")).to_have_text("Table e2e.orders")
+        schema = page.locator("#schema").inner_text()
+        for column in ("id", "amount", "city", "dt"):
+            assert column in schema
+        page.click(".tabs >> text=Partitions")
+        expect(page.locator("#partitions tr")).to_have_count(4)
+        assert "dt=2024-05-03" in page.locator("#partitions").inner_text()
+        browser.close()
