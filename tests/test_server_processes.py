@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -18,7 +19,10 @@ from tests.conftest import database_url, start_metastore
 def test_processes_share_port_and_storage(backend, tmp_path, pg_databases):
     ms = start_metastore(backend, tmp_path, database_url(backend, tmp_path, pg_databases), "--processes", "2")
     try:
-        children = psutil.Process(ms.process.pid).children()
+        # the port answers as soon as one process listens; the other may still be starting
+        deadline = time.time() + 20
+        while len(children := psutil.Process(ms.process.pid).children()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
         assert len(children) == 2
 
         def create(i: int) -> str:
