@@ -201,3 +201,53 @@ def _table(header: list[str], rows: list[tuple]) -> None:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for r in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@click.group()
+def classifier() -> None:
+    """Custom classifiers: tried before the built-in ones by the crawlers that name them."""
+
+
+@classifier.command("create")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["grok", "json", "csv", "xml"]), required=True)
+@click.option("--classification", required=True, help="Format name reported for matching files, e.g. app_log.")
+@click.option("--grok-pattern", help="grok: pattern of a line, e.g. '%{TIMESTAMP_ISO8601:ts} %{WORD:level} %{GREEDYDATA:msg}'.")
+@click.option("--custom-patterns", help="grok: extra patterns, one 'NAME regex' per line.")
+@click.option("--json-path", help="json: path of the records, e.g. '$.records[*]'.")
+@click.option("--csv-delimiter", help="csv: the field delimiter.")
+@click.option("--csv-quote", help="csv: the quote character.")
+@click.option("--csv-header", type=click.Choice(["PRESENT", "ABSENT", "UNKNOWN"]), help="csv: is there a header row.")
+@click.option("--csv-column-names", help="csv: column names, comma-separated (when there is no header).")
+@click.option("--xml-row-tag", help="xml: the element that is one row.")
+def classifier_create(name: str, csv_column_names: str | None, **options) -> None:  # fmt: skip
+    """Define custom classifier NAME."""
+    from metastore.catalog import CatalogError
+    from metastore.catalog.crawlers import Classifier
+
+    columns = [c.strip() for c in csv_column_names.split(",")] if csv_column_names else None
+    try:
+        _catalog().crawlers.create_classifier(Classifier(name=name, csv_column_names=columns, **options))
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"classifier {name} created")
+
+
+@classifier.command("list")
+def classifier_list() -> None:
+    """The custom classifiers."""
+    _table(["NAME", "KIND", "CLASSIFICATION"],
+           [(c.name, c.kind, c.classification) for c in _catalog().crawlers.list_classifiers()])  # fmt: skip
+
+
+@classifier.command("delete")
+@click.argument("name")
+def classifier_delete(name: str) -> None:
+    """Delete custom classifier NAME (refused while a crawler uses it)."""
+    from metastore.catalog import CatalogError
+
+    try:
+        _catalog().crawlers.delete_classifier(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"classifier {name} deleted")

@@ -324,8 +324,27 @@ def test_cli_create_dry_run_run_and_runs(tmp_path):
     assert "SUCCEEDED: 1 tables created" in done.stdout
     runs = mortar("crawler", "runs", "people")
     assert runs.stdout.splitlines()[1].split()[1] == "SUCCEEDED"
+    from metastore.catalog import CatalogService
+    from metastore.config import Settings
+
+    settings = Settings.load(data_dir=str(tmp_path / "mortar"))
+    people = CatalogService.open(settings.database_url, settings.warehouse).tables.get("hr", "people")
+    assert [(c.name, c.type) for c in people.sd.cols] == [("id", "bigint"), ("name", "string")]
     listed = mortar("crawler", "list")
     assert "people" in listed.stdout and "0 3 * * *" in listed.stdout
+    grok = mortar("classifier", "create", "applog", "--kind", "grok", "--classification", "app_log",
+                  "--grok-pattern", "%{WORD:level} %{GREEDYDATA:msg}")
+    assert grok.returncode == 0, grok.stderr
+    assert mortar("classifier", "list").stdout.splitlines()[1].split() == ["applog", "grok", "app_log"]
+    write_files(root / "logs", {"app.log": "INFO started\nWARN disk low\nINFO stopped\n"})
+    made = mortar("crawler", "create", "logs", "--path", str(root / "logs"), "--database", "hr", "--classifier", "applog")
+    assert made.returncode == 0, made.stderr
+    assert "SUCCEEDED: 1 tables created" in mortar("crawler", "run", "logs").stdout
+    logs = CatalogService.open(settings.database_url, settings.warehouse).tables.get("hr", "logs")
+    assert logs.parameters["classification"] == "app_log"  # the custom classifier won
+    assert [c.name for c in logs.sd.cols] == ["level", "msg"]
+    in_use = mortar("classifier", "delete", "applog")
+    assert in_use.returncode == 1 and "applog" in in_use.stderr
     idle = mortar("crawler", "stop", "people")
     assert idle.returncode == 1 and "crawler people is not running" in idle.stderr
     bad = mortar("crawler", "create", "x", "--path", str(root), "--database", "hr", "--schedule", "every day")
