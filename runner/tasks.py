@@ -29,3 +29,46 @@ def crawl(crawler: str) -> dict:
         log.info("crawler %s not started: %s", crawler, e)
         return {"crawler": crawler, "state": "NOT_STARTED", "error": str(e)}
     return {"crawler": crawler, "run_id": outcome.run_id, "state": outcome.state, "error": outcome.error}
+
+
+# --- jobs and triggers ----------------------------------------------------------------------------------
+
+from runner.jobs import worker as _job_worker  # noqa: E402 - starts the warm pool in each worker process
+
+
+def _send(name: str, args: list) -> None:
+    app.send_task(name, args=args)
+
+
+@app.task(name="runner.job_run")
+def job_run(run_id: int) -> dict:
+    """Execute a STARTING job run (recorded by the catalog's jobs.start_run); its state, error and log are
+    recorded in the catalog and under the data folder. A run taken by another worker is left alone."""
+    from runner.jobs.execute import execute_run
+
+    outcome = execute_run(catalog(), run_id, app.conf.mortar_settings, _send, _job_worker.pool())
+    return {"run_id": run_id, "state": outcome.state, "error": outcome.error, "warm": outcome.warm}
+
+
+@app.task(name="runner.job_start")
+def job_start(job: str, arguments: dict | None = None) -> dict:
+    """Start a run of `job` (as `mortar job run` does) and execute it here."""
+    from runner.jobs.execute import execute_run
+
+    try:
+        run = catalog().jobs.start_run(job, arguments)
+    except Conflict as e:
+        log.info("job %s not started: %s", job, e)
+        return {"job": job, "state": "NOT_STARTED", "error": str(e)}
+    if run.state != "STARTING":
+        return {"job": job, "run_id": run.id, "state": run.state}
+    outcome = execute_run(catalog(), run.id, app.conf.mortar_settings, _send, _job_worker.pool())
+    return {"job": job, "run_id": run.id, "state": outcome.state, "error": outcome.error}
+
+
+@app.task(name="runner.trigger_start")
+def trigger_start(trigger: str) -> list:
+    """Fire a trigger now (on demand)."""
+    from runner.triggers.fire import start_trigger
+
+    return start_trigger(catalog(), trigger, _send)

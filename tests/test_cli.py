@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from mortar.cli import main
 
-COMMANDS = ["metastore", "spark-conf", "pyspark", "spark-sql"]
+COMMANDS = ["metastore", "spark-conf", "pyspark", "spark-sql", "worker", "scheduler", "crawler", "classifier", "job",
+            "trigger", "workflow", "web", "user", "up"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])

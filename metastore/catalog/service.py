@@ -12,14 +12,17 @@ from metastore.catalog.browse import Browse
 from metastore.catalog.crawlers import Crawlers
 from metastore.catalog.databases import Catalogs, Databases
 from metastore.catalog.functions import Functions
+from metastore.catalog.jobs import Jobs
 from metastore.catalog.locks import Locks
 from metastore.catalog.partitions import Partitions
 from metastore.catalog.schedules import Schedules
 from metastore.catalog.statistics import Statistics
 from metastore.catalog.tables import Tables
+from metastore.catalog.triggers import Triggers
 from metastore.catalog.types import AuditRecord
 from metastore.catalog.users import Users
 from metastore.catalog.warehouse import Warehouse
+from metastore.catalog.workflows import Workflows
 from metastore.storage.engine import make_engine, upgrade_schema
 from metastore.storage.models import AuditRow, ConfigRow
 
@@ -91,6 +94,7 @@ class CatalogService:
         self.audit = Audit(ctx)
         self.schedules = Schedules(ctx)
         self.crawlers = Crawlers(ctx)
+        self.jobs, self.triggers, self.workflows = Jobs(ctx), Triggers(ctx), Workflows(ctx)
         self.browse = Browse(ctx)
         self.users = Users(ctx)
 

@@ -341,6 +341,8 @@ class ScheduleFireRow(Base):
 
 
 # --- web console users, API tokens, per-database grants -------------------------------------------------
+
+
 class WebUserRow(Base):
     """A user of the console and JSON API. `all_databases` false: only the databases granted (web_grants)."""
 
@@ -382,3 +384,113 @@ class WebSecretRow(Base):
     __tablename__ = "web_secrets"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(NAME))
+
+
+# --- ETL jobs, their runs and bookmarks; triggers ----------------------------------------------------------
+
+
+class JobRow(Base):
+    """An ETL job definition; its script lives in job_scripts, one row per version."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    job_type: Mapped[str] = mapped_column(String(16))  # spark, pythonshell
+    script_version: Mapped[int] = mapped_column(Integer)  # the current version
+    script_location: Mapped[str | None] = mapped_column(Text)  # where the script was loaded from, if anywhere
+    default_arguments: Mapped[str] = mapped_column(Text, default="{}")  # JSON {"--KEY": "value"}
+    non_overridable_arguments: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    spark_conf: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    master: Mapped[str | None] = mapped_column(String(NAME))  # None: the workers' default (local[N])
+    timeout_s: Mapped[int | None] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer, default=0)
+    max_concurrent_runs: Mapped[int] = mapped_column(Integer, default=1)
+    queue_runs: Mapped[bool] = mapped_column(Boolean, default=False)  # over the limit: WAITING, not refused
+    bookmark: Mapped[str] = mapped_column(String(16))  # enable, disable, pause
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobScriptRow(Base):
+    __tablename__ = "job_scripts"
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    script: Mapped[str] = mapped_column(_LONG_TEXT)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobRunRow(Base):
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        Index("ix_job_runs_job", "job_id", "id"),
+        Index("ix_job_runs_state", "state", "heartbeat_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))  # STARTING, RUNNING, ... (Glue's run states)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    previous_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    script_version: Mapped[int] = mapped_column(Integer)
+    arguments: Mapped[str] = mapped_column(Text, default="{}")  # JSON, as used (defaults and overrides merged)
+    trigger_name: Mapped[str | None] = mapped_column(String(NAME))
+    workflow_run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the workflow run it is part of
+    worker: Mapped[str | None] = mapped_column(String(NAME))  # host:pid of the worker running it
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    started_at: Mapped[int | None] = mapped_column(BigInteger)  # when a worker took it
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+    heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobBookmarkRow(Base):
+    """What a job has processed of one table: partition names committed by successful runs, and those a
+    run under way has read (committed when it succeeds)."""
+
+    __tablename__ = "job_bookmarks"
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(NAME), primary_key=True)  # db.table
+    done: Mapped[str] = mapped_column(_LONG_TEXT, default="[]")  # JSON list of partition names
+    pending: Mapped[str] = mapped_column(_LONG_TEXT, default="[]")
+    pending_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TriggerRow(Base):
+    __tablename__ = "triggers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    trigger_type: Mapped[str] = mapped_column(String(16))  # SCHEDULED, ON_DEMAND, CONDITIONAL
+    state: Mapped[str] = mapped_column(String(16))  # CREATED, ACTIVATED, DEACTIVATED
+    schedule: Mapped[str | None] = mapped_column(String(NAME))  # cron, 5 fields
+    logical: Mapped[str] = mapped_column(String(8), default="AND")  # AND (all conditions), ANY
+    conditions: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{"job"|"crawler": name, "state": ...}]
+    actions: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{"job"|"crawler": name, "arguments": {}}]
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    activated_at: Mapped[int | None] = mapped_column(BigInteger)
+    workflow_name: Mapped[str | None] = mapped_column(String(NAME), index=True)  # the workflow it belongs to
+
+
+class WorkflowRow(Base):
+    """A workflow: the graph made by the triggers that name it, and the jobs and crawlers they start."""
+
+    __tablename__ = "workflows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    default_run_properties: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkflowRunRow(Base):
+    __tablename__ = "workflow_runs"
+    __table_args__ = (Index("ix_workflow_runs_workflow", "workflow_id", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))  # RUNNING, COMPLETED, STOPPED
+    run_properties: Mapped[str] = mapped_column(_LONG_TEXT, default="{}")  # JSON, read and written by jobs
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -41,6 +41,8 @@ class Scheduler:
         self.poll_s = poll_s
         self.identity = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
+        # a job run whose worker has not heartbeated for this long has lost it (MORTAR_JOB_STALE_S)
+        self.job_stale_after_s = float(os.environ.get("MORTAR_JOB_STALE_S", "120"))
 
     def tick(self, now: datetime | None = None) -> list[tuple[str, str, datetime]]:
         """Fire what is due now; returns (kind, name, fire time) of what this scheduler fired."""
@@ -58,6 +60,33 @@ class Scheduler:
                 log.info("schedule %r fires crawler %s (for %s)", crawler.schedule, crawler.name, when.isoformat())
                 self.send_task("runner.crawl", [crawler.name])
                 fired.append(("crawler", crawler.name, when))
+        fired += self._tick_triggers(now)
+        return fired
+
+    def _tick_triggers(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        """Scheduled triggers that are due; conditional triggers on crawler runs that ended; job runs
+        whose worker stopped heartbeating (failed or retried, see runner.jobs.execute)."""
+        from metastore.catalog.triggers import ACTIVATED, SCHEDULED
+        from runner.jobs.execute import recover_stale_runs
+        from runner.triggers.fire import fire_actions, on_crawler_runs, start_workflow
+
+        fired = []
+        for trigger in self.service.triggers.list(SCHEDULED, ACTIVATED):
+            last = self.service.schedules.last_fire("trigger", trigger.name)
+            since = max(last or 0, trigger.activated_at or 0, trigger.updated_at or trigger.created_at)
+            when = due_fire_time(trigger.schedule, since, now)
+            if when is None:
+                continue
+            if self.service.schedules.claim("trigger", trigger.name, int(when.timestamp() * 1000), self.identity):
+                log.info("schedule %r fires trigger %s (for %s)", trigger.schedule, trigger.name, when.isoformat())
+                if trigger.workflow is not None:
+                    start_workflow(self.service, trigger.workflow, self.send_task, trigger=trigger)
+                else:
+                    fire_actions(self.service, trigger, self.send_task)
+                fired.append(("trigger", trigger.name, when))
+        for name in on_crawler_runs(self.service, self.send_task, self.identity):
+            fired.append(("trigger", name, now))
+        recover_stale_runs(self.service, self.send_task, self.job_stale_after_s)
         return fired
 
     def run_forever(self) -> None:

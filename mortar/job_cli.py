@@ -1,0 +1,539 @@
+"""`mortar job ...` and `mortar trigger ...`: define ETL jobs and what starts them, run them, read their
+runs and logs."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+
+def _settings():
+    from metastore.config import Settings
+
+    return Settings.load()
+
+
+def _catalog():
+    from metastore.catalog import CatalogService
+
+    s = _settings()
+    return CatalogService.open(s.database_url, s.warehouse, lock_timeout_s=s.lock_timeout_s)
+
+
+def _send(name: str, args: list) -> None:
+    from runner.celery_app import app
+
+    app.send_task(name, args=args)
+
+
+def _fail(e: Exception) -> None:
+    raise click.ClickException(str(e)) from e
+
+
+def _pairs(items, option: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
+        out[key] = value
+    return out
+
+
+def _when(ts_ms) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts_ms / 1000).strftime("%Y-%m-%d %H:%M:%S") if ts_ms else "-"
+
+
+def _table(header: list[str], rows: list[tuple]) -> None:
+    cells = [header, *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for r in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+# --- jobs --------------------------------------------------------------------------------------------------
+
+
+@click.group()
+def job() -> None:
+    """ETL jobs: PySpark (or plain Python) scripts stored in the catalog and run by the workers."""
+
+
+def _job_options(f):
+    options = [
+        click.option("--script", "script", help="The script: a local path or a URL (s3://..., https://...)."),
+        click.option("--type", "job_type", type=click.Choice(["spark", "pythonshell"]), help="Default spark."),
+        click.option("--arg", "args", multiple=True, metavar="KEY=VALUE",
+                     help="Default argument (--KEY value); runs may override it. Repeatable."),
+        click.option("--fixed-arg", "fixed_args", multiple=True, metavar="KEY=VALUE",
+                     help="Argument runs cannot override. Repeatable."),
+        click.option("--conf", "confs", multiple=True, metavar="KEY=VALUE", help="Spark setting. Repeatable."),
+        click.option("--master", help="Spark master URL (default: the workers' local[N])."),
+        click.option("--timeout", "timeout_s", type=int, help="Seconds after which a run is killed (TIMEOUT)."),
+        click.option("--max-retries", type=int, help="Attempts after a failed one (default 0)."),
+        click.option("--max-concurrent", "max_concurrent_runs", type=int, help="Runs at once (default 1)."),
+        click.option("--queue/--no-queue", "queue_runs", default=None,
+                     help="Beyond max concurrent runs: WAITING (--queue) or refused (default)."),
+        click.option("--bookmark", type=click.Choice(["enable", "disable", "pause"]), help="Default disable."),
+        click.option("--description"),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _apply(j, script, args, fixed_args, confs, **options):
+    from metastore.catalog.jobs import load_script
+
+    if script is not None:
+        j.script = load_script(script)
+        j.script_location = script
+    if args:
+        j.default_arguments = _pairs(args, "--arg")
+    if fixed_args:
+        j.non_overridable_arguments = _pairs(fixed_args, "--fixed-arg")
+    if confs:
+        j.spark_conf = _pairs(confs, "--conf")
+    for k, v in options.items():
+        if v is not None:
+            setattr(j, k, v)
+    return j
+
+
+@job.command("create")
+@click.argument("name")
+@_job_options
+def create(name, **options) -> None:
+    """Define job NAME (--script is required)."""
+    from metastore.catalog import CatalogError
+    from metastore.catalog.jobs import Job
+
+    if options["script"] is None:
+        raise click.UsageError("--script is required")
+    try:
+        made = _catalog().jobs.create(_apply(Job(name=name), **options))
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"job {made.name} created (script version {made.script_version})")
+
+
+@job.command("update")
+@click.argument("name")
+@_job_options
+def update_(name, **options) -> None:
+    """Change job NAME; a changed script becomes a new version."""
+    from metastore.catalog import CatalogError
+
+    cat = _catalog()
+    try:
+        made = cat.jobs.update(name, _apply(cat.jobs.get(name), **options))
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"job {made.name} updated (script version {made.script_version})")
+
+
+@job.command("list")
+def list_() -> None:
+    """The jobs, with their last run."""
+    cat = _catalog()
+    rows = []
+    for j in cat.jobs.list():
+        runs = cat.jobs.runs(j.name, limit=1)
+        last = f"{runs[0].state} {_when(runs[0].created_at)}" if runs else "never run"
+        rows.append((j.name, j.job_type, f"v{j.script_version}", j.bookmark, last))
+    _table(["NAME", "TYPE", "SCRIPT", "BOOKMARK", "LAST RUN"], rows)
+
+
+@job.command("show")
+@click.argument("name")
+@click.option("--script", "show_script", is_flag=True, help="Print the script instead.")
+@click.option("--version", type=int, help="Script version (default: the current one).")
+def show(name: str, show_script: bool, version: int | None) -> None:
+    """Job NAME's definition (or its script)."""
+    import dataclasses
+    import json
+
+    from metastore.catalog import CatalogError
+
+    cat = _catalog()
+    try:
+        j = cat.jobs.get(name, version)
+        versions = cat.jobs.script_versions(name)
+    except CatalogError as e:
+        _fail(e)
+    if show_script:
+        click.echo(j.script, nl=False)
+        return
+    d = dataclasses.asdict(j)
+    d.pop("script")
+    d["script_versions"] = [v for v, _ in versions]
+    click.echo(json.dumps(d, indent=2))
+
+
+@job.command("delete")
+@click.argument("name")
+def delete(name: str) -> None:
+    """Delete job NAME with its runs and bookmarks."""
+    from metastore.catalog import CatalogError
+
+    try:
+        _catalog().jobs.delete(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"job {name} deleted")
+
+
+@job.command("run")
+@click.argument("name")
+@click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="Argument override. Repeatable.")
+@click.option("--wait", is_flag=True, help="Wait for the run to end; exit status 1 unless it SUCCEEDED.")
+@click.option("--here", is_flag=True, help="Execute in this process (a cold driver), not on a worker.")
+def run(name: str, args, wait: bool, here: bool) -> None:
+    """Start a run of job NAME on a worker (mortar worker)."""
+    from metastore.catalog import CatalogError
+
+    cat = _catalog()
+    try:
+        r = cat.jobs.start_run(name, _pairs(args, "--arg"))
+    except CatalogError as e:
+        _fail(e)
+    if here:
+        from runner.jobs.execute import execute_run
+
+        if r.state != "STARTING":
+            raise click.ClickException(f"run {r.id} of job {r.job} is {r.state}: a worker will start it")
+        outcome = execute_run(cat, r.id, _settings(), _send)
+        click.echo(
+            f"run {r.id} of job {r.job}: {outcome.state}{': ' + outcome.error if outcome.error else ''}"
+        )
+        sys.exit(0 if outcome.state == "SUCCEEDED" else 1)
+    if r.state == "STARTING":
+        _send("runner.job_run", [r.id])
+    click.echo(f"run {r.id} of job {r.job}: {r.state}; logs: mortar job logs {r.id} --follow")
+    if wait:
+        from metastore.catalog.jobs import END_STATES
+
+        while (r := cat.jobs.get_run(r.id)).state not in END_STATES:
+            time.sleep(1)
+        click.echo(f"run {r.id}: {r.state}{': ' + r.error if r.error else ''}")
+        sys.exit(0 if r.state == "SUCCEEDED" else 1)
+
+
+@job.command("runs")
+@click.argument("name", required=False)
+@click.option("--limit", type=int, default=20, show_default=True)
+def runs(name: str | None, limit: int) -> None:
+    """The runs of job NAME (or of every job), newest first."""
+    from metastore.catalog import CatalogError
+
+    try:
+        rs = _catalog().jobs.runs(name, limit=limit)
+    except CatalogError as e:
+        _fail(e)
+    rows = [(r.id, r.job, r.state, r.attempt, r.previous_run_id or "-", _when(r.started_at),
+             f"{r.duration_ms / 1000:.1f}s" if r.duration_ms is not None else "-", r.trigger or "-",
+             (r.error or "")[:80]) for r in rs]  # fmt: skip
+    _table(["RUN", "JOB", "STATE", "ATTEMPT", "PREVIOUS", "STARTED", "DURATION", "TRIGGER", "ERROR"], rows)
+
+
+@job.command("logs")
+@click.argument("run_id", type=int)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the run goes on.")
+def logs(run_id: int, follow: bool) -> None:
+    """The driver's stdout and stderr of run RUN_ID (kept by the worker under the data folder)."""
+    from metastore.catalog import CatalogError
+    from metastore.catalog.jobs import END_STATES
+    from runner.jobs.execute import log_path
+
+    cat = _catalog()
+    try:
+        r = cat.jobs.get_run(run_id)
+    except CatalogError as e:
+        _fail(e)
+    path = log_path(_settings(), run_id)
+    if not follow and not path.exists():
+        raise click.ClickException(f"run {run_id} has no log here ({r.state})")
+    pos = 0
+    while True:
+        ended = r.state in END_STATES  # read before the log: the last read then has everything
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            pos += len(chunk)
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        if not follow or ended:
+            return
+        time.sleep(0.5)
+        r = cat.jobs.get_run(run_id)
+
+
+@job.command("stop")
+@click.argument("run_id", type=int)
+def stop(run_id: int) -> None:
+    """Stop run RUN_ID (its worker kills the driver's processes; state STOPPED)."""
+    from metastore.catalog import CatalogError
+    from runner.jobs.execute import enqueue_started
+
+    try:
+        finished = _catalog().jobs.stop_run(run_id)
+    except CatalogError as e:
+        _fail(e)
+    enqueue_started(finished.started, _send)
+    click.echo(f"run {run_id}: {finished.run.state}")
+
+
+@job.command("reset-bookmark")
+@click.argument("name")
+def reset_bookmark(name: str) -> None:
+    """Forget what job NAME processed: its next run reads every partition again."""
+    from metastore.catalog import CatalogError
+
+    try:
+        _catalog().jobs.reset_bookmark(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"bookmark of job {name} reset")
+
+
+# --- triggers ----------------------------------------------------------------------------------------------
+
+
+@click.group()
+def trigger() -> None:
+    """Triggers: start jobs and crawlers on a schedule, on demand, or when other jobs and crawlers end."""
+
+
+@trigger.command("create")
+@click.argument("name")
+@click.option(
+    "--type",
+    "trigger_type",
+    type=click.Choice(["scheduled", "on-demand", "conditional", "event"]),
+    required=True,
+)
+@click.option("--schedule", help='Cron, 5 fields, UTC (scheduled triggers), e.g. "0 3 * * *".')
+@click.option("--job", "jobs", multiple=True, help="Job to start. Repeatable.")
+@click.option("--crawler", "crawlers", multiple=True, help="Crawler to start. Repeatable.")
+@click.option(
+    "--arg", "args", multiple=True, metavar="KEY=VALUE", help="Argument override for the jobs started."
+)
+@click.option(
+    "--when-job",
+    "when_jobs",
+    multiple=True,
+    metavar="JOB=STATE",
+    help="Condition: the job's latest run ended in STATE (SUCCEEDED, FAILED, TIMEOUT, STOPPED).",
+)
+@click.option(
+    "--when-crawler",
+    "when_crawlers",
+    multiple=True,
+    metavar="CRAWLER=STATE",
+    help="Condition: the crawler's latest run ended in STATE (SUCCEEDED, FAILED, CANCELLED).",
+)
+@click.option(
+    "--on-partitions-added",
+    "event_crawlers",
+    multiple=True,
+    metavar="CRAWLER",
+    help="Event: a run of CRAWLER added partitions (event triggers). Repeatable.",
+)
+@click.option("--any", "any_", is_flag=True, help="Fire when any condition holds (default: all).")
+@click.option("--activate", is_flag=True, help="Activate at once.")
+@click.option("--workflow", help="The workflow this trigger is part of.")
+@click.option("--description")
+def trigger_create(name, trigger_type, schedule, jobs, crawlers, args, when_jobs, when_crawlers, event_crawlers, any_,
+                   activate, workflow, description) -> None:  # fmt: skip
+    """Define trigger NAME."""
+    from metastore.catalog import CatalogError
+    from metastore.catalog.triggers import Action, Condition, Trigger
+
+    overrides = _pairs(args, "--arg")
+    actions = [Action(job=j, arguments=overrides) for j in jobs] + [Action(crawler=c) for c in crawlers]
+    conditions = [Condition(state, job=j) for j, state in _pairs(when_jobs, "--when-job").items()]
+    conditions += [
+        Condition(state, crawler=c) for c, state in _pairs(when_crawlers, "--when-crawler").items()
+    ]
+    conditions += [Condition("PARTITIONS_ADDED", crawler=c) for c in event_crawlers]
+    t = Trigger(name=name, trigger_type=trigger_type.upper().replace("-", "_"), actions=actions, schedule=schedule,
+                conditions=conditions, logical="ANY" if any_ else "AND", description=description,
+                workflow=workflow)  # fmt: skip
+    try:
+        made = _catalog().triggers.create(t, activate=activate)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"trigger {made.name} created ({made.state})")
+
+
+@trigger.command("list")
+def trigger_list() -> None:
+    """The triggers."""
+    rows = []
+    for t in _catalog().triggers.list():
+        what = (
+            t.schedule
+            or (f" {t.logical} ".join(f"{c.job or c.crawler}={c.state}" for c in t.conditions))
+            or "-"
+        )
+        actions = ", ".join(f"job {a.job}" if a.job else f"crawler {a.crawler}" for a in t.actions)
+        rows.append((t.name, t.trigger_type, t.state, what, actions))
+    _table(["NAME", "TYPE", "STATE", "WHEN", "STARTS"], rows)
+
+
+def _set_state(name: str, activate: bool) -> None:
+    from metastore.catalog import CatalogError
+
+    cat = _catalog()
+    try:
+        t = cat.triggers.activate(name) if activate else cat.triggers.deactivate(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"trigger {t.name}: {t.state}")
+
+
+@trigger.command("activate")
+@click.argument("name")
+def trigger_activate(name: str) -> None:
+    """Activate trigger NAME."""
+    _set_state(name, True)
+
+
+@trigger.command("deactivate")
+@click.argument("name")
+def trigger_deactivate(name: str) -> None:
+    """Deactivate trigger NAME."""
+    _set_state(name, False)
+
+
+@trigger.command("delete")
+@click.argument("name")
+def trigger_delete(name: str) -> None:
+    """Delete trigger NAME."""
+    from metastore.catalog import CatalogError
+
+    try:
+        _catalog().triggers.delete(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"trigger {name} deleted")
+
+
+@trigger.command("start")
+@click.argument("name")
+def trigger_start(name: str) -> None:
+    """Fire trigger NAME now (on-demand triggers, or any other by hand)."""
+    from metastore.catalog import CatalogError
+    from runner.triggers.fire import start_trigger
+
+    try:
+        done = start_trigger(_catalog(), name, _send)
+    except CatalogError as e:
+        _fail(e)
+    for d in done:
+        if "crawler" in d:
+            click.echo(f"crawler {d['crawler']} queued")
+        elif "workflow_run_id" in d:
+            click.echo(f"workflow run {d['workflow_run_id']} started")
+        elif "error" in d:
+            click.echo(f"job {d['job']} not started: {d['error']}")
+        else:
+            click.echo(f"job {d['job']}: run {d['run_id']} {d['state']}")
+
+
+# --- workflows ---------------------------------------------------------------------------------------------
+
+
+@click.group()
+def workflow() -> None:
+    """Workflows: graphs of triggers, jobs and crawlers run together, sharing run properties."""
+
+
+@workflow.command("create")
+@click.argument("name")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Default run property.")
+@click.option("--description")
+def workflow_create(name: str, properties, description: str | None) -> None:
+    """Define workflow NAME; add its triggers with `mortar trigger create ... --workflow NAME`."""
+    from metastore.catalog import CatalogError
+    from metastore.catalog.workflows import Workflow
+
+    try:
+        _catalog().workflows.create(Workflow(name, description, _pairs(properties, "--property")))
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"workflow {name} created")
+
+
+@workflow.command("list")
+def workflow_list() -> None:
+    """The workflows, with their last run."""
+    cat = _catalog()
+    rows = []
+    for w in cat.workflows.list():
+        runs = cat.workflows.runs(w.name, limit=1)
+        rows.append((w.name, f"{runs[0].state} {_when(runs[0].started_at)}" if runs else "never run"))
+    _table(["NAME", "LAST RUN"], rows)
+
+
+@workflow.command("run")
+@click.argument("name")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Run property.")
+def workflow_run(name: str, properties) -> None:
+    """Start a run of workflow NAME (its start triggers fire)."""
+    from metastore.catalog import CatalogError
+    from runner.triggers.fire import start_workflow
+
+    try:
+        run = start_workflow(_catalog(), name, _send, _pairs(properties, "--property"))
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"workflow run {run.id} of {run.workflow}: {run.state}")
+
+
+@workflow.command("runs")
+@click.argument("name")
+def workflow_runs(name: str) -> None:
+    """The runs of workflow NAME with the state of every node, newest first."""
+    from metastore.catalog import CatalogError
+
+    try:
+        runs = _catalog().workflows.runs(name)
+    except CatalogError as e:
+        _fail(e)
+    for r in runs:
+        click.echo(f"run {r.id}: {r.state}, started {_when(r.started_at)}, properties {r.run_properties}")
+        for node, state in r.nodes.items():
+            click.echo(f"  {node}: {state or 'not run'}")
+
+
+@workflow.command("resume")
+@click.argument("run_id", type=int)
+def workflow_resume(run_id: int) -> None:
+    """Run again the failed nodes of workflow run RUN_ID, and what follows them."""
+    from metastore.catalog import CatalogError
+    from runner.triggers.fire import resume_workflow
+
+    try:
+        jobs = resume_workflow(_catalog(), run_id, _send)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"resumed: {', '.join(jobs)}" if jobs else "nothing failed in that run")
+
+
+@workflow.command("delete")
+@click.argument("name")
+def workflow_delete(name: str) -> None:
+    """Delete workflow NAME with its triggers and runs (not its jobs)."""
+    from metastore.catalog import CatalogError
+
+    try:
+        _catalog().workflows.delete(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"workflow {name} deleted")

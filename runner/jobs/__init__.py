@@ -1,0 +1,1 @@
+"""Job runs: the driver process (warm or cold), the warm pool, supervision, logs, timeouts, retries, bookmarks."""

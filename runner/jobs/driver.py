@@ -1,0 +1,142 @@
+"""The driver process of a job run: `python -m runner.jobs.driver`.
+
+Cold (`--request FILE`): a fresh Python process that builds its SparkSession (for a spark job) and runs
+the script. Warm (`--warm`): builds a SparkSession pointed at the metastore and warms it up (a catalog
+call loads the Hive client), prints READY, then waits on stdin for one run request; the script runs in a
+fresh session (`newSession()`: its own SQL conf, temporary views and functions) with its own argv, its
+stdout/stderr redirected to the run's log. Either way the process serves one run and exits: a warm
+driver is replaced by a new one rather than reused, so no state leaks from one run to the next.
+
+The Spark settings come as JSON in MORTAR_JOB_SPARK_CONF (with `spark.master`); the catalog settings
+(MORTAR_DATABASE_URL, MORTAR_WAREHOUSE) in the environment, for bookmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import traceback
+
+READY = b"READY\n"
+
+
+def build_session(conf: dict | None = None):
+    """A SparkSession with `conf` (default: MORTAR_JOB_SPARK_CONF), Hive support on."""
+    from pyspark.sql import SparkSession
+
+    conf = dict(conf if conf is not None else json.loads(os.environ.get("MORTAR_JOB_SPARK_CONF", "{}")))
+    builder = SparkSession.builder.appName(conf.pop("spark.app.name", "mortar-job"))
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    return builder.enableHiveSupport().getOrCreate()
+
+
+def fresh_session(base):
+    """A new session over `base`'s SparkContext (separate SQL conf, temporary views and UDFs), made the
+    default and active one, so that `SparkSession.builder.getOrCreate()` in a script returns it."""
+    from pyspark.sql import SparkSession
+
+    session = base.newSession()
+    SparkSession._instantiatedSession = session
+    SparkSession._activeSession = session
+    try:
+        jclass = SparkSession._get_j_spark_session_class(session._jvm)
+        jclass.setDefaultSession(session._jsparkSession)
+        jclass.setActiveSession(session._jsparkSession)
+    except Exception:  # noqa: BLE001 - the Python side is what scripts use
+        pass
+    return session
+
+
+def _redirect(log_path: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+
+
+def run(request: dict, session=None, warm: bool = False) -> int:
+    """Run one script as `request` says; returns the exit code (0: succeeded). The error summary of a
+    failure goes to request["error_path"], the traceback to the log."""
+    _redirect(request["log_path"])
+    os.environ.update(request.get("env", {}))
+    sys.argv = [request["script_path"], *request.get("argv", [])]
+    from runner.jobs import context
+
+    if session is not None:
+        if warm:  # a cold driver's session was built with the job's conf already
+            for k, v in request.get("session_conf", {}).items():
+                session.conf.set(k, v)
+        context._session = session
+    init = {"spark": session} if session is not None else {}
+    code, error = 0, None
+    try:
+        runpy.run_path(request["script_path"], init_globals=init, run_name="__main__")
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            code = e.code if isinstance(e.code, int) else 1
+            error = f"the script exited with {e.code}"
+    except BaseException as e:  # noqa: BLE001 - everything the script raises is its failure
+        traceback.print_exc()
+        code = 1
+        error = f"{type(e).__name__}: {e}".strip()
+        error = error.splitlines()[0] if error else type(e).__name__
+    if error is not None:
+        try:
+            with open(request["error_path"], "w", encoding="utf-8") as f:
+                f.write(error)
+        except OSError:
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _exercise(spark) -> None:
+    """Run once what most jobs run (a shuffle, a Parquet write and read), so that the JVM has loaded and
+    compiled it before a run needs it: the first query of a fresh driver is several times slower."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="mortar-warm-")
+    try:
+        df = spark.range(100).selectExpr("id % 3 AS k", "id AS v").groupBy("k").count()
+        df.write.mode("overwrite").partitionBy("k").parquet(folder)
+        spark.read.parquet(folder).collect()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--warm"]:
+        spark = build_session()
+        spark.sql("SHOW DATABASES").collect()  # loads and connects the Hive client
+        _exercise(spark)
+        os.write(1, READY)
+        line = sys.stdin.buffer.readline()
+        if not line.strip():
+            return 0  # the pool is shutting down
+        return run(json.loads(line), fresh_session(spark), warm=True)
+    if argv[:1] == ["--request"] and len(argv) == 2:
+        with open(argv[1], encoding="utf-8") as f:
+            request = json.load(f)
+        session = None
+        if request.get("job_type", "spark") == "spark":
+            _redirect(request["log_path"])  # Spark's start-up messages belong to the run's log too
+            session = build_session()
+        return run(request, session)
+    print("usage: python -m runner.jobs.driver --warm | --request FILE", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,279 @@
+"""Executing a job run on a worker: take the run, start its driver (warm or cold), watch it — heartbeats,
+stop requests, the timeout — and record how it ended; then enqueue what that started (a retry, a
+WAITING run, downstream triggers' actions).
+
+Settings read from the environment here (to move into Settings): MORTAR_METASTORE_URI (default
+thrift://127.0.0.1:<port>), MORTAR_JOB_MASTER (default local[*]), MORTAR_JOB_WARM_POOL (default 1),
+MORTAR_JOB_HEARTBEAT_S (default 5), MORTAR_JOB_WARM_WAIT_S (how long a run waits for a warming driver
+before going cold, default 60).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from metastore.catalog import CatalogService, Conflict, NotFound
+from metastore.catalog.jobs import FAILED, STOPPED, STOPPING, SUCCEEDED, TIMEOUT, Job, JobRun
+from metastore.config import Settings
+from runner.jobs.pool import ROOT, WarmPool, kill_tree, set_parent_death_signal
+
+log = logging.getLogger(__name__)
+
+SendTask = Callable[[str, list], None]  # (task name, args)
+JOB_RUN_TASK = "runner.job_run"
+
+
+def metastore_uri(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return os.environ.get("MORTAR_METASTORE_URI") or f"thrift://{host}:{settings.port}"
+
+
+def default_master() -> str:
+    return os.environ.get("MORTAR_JOB_MASTER", "local[*]")
+
+
+def heartbeat_s() -> float:
+    return float(os.environ.get("MORTAR_JOB_HEARTBEAT_S", "5"))
+
+
+def logs_dir(settings: Settings) -> Path:
+    path = Path(settings.data_dir).absolute() / "job-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def log_path(settings: Settings, run_id: int) -> Path:
+    return logs_dir(settings) / f"{run_id}.log"
+
+
+def base_spark_conf(settings: Settings, master: str | None = None) -> dict[str, str]:
+    """What every driver's SparkSession starts with: the metastore and warehouse, a local master."""
+    return {
+        "spark.master": master or default_master(),
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.hive.metastore.uris": metastore_uri(settings),
+        "spark.sql.warehouse.dir": settings.warehouse,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+
+
+def catalog_env(settings: Settings) -> dict[str, str]:
+    return {"MORTAR_DATABASE_URL": settings.database_url, "MORTAR_WAREHOUSE": settings.warehouse,
+            "MORTAR_DATA_DIR": str(Path(settings.data_dir).absolute())}  # fmt: skip
+
+
+def make_pool(settings: Settings, size: int | None = None) -> WarmPool | None:
+    size = int(os.environ.get("MORTAR_JOB_WARM_POOL", "1")) if size is None else size
+    if size <= 0:
+        return None
+    pool = WarmPool(size, base_spark_conf(settings), catalog_env(settings),
+                    str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"))  # fmt: skip
+    pool.fill()
+    return pool
+
+
+def _session_level(key: str) -> bool:
+    """Whether a Spark setting can be set on a session of a running SparkContext."""
+    return key.startswith("spark.sql.") and not key.startswith("spark.sql.catalogImplementation") \
+        and not key.startswith("spark.sql.warehouse")  # fmt: skip
+
+
+def can_run_warm(job: Job, pool: WarmPool | None) -> bool:
+    return (pool is not None and job.job_type == "spark" and (job.master or default_master()) == pool.master
+            and all(_session_level(k) for k in job.spark_conf))  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    run_id: int
+    state: str
+    error: str | None
+    warm: bool
+
+
+def start_job_run(service: CatalogService, name: str, send_task: SendTask, arguments: dict | None = None,
+                  trigger: str | None = None, workflow_run_id: int | None = None) -> JobRun:  # fmt: skip
+    """Record a new run of job `name` and enqueue it (a WAITING run is enqueued when a slot frees)."""
+    run = service.jobs.start_run(name, arguments, trigger=trigger, workflow_run_id=workflow_run_id)
+    if run.state == "STARTING":
+        send_task(JOB_RUN_TASK, [run.id])
+    return run
+
+
+def enqueue_started(runs: list[JobRun], send_task: SendTask) -> None:
+    for r in runs:
+        log.info("run %d of job %s (attempt %d) enqueued", r.id, r.job, r.attempt)
+        send_task(JOB_RUN_TASK, [r.id])
+
+
+def execute_run(service: CatalogService, run_id: int, settings: Settings, send_task: SendTask,
+                pool: WarmPool | None = None) -> Outcome:  # fmt: skip
+    """Execute STARTING run `run_id` here, to its end. A run another worker took, or that was stopped
+    before it started, is left alone (state returned as found)."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        run, job = service.jobs.claim_run(run_id, worker)
+    except (Conflict, NotFound) as e:
+        log.info("run %s not executed: %s", run_id, e)
+        try:
+            current = service.jobs.get_run(run_id)
+            return Outcome(run_id, current.state, current.error, False)
+        except NotFound:
+            return Outcome(run_id, "NOT_FOUND", str(e), False)
+    try:
+        state, error, warm = _supervise(service, run, job, settings, pool)
+    except Exception as e:  # noqa: BLE001 - a failure to start the driver ends the run, not the worker
+        log.exception("run %d of job %s could not be executed", run_id, job.name)
+        state, error, warm = "ERROR", f"{type(e).__name__}: {e}", False
+    try:
+        finished = service.jobs.finish_run(run_id, state, error)
+    except Conflict as e:  # ended meanwhile (failed as stale while this worker was unreachable)
+        log.warning("run %d: %s", run_id, e)
+        current = service.jobs.get_run(run_id)
+        return Outcome(run_id, current.state, current.error, warm)
+    enqueue_started(finished.started, send_task)
+    from runner.triggers.fire import on_job_run_ended
+
+    try:
+        on_job_run_ended(service, finished.run, send_task)
+    except Exception:  # noqa: BLE001 - the run's outcome is recorded; a trigger failure is logged
+        log.exception("triggers after run %d of job %s failed", run_id, job.name)
+    log.info("run %d of job %s: %s%s", run_id, job.name, finished.run.state,
+             f" ({finished.run.error})" if finished.run.error else "")  # fmt: skip
+    return Outcome(run_id, finished.run.state, finished.run.error, warm)
+
+
+def _request(run: JobRun, job: Job, settings: Settings, workdir: Path) -> dict:
+    script = workdir / "script.py"
+    script.write_text(job.script, encoding="utf-8")
+    argv = ["--JOB_NAME", job.name, "--JOB_RUN_ID", str(run.id)]
+    if run.workflow_run_id is not None:
+        argv += ["--WORKFLOW_RUN_ID", str(run.workflow_run_id)]
+    for k, v in run.arguments.items():
+        argv += [k, v]
+    return {
+        "run_id": run.id,
+        "job_type": job.job_type,
+        "script_path": str(script),
+        "argv": argv,
+        "log_path": str(log_path(settings, run.id)),
+        "error_path": str(workdir / "error.txt"),
+        "session_conf": dict(job.spark_conf),
+        "env": {
+            "MORTAR_JOB_RUN_ID": str(run.id),
+            "MORTAR_JOB_NAME": job.name,
+            "MORTAR_JOB_BOOKMARK": job.bookmark,
+            "MORTAR_JOB_ATTEMPT": str(run.attempt),
+            "MORTAR_WORKFLOW_RUN_ID": str(run.workflow_run_id or ""),
+        },  # fmt: skip
+    }
+
+
+def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Settings,
+               pool: WarmPool | None) -> tuple[str, str | None, bool]:  # fmt: skip
+    workdir = logs_dir(settings) / f"{run.id}.d"
+    workdir.mkdir(exist_ok=True)
+    request = _request(run, job, settings, workdir)
+    logfile = Path(request["log_path"])
+    with open(logfile, "a", encoding="utf-8") as f:
+        f.write(
+            f"# run {run.id} of job {job.name}, attempt {run.attempt}, script version {job.script_version}\n"
+        )
+    started = time.time()
+    driver = (
+        pool.take(float(os.environ.get("MORTAR_JOB_WARM_WAIT_S", "60"))) if can_run_warm(job, pool) else None
+    )
+    warm = driver is not None
+    if warm:
+        proc = driver.submit(request)
+    else:
+        (workdir / "request.json").write_text(json.dumps(request), encoding="utf-8")
+        conf = {**base_spark_conf(settings, job.master), **job.spark_conf}
+        env = {
+            **os.environ,
+            **catalog_env(settings),
+            **request["env"],
+            "MORTAR_JOB_SPARK_CONF": json.dumps(conf),
+        }
+        with open(logfile, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "runner.jobs.driver", "--request", str(workdir / "request.json")],
+                                    cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    preexec_fn=set_parent_death_signal)  # fmt: skip
+    log.info(
+        "run %d of job %s started in %s driver %d", run.id, job.name, "a warm" if warm else "a cold", proc.pid
+    )
+    beat = heartbeat_s()
+    next_beat = time.time() + beat
+    deadline = started + job.timeout_s if job.timeout_s else None
+    while True:
+        try:
+            code = proc.wait(timeout=min(0.2, beat))
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.time()
+        if deadline is not None and now >= deadline:
+            killed = kill_tree(proc.pid)
+            proc.wait()
+            _note(logfile, f"timed out after {job.timeout_s} s: killed processes {killed}")
+            return TIMEOUT, f"the run exceeded its timeout of {job.timeout_s} s", warm
+        if now >= next_beat:
+            next_beat = now + beat
+            try:
+                state = service.jobs.heartbeat_run(run.id)
+            except Conflict as e:  # ended elsewhere (failed as stale): stop working on it
+                kill_tree(proc.pid)
+                proc.wait()
+                return FAILED, str(e), warm
+            except Exception:  # noqa: BLE001 - the catalog may be briefly unreachable: keep running
+                log.exception("heartbeat of run %d failed", run.id)
+                continue
+            if state == STOPPING:
+                killed = kill_tree(proc.pid)
+                proc.wait()
+                _note(logfile, f"stopped: killed processes {killed}")
+                return STOPPED, None, warm
+    error_file = Path(request["error_path"])
+    if code == 0:
+        return SUCCEEDED, None, warm
+    error = error_file.read_text(encoding="utf-8").strip() if error_file.exists() else ""
+    return FAILED, error or f"the driver exited with code {code}", warm
+
+
+def _note(logfile: Path, text: str) -> None:
+    with open(logfile, "a", encoding="utf-8") as f:
+        f.write(f"# {text}\n")
+
+
+def recover_stale_runs(service: CatalogService, send_task: SendTask, older_than_s: float) -> list:
+    """End the runs whose worker stopped heartbeating (FAILED, or STOPPED if a stop was asked), enqueue
+    their retries and the WAITING runs they free, and evaluate downstream triggers; enqueue again the
+    STARTING runs no worker took for MORTAR_JOB_REQUEUE_S (default 600 s)."""
+    from runner.triggers.fire import on_job_run_ended
+
+    # STARTING runs nobody took for long (a task lost with a broker, or never sent): enqueued again
+    requeue_s = float(os.environ.get("MORTAR_JOB_REQUEUE_S", "600"))
+    for run in service.jobs.unclaimed_runs(requeue_s):
+        log.warning("run %d of job %s was not taken for %.0f s: enqueued again", run.id, run.job, requeue_s)
+        send_task(JOB_RUN_TASK, [run.id])
+    finished = service.jobs.mark_stale_runs(older_than_s)
+    for f in finished:
+        log.warning("run %d of job %s: %s", f.run.id, f.run.job, f.run.error)
+        enqueue_started(f.started, send_task)
+        try:
+            on_job_run_ended(service, f.run, send_task)
+        except Exception:  # noqa: BLE001
+            log.exception("triggers after run %d failed", f.run.id)
+    return finished
