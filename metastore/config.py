@@ -24,6 +24,13 @@ class Settings:
     lock_timeout_s: int = 300  # locks without a heartbeat for this long are released
     broker_url: str = ""  # Celery broker; default: an embedded one (SQLite file under data_dir)
     worker_concurrency: int = 2  # tasks a worker runs at once
+    metastore_uri: str = ""  # where job drivers find the metastore; default thrift://127.0.0.1:<port>
+    job_master: str = "local[*]"  # Spark master of jobs that name none
+    job_warm_pool: int = 1  # warm Spark drivers per worker process (0: none)
+    job_heartbeat_s: float = 5.0  # a running job's heartbeat interval
+    job_warm_wait_s: float = 60.0  # how long a run waits for a warming driver before starting cold
+    job_stale_s: float = 120.0  # a run without a heartbeat for this long lost its worker
+    job_requeue_s: float = 600.0  # a run no worker took for this long is sent again
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -46,7 +53,7 @@ class Settings:
         for name, fld in names.items():
             env = os.environ.get(f"MORTAR_{name.upper()}")
             if env is not None:
-                values[name] = int(env) if fld.type == "int" else env
+                values[name] = {"int": int, "float": float}.get(fld.type, str)(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - set(names)
         if unknown:

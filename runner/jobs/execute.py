@@ -2,10 +2,8 @@
 stop requests, the timeout — and record how it ended; then enqueue what that started (a retry, a
 WAITING run, downstream triggers' actions).
 
-Settings read from the environment here (to move into Settings): MORTAR_METASTORE_URI (default
-thrift://127.0.0.1:<port>), MORTAR_JOB_MASTER (default local[*]), MORTAR_JOB_WARM_POOL (default 1),
-MORTAR_JOB_HEARTBEAT_S (default 5), MORTAR_JOB_WARM_WAIT_S (how long a run waits for a warming driver
-before going cold, default 60).
+Settings: metastore_uri, job_master, job_warm_pool, job_heartbeat_s, job_warm_wait_s, job_requeue_s (see
+metastore/config.py; MORTAR_<NAME> in the environment).
 """
 
 from __future__ import annotations
@@ -34,15 +32,15 @@ JOB_RUN_TASK = "runner.job_run"
 
 def metastore_uri(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return os.environ.get("MORTAR_METASTORE_URI") or f"thrift://{host}:{settings.port}"
+    return settings.metastore_uri or f"thrift://{host}:{settings.port}"
 
 
 def default_master() -> str:
-    return os.environ.get("MORTAR_JOB_MASTER", "local[*]")
+    return Settings.load().job_master
 
 
 def heartbeat_s() -> float:
-    return float(os.environ.get("MORTAR_JOB_HEARTBEAT_S", "5"))
+    return Settings.load().job_heartbeat_s
 
 
 def logs_dir(settings: Settings) -> Path:
@@ -75,7 +73,7 @@ def catalog_env(settings: Settings) -> dict[str, str]:
 
 
 def make_pool(settings: Settings, size: int | None = None) -> WarmPool | None:
-    size = int(os.environ.get("MORTAR_JOB_WARM_POOL", "1")) if size is None else size
+    size = settings.job_warm_pool if size is None else size
     if size <= 0:
         return None
     pool = WarmPool(size, base_spark_conf(settings), catalog_env(settings),
@@ -193,7 +191,7 @@ def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Setting
         )
     started = time.time()
     driver = (
-        pool.take(float(os.environ.get("MORTAR_JOB_WARM_WAIT_S", "60"))) if can_run_warm(job, pool) else None
+        pool.take(Settings.load().job_warm_wait_s) if can_run_warm(job, pool) else None
     )
     warm = driver is not None
     if warm:
@@ -260,11 +258,11 @@ def _note(logfile: Path, text: str) -> None:
 def recover_stale_runs(service: CatalogService, send_task: SendTask, older_than_s: float) -> list:
     """End the runs whose worker stopped heartbeating (FAILED, or STOPPED if a stop was asked), enqueue
     their retries and the WAITING runs they free, and evaluate downstream triggers; enqueue again the
-    STARTING runs no worker took for MORTAR_JOB_REQUEUE_S (default 600 s)."""
+    STARTING runs no worker took for the job_requeue_s setting (default 600 s)."""
     from runner.triggers.fire import on_job_run_ended
 
     # STARTING runs nobody took for long (a task lost with a broker, or never sent): enqueued again
-    requeue_s = float(os.environ.get("MORTAR_JOB_REQUEUE_S", "600"))
+    requeue_s = Settings.load().job_requeue_s
     for run in service.jobs.unclaimed_runs(requeue_s):
         log.warning("run %d of job %s was not taken for %.0f s: enqueued again", run.id, run.job, requeue_s)
         send_task(JOB_RUN_TASK, [run.id])

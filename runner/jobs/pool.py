@@ -5,8 +5,8 @@ A run takes a READY driver, sends it its request on stdin, and a new driver is s
 used one exits after its run: it is recycled, never reused). A run whose job needs settings the pool's
 drivers were not started with (another master, SparkContext-level conf) runs cold instead.
 
-Settings (environment, until they move into Settings): MORTAR_JOB_WARM_POOL (drivers per worker process,
-default 1; 0 turns the pool off), MORTAR_JOB_MASTER (default local[*]), MORTAR_METASTORE_URI.
+Settings: job_warm_pool (drivers per worker process, default 1; 0 turns the pool off), job_master,
+metastore_uri (metastore/config.py; MORTAR_<NAME> in the environment).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from metastore.catalog import CatalogService
 from metastore.catalog.crawlers import next_fire_times
+from metastore.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ class Scheduler:
         self.poll_s = poll_s
         self.identity = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
-        # a job run whose worker has not heartbeated for this long has lost it (MORTAR_JOB_STALE_S)
-        self.job_stale_after_s = float(os.environ.get("MORTAR_JOB_STALE_S", "120"))
+        # a job run whose worker has not heartbeated for this long has lost it (the job_stale_s setting)
+        self.job_stale_after_s = Settings.load().job_stale_s
 
     def tick(self, now: datetime | None = None) -> list[tuple[str, str, datetime]]:
         """Fire what is due now; returns (kind, name, fire time) of what this scheduler fired."""
