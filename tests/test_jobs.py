@@ -409,6 +409,7 @@ def cluster(request, tmp_path_factory, pg_databases):
     """A metastore server, and a worker with a warm pool of two Spark drivers, on one storage and broker."""
     backend, broker = request.param
     tmp = tmp_path_factory.mktemp(f"jobs-{backend}")
+    (tmp / "data").mkdir()  # the embedded broker's folder: the test sends tasks before the worker is up
     broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{tmp / 'data' / 'broker.db'}"
     ms = start_metastore(backend, tmp, database_url(backend, tmp, pg_databases))
     env = _worker_env(tmp / "data", broker_url, ms.database_url, str(ms.warehouse),
