@@ -7,17 +7,11 @@ import sys
 
 import click
 
-
-def _catalog():
-    from metastore.catalog import CatalogService
-    from metastore.config import Settings
-
-    s = Settings.load()
-    return CatalogService.open(s.database_url, s.warehouse, lock_timeout_s=s.lock_timeout_s)
-
-
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
+from mortar.cli_support import catalog as _catalog
+from mortar.cli_support import fail as _fail
+from mortar.cli_support import pairs as _pairs
+from mortar.cli_support import table as _table
+from mortar.cli_support import when as _when
 
 
 @click.group()
@@ -50,12 +44,7 @@ def create(name, paths, exclusions, storage_options, **options) -> None:  # fmt:
     from metastore.catalog import CatalogError
     from metastore.catalog.crawlers import Crawler, CrawlerTarget
 
-    opts = {}
-    for item in storage_options:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--storage-option")
-        opts[key] = value
+    opts = _pairs(storage_options, "--storage-option")
     targets = [CrawlerTarget(p, list(exclusions)) for p in paths]
     options["classifiers"] = list(options["classifiers"])
     try:
@@ -188,19 +177,6 @@ def runs(name: str, limit: int) -> None:
                      m.get("partitions_added", 0), m.get("files_scanned", 0), m.get("files_skipped", 0),
                      (r.error or "")[:60]))  # fmt: skip
     _table(["RUN", "STATE", "STARTED", "TOOK", "TBL+", "TBL~", "PART+", "FILES", "SKIPPED", "ERROR"], rows)
-
-
-def _when(ts_ms) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts_ms / 1000).strftime("%Y-%m-%d %H:%M:%S") if ts_ms else "-"
-
-
-def _table(header: list[str], rows: list[tuple]) -> None:
-    cells = [header, *[[str(c) for c in r] for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    for r in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 @click.group()

@@ -8,51 +8,18 @@ import time
 
 import click
 
-
-def _settings():
-    from metastore.config import Settings
-
-    return Settings.load()
-
-
-def _catalog():
-    from metastore.catalog import CatalogService
-
-    s = _settings()
-    return CatalogService.open(s.database_url, s.warehouse, lock_timeout_s=s.lock_timeout_s)
+from metastore.config import Settings
+from mortar.cli_support import catalog as _catalog
+from mortar.cli_support import fail as _fail
+from mortar.cli_support import pairs as _pairs
+from mortar.cli_support import table as _table
+from mortar.cli_support import when as _when
 
 
 def _send(name: str, args: list) -> None:
     from runner.celery_app import app
 
     app.send_task(name, args=args)
-
-
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
-
-
-def _pairs(items, option: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
-        out[key] = value
-    return out
-
-
-def _when(ts_ms) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts_ms / 1000).strftime("%Y-%m-%d %H:%M:%S") if ts_ms else "-"
-
-
-def _table(header: list[str], rows: list[tuple]) -> None:
-    cells = [header, *[[str(c) for c in r] for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    for r in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 # --- jobs --------------------------------------------------------------------------------------------------
@@ -206,7 +173,7 @@ def run(name: str, args, wait: bool, here: bool) -> None:
 
         if r.state != "STARTING":
             raise click.ClickException(f"run {r.id} of job {r.job} is {r.state}: a worker will start it")
-        outcome = execute_run(cat, r.id, _settings(), _send)
+        outcome = execute_run(cat, r.id, Settings.load(), _send)
         click.echo(
             f"run {r.id} of job {r.job}: {outcome.state}{': ' + outcome.error if outcome.error else ''}"
         )
@@ -254,7 +221,7 @@ def logs(run_id: int, follow: bool) -> None:
         r = cat.jobs.get_run(run_id)
     except CatalogError as e:
         _fail(e)
-    path = log_path(_settings(), run_id)
+    path = log_path(Settings.load(), run_id)
     if not follow and not path.exists():
         raise click.ClickException(f"run {run_id} has no log here ({r.state})")
     pos = 0
