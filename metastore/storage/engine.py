@@ -70,10 +70,17 @@ def write_transaction(engine: Engine):
 
 @contextmanager
 def read_transaction(engine: Engine):
-    """A connection for reads, in autocommit mode: each statement sees what is committed, without the
-    BEGIN and COMMIT round trips that a transaction would add to every call."""
+    """A connection for reads. On a database server, in autocommit mode: each statement sees what is
+    committed, without the BEGIN and COMMIT round trips a transaction adds to every call (measured:
+    get_table 0.42 ms instead of 0.58 ms on PostgreSQL). SQLite has no round trips to save, and
+    resetting a connection's autocommit costs more there (0.17 ms instead of 0.12 ms): a plain
+    deferred transaction."""
     with engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        if engine.dialect.name == "sqlite":
+            with conn.begin():
+                yield conn
+        else:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def head_revision() -> str:
