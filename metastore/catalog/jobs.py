@@ -30,7 +30,7 @@ from metastore.catalog.base import Area, now_ms
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from metastore.catalog.names import check_name
 from metastore.catalog.types import DEFAULT_CATALOG
-from metastore.storage.models import NAME, JobBookmarkRow, JobRow, JobRunRow, JobScriptRow
+from metastore.storage.models import NAME, JobBookmarkRow, JobRow, JobRunLogRow, JobRunRow, JobScriptRow
 
 STARTING, RUNNING, STOPPING, STOPPED = "STARTING", "RUNNING", "STOPPING", "STOPPED"
 SUCCEEDED, FAILED, TIMEOUT, ERROR, WAITING = "SUCCEEDED", "FAILED", "TIMEOUT", "ERROR", "WAITING"
@@ -47,6 +47,7 @@ MAX_SCRIPT = 4 * 1024 * 1024
 MAX_ERROR = 8000
 MAX_RETRIES = 10
 MAX_CONCURRENT = 1000
+MAX_LOG_READ = 1024 * 1024  # characters of a run's log answered at once
 
 
 # --- domain types ---------------------------------------------------------------------------------------
@@ -68,6 +69,7 @@ class Job:
     queue_runs: bool = False  # beyond max concurrent runs: WAITING instead of an error
     bookmark: str = "disable"  # enable, disable, pause
     description: str | None = None
+    connections: list[str] = field(default_factory=list)  # names of catalog connections the script uses
     script_version: int = 0  # set by the catalog
     created_at: int = 0
     updated_at: int = 0
@@ -167,6 +169,8 @@ def _check_job(j: Job) -> tuple[str, str, dict]:
         raise InvalidInput(f"job {name}: queue_runs must be true or false")
     if j.description is not None and not isinstance(j.description, str):
         raise InvalidInput(f"job {name}: the description must be text")
+    if not isinstance(j.connections, list | tuple) or not all(isinstance(c, str) for c in j.connections):
+        raise InvalidInput(f"job {name}: connections must be a list of connection names")
     return (
         name,
         j.script,
@@ -183,6 +187,7 @@ def _check_job(j: Job) -> tuple[str, str, dict]:
             queue_runs=j.queue_runs,
             bookmark=j.bookmark,
             description=j.description,
+            connections=codec.dumps(sorted({check_name("connection", c) for c in j.connections})),
         ),
     )
 
@@ -220,6 +225,7 @@ def _job(row, script: str) -> Job:
         queue_runs=bool(row.queue_runs),
         bookmark=row.bookmark,
         description=row.description,
+        connections=codec.loads(row.connections or "[]"),
         script_version=row.script_version,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -533,6 +539,52 @@ class Jobs(Area):
                 query = query.where(JobRunRow.job_id == self._job_row(conn, name).id)
             rows = conn.execute(query).all()
         return [_run(r, r.job_name) for r in rows]
+
+    # --- logs -------------------------------------------------------------------------------------------
+
+    def append_log(self, run_id: int, data: str) -> int:
+        """Append `data` to run `run_id`'s log (the worker running it sends what the driver wrote since
+        its last call); answers the log's length in characters."""
+        if not isinstance(data, str):
+            raise InvalidInput("log data must be text")
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            last = conn.execute(
+                select(JobRunLogRow.seq, JobRunLogRow.position, JobRunLogRow.data)
+                .where(JobRunLogRow.run_id == run_id).order_by(JobRunLogRow.seq.desc()).limit(1)
+            ).first()  # fmt: skip
+            seq, position = (0, 0) if last is None else (last[0] + 1, last[1] + len(last[2]))
+            if data:
+                conn.execute(insert(JobRunLogRow).values(run_id=run_id, seq=seq, position=position, data=data,
+                                                         created_at=now_ms()))  # fmt: skip
+        return position + len(data)
+
+    def read_log(self, run_id: int, offset: int = 0, limit: int = MAX_LOG_READ) -> tuple[str, int]:
+        """Run `run_id`'s log from character `offset`: (text, the offset to read from next time). At most
+        `limit` characters, give or take a chunk: call again with the offset answered to follow a run."""
+        if not _is_int(offset) or offset < 0:
+            raise InvalidInput(f"offset {offset!r} is not a non-negative integer")
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            first = conn.execute(
+                select(func.max(JobRunLogRow.seq))
+                .where(JobRunLogRow.run_id == run_id, JobRunLogRow.position <= offset)
+            ).scalar()  # fmt: skip
+            rows = conn.execute(
+                select(JobRunLogRow.position, JobRunLogRow.data)
+                .where(JobRunLogRow.run_id == run_id, JobRunLogRow.seq >= (first or 0))
+                .order_by(JobRunLogRow.seq).limit(1000)
+            ).all()  # fmt: skip
+        parts, end = [], offset
+        for position, data in rows:
+            if position + len(data) <= offset:
+                continue
+            piece = data[max(0, offset - position):]
+            parts.append(piece)
+            end = max(offset, position) + len(piece)
+            if end - offset >= limit:
+                break
+        return "".join(parts), end
 
     def last_ended_run(self, name: str) -> JobRun | None:
         with self._read() as conn:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from metastore.catalog import codec
 from metastore.catalog.base import Area, Context
 from metastore.catalog.browse import Browse
+from metastore.catalog.connections import Connections
 from metastore.catalog.crawlers import Crawlers
 from metastore.catalog.databases import Catalogs, Databases
 from metastore.catalog.functions import Functions
@@ -96,6 +97,7 @@ class CatalogService:
         self.crawlers = Crawlers(ctx)
         self.jobs, self.triggers, self.workflows = Jobs(ctx), Triggers(ctx), Workflows(ctx)
         self.browse = Browse(ctx)
+        self.connections = Connections(ctx)
         self.users = Users(ctx)
 
     @property

@@ -298,6 +298,8 @@ class CrawlerRunRow(Base):
     heartbeat_at: Mapped[int] = mapped_column(BigInteger)  # last sign of life of the worker running it
     error: Mapped[str | None] = mapped_column(Text)
     metrics: Mapped[str] = mapped_column(_LONG_TEXT, default="{}")
+    trigger_name: Mapped[str | None] = mapped_column(String(NAME))  # the trigger that started it, if any
+    workflow_run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the workflow run it is part of
 
 
 class ClassifierRow(Base):
@@ -407,6 +409,7 @@ class JobRow(Base):
     max_concurrent_runs: Mapped[int] = mapped_column(Integer, default=1)
     queue_runs: Mapped[bool] = mapped_column(Boolean, default=False)  # over the limit: WAITING, not refused
     bookmark: Mapped[str] = mapped_column(String(16))  # enable, disable, pause
+    connections: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of connection names
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
     updated_at: Mapped[int] = mapped_column(BigInteger)
@@ -494,3 +497,32 @@ class WorkflowRunRow(Base):
     run_properties: Mapped[str] = mapped_column(_LONG_TEXT, default="{}")  # JSON, read and written by jobs
     started_at: Mapped[int] = mapped_column(BigInteger)
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class JobRunLogRow(Base):
+    """A run's driver output, in the order written: the worker running it appends what the driver wrote
+    since the last chunk, so any machine (CLI, console) can follow a run's log."""
+
+    __tablename__ = "job_run_logs"
+    run_id: Mapped[int] = mapped_column(ForeignKey("job_runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0, 1, 2... per run
+    position: Mapped[int] = mapped_column(BigInteger)  # characters of the log before this chunk
+    data: Mapped[str] = mapped_column(_LONG_TEXT)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+
+
+# --- connections -------------------------------------------------------------------------------------------
+
+
+class ConnectionRow(Base):
+    """A connection to a data store (JDBC, Kafka, MongoDB, network...), as Glue's: jobs and crawlers name it
+    instead of carrying URLs and credentials. Secret properties (PASSWORD...) are never sent back."""
+
+    __tablename__ = "connections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    connection_type: Mapped[str] = mapped_column(String(16))  # JDBC, KAFKA, MONGODB, NETWORK, SFTP, CUSTOM
+    properties: Mapped[str] = mapped_column(Text, default="{}")  # JSON {"JDBC_CONNECTION_URL": ...}
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    updated_at: Mapped[int] = mapped_column(BigInteger)
