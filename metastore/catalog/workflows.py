@@ -105,6 +105,20 @@ class Workflows(Area):
         return [Workflow(r.name, r.description, codec.loads(r.default_run_properties), r.created_at, r.updated_at)
                 for r in rows]  # fmt: skip
 
+    def update(self, name: str, workflow: Workflow) -> Workflow:
+        """Change workflow `name`'s description and default run properties (it keeps its name)."""
+        props = _properties(f"workflow {name}: default run properties", workflow.default_run_properties)
+        if workflow.description is not None and not isinstance(workflow.description, str):
+            raise InvalidInput(f"workflow {name}: the description must be text")
+        with self._write() as conn:
+            row = self._row(conn, name, for_update=True)
+            if workflow.name and check_name("workflow", workflow.name) != row.name:
+                raise InvalidInput(f"workflow {row.name} cannot be renamed to {workflow.name}")
+            conn.execute(update(WorkflowRow).where(WorkflowRow.id == row.id).values(
+                description=workflow.description, default_run_properties=codec.dumps(props), updated_at=now_ms()))  # fmt: skip
+            self._audit(conn, "UPDATE_WORKFLOW", DEFAULT_CATALOG, None, row.name)
+        return self.get(row.name)
+
     def delete(self, name: str) -> None:
         """Delete a workflow with its runs and triggers (not its jobs); Conflict while it runs."""
         with self._write() as conn:
