@@ -14,20 +14,31 @@ from sqlalchemy import func, select
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area
+from metastore.catalog.connections import Connection, _connection
 from metastore.catalog.crawlers import Crawler, CrawlerRun, _crawler, _run
 from metastore.catalog.databases import _database
 from metastore.catalog.errors import InvalidInput, NotFound
 from metastore.catalog.functions import _function
+from metastore.catalog.jobs import _RUN_WITH_JOB, Job, JobRun, _job
+from metastore.catalog.jobs import _run as _job_run
 from metastore.catalog.partitions import Partitions, _TableInfo
+from metastore.catalog.triggers import Trigger, _trigger
 from metastore.catalog.types import DEFAULT_CATALOG, AuditRecord, Database, Function, Partition
+from metastore.catalog.workflows import Workflow, WorkflowRun
 from metastore.storage.models import (
     AuditRow,
+    ConnectionRow,
     CrawlerRow,
     CrawlerRunRow,
     DatabaseRow,
     FunctionRow,
+    JobRow,
+    JobRunRow,
     PartitionRow,
     TableRow,
+    TriggerRow,
+    WorkflowRow,
+    WorkflowRunRow,
 )
 
 MAX_PAGE = 1000
@@ -262,3 +273,156 @@ class Browse(Area):
             ).scalar()
             n_crawlers = conn.execute(select(func.count()).select_from(CrawlerRow).where(*crawlers)).scalar()
         return {"databases": n_dbs, "tables": n_tables, "crawlers": n_crawlers}
+
+    # --- jobs, triggers, workflows, connections (not database objects: no `only`) ---------------------------
+
+    def jobs(self, q: str | None = None, job_type: str | None = None, last_state: str | None = None,
+             limit: int = 50, offset: int = 0) -> tuple[list[tuple[Job, JobRun | None]], int]:  # fmt: skip
+        """A page of (job without its script, its newest run) with names containing `q`, of `job_type` and
+        whose newest run is in `last_state` if given; and their number. Three queries."""
+        limit, offset = _page(limit, offset)
+        newest = select(func.max(JobRunRow.id)).group_by(JobRunRow.job_id)
+        where = []
+        if (cond := _like(JobRow.name, q)) is not None:
+            where.append(cond)
+        if job_type:
+            where.append(JobRow.job_type == job_type)
+        if last_state:
+            where.append(JobRow.id.in_(select(JobRunRow.job_id).where(
+                JobRunRow.id.in_(newest), JobRunRow.state == last_state)))  # fmt: skip
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(JobRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(JobRow).where(*where).order_by(JobRow.name).limit(limit).offset(offset)
+            ).all()
+            last = {}
+            if rows:
+                ids = [r.id for r in rows]
+                for run in conn.execute(select(JobRunRow).where(
+                        JobRunRow.id.in_(newest.where(JobRunRow.job_id.in_(ids))))):  # fmt: skip
+                    last[run.job_id] = run
+        return [(_job(r, ""), _job_run(last[r.id], r.name) if r.id in last else None) for r in rows], total
+
+    def job_runs(self, job: str | None = None, state: str | None = None, limit: int = 50, offset: int = 0,
+                 workflow_run_id: int | None = None) -> tuple[list[JobRun], int]:  # fmt: skip
+        """A page of the runs of job `job` (or of every job), newest first, in `state` if given (and of
+        workflow run `workflow_run_id`); and their number."""
+        limit, offset = _page(limit, offset)
+        where = []
+        with self._read() as conn:
+            if job is not None:
+                job_id = conn.execute(select(JobRow.id).where(JobRow.name == str(job).lower())).scalar()
+                if job_id is None:
+                    raise NotFound(f"job {job} does not exist")
+                where.append(JobRunRow.job_id == job_id)
+            if state:
+                where.append(JobRunRow.state == state)
+            if workflow_run_id is not None:
+                where.append(JobRunRow.workflow_run_id == workflow_run_id)
+            total = conn.execute(select(func.count()).select_from(JobRunRow).where(*where)).scalar()
+            rows = conn.execute(
+                _RUN_WITH_JOB.where(*where).order_by(JobRunRow.id.desc()).limit(limit).offset(offset)
+            ).all()
+        return [_job_run(r, r.job_name) for r in rows], total
+
+    def job_count_by_state(self, job: str) -> dict[str, int]:
+        """How many runs job `job` has in each state."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(JobRunRow.state, func.count()).join(JobRow, JobRow.id == JobRunRow.job_id)
+                .where(JobRow.name == str(job).lower()).group_by(JobRunRow.state)).all()  # fmt: skip
+        return {s: n for s, n in rows}
+
+    def triggers(self, q: str | None = None, trigger_type: str | None = None, state: str | None = None,
+                 workflow: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Trigger], int]:  # fmt: skip
+        """A page of triggers with names containing `q`, of a type, state and workflow if given."""
+        limit, offset = _page(limit, offset)
+        where = []
+        if (cond := _like(TriggerRow.name, q)) is not None:
+            where.append(cond)
+        for column, value in ((TriggerRow.trigger_type, trigger_type), (TriggerRow.state, state),
+                              (TriggerRow.workflow_name, workflow and workflow.lower())):  # fmt: skip
+            if value:
+                where.append(column == value)
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(TriggerRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(TriggerRow).where(*where).order_by(TriggerRow.name).limit(limit).offset(offset)
+            ).all()
+        return [_trigger(r) for r in rows], total
+
+    def workflows(self, q: str | None = None, limit: int = 50, offset: int = 0
+                  ) -> tuple[list[tuple[Workflow, WorkflowRun | None]], int]:  # fmt: skip
+        """A page of (workflow, its newest run without node states) with names containing `q`."""
+        limit, offset = _page(limit, offset)
+        where = []
+        if (cond := _like(WorkflowRow.name, q)) is not None:
+            where.append(cond)
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(WorkflowRow).where(*where)).scalar()
+            rows = conn.execute(
+                select(WorkflowRow).where(*where).order_by(WorkflowRow.name).limit(limit).offset(offset)
+            ).all()
+            last = {}
+            if rows:
+                newest = (select(func.max(WorkflowRunRow.id)).where(WorkflowRunRow.workflow_id.in_([r.id for r in rows]))
+                          .group_by(WorkflowRunRow.workflow_id))  # fmt: skip
+                for run in conn.execute(select(WorkflowRunRow).where(WorkflowRunRow.id.in_(newest))):
+                    last[run.workflow_id] = run
+        out = []
+        for r in rows:
+            wf = Workflow(
+                r.name, r.description, codec.loads(r.default_run_properties), r.created_at, r.updated_at
+            )
+            run = last.get(r.id)
+            out.append((wf, None if run is None else _workflow_run(run, r.name)))
+        return out, total
+
+    def workflow_runs(self, workflow: str, limit: int = 50, offset: int = 0) -> tuple[list[WorkflowRun], int]:
+        """A page of workflow `workflow`'s runs, newest first, without node states; and their number."""
+        limit, offset = _page(limit, offset)
+        with self._read() as conn:
+            row = conn.execute(
+                select(WorkflowRow.id, WorkflowRow.name).where(WorkflowRow.name == str(workflow).lower())
+            ).first()
+            if row is None:
+                raise NotFound(f"workflow {workflow} does not exist")
+            where = [WorkflowRunRow.workflow_id == row.id]
+            total = conn.execute(select(func.count()).select_from(WorkflowRunRow).where(*where)).scalar()
+            rows = conn.execute(select(WorkflowRunRow).where(*where).order_by(WorkflowRunRow.id.desc())
+                                .limit(limit).offset(offset)).all()  # fmt: skip
+        return [_workflow_run(r, row.name) for r in rows], total
+
+    def connections(self, q: str | None = None, connection_type: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[list[Connection], int]:  # fmt: skip
+        """A page of connections, secrets masked (this listing never answers them)."""
+        limit, offset = _page(limit, offset)
+        where = []
+        if (cond := _like(ConnectionRow.name, q)) is not None:
+            where.append(cond)
+        if connection_type:
+            where.append(ConnectionRow.connection_type == connection_type)
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(ConnectionRow).where(*where)).scalar()
+            rows = conn.execute(select(ConnectionRow).where(*where).order_by(ConnectionRow.name)
+                                .limit(limit).offset(offset)).all()  # fmt: skip
+        return [_connection(r, False) for r in rows], total
+
+    def crawler_states_in_workflow_run(self, run_id: int) -> dict[str, str]:
+        """crawler name → state of its last run in workflow run `run_id`."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(CrawlerRow.name, CrawlerRunRow.state).join(CrawlerRow, CrawlerRow.id == CrawlerRunRow.crawler_id)
+                .where(CrawlerRunRow.workflow_run_id == run_id).order_by(CrawlerRunRow.id)).all()  # fmt: skip
+        return {n: s for n, s in rows}
+
+    def etl_counts(self) -> dict[str, int]:
+        """How many jobs, triggers, workflows and connections there are."""
+        with self._read() as conn:
+            return {name: conn.execute(select(func.count()).select_from(model)).scalar()
+                    for name, model in (("jobs", JobRow), ("triggers", TriggerRow), ("workflows", WorkflowRow),
+                                        ("connections", ConnectionRow))}  # fmt: skip
+
+
+def _workflow_run(r, workflow: str) -> WorkflowRun:
+    return WorkflowRun(r.id, workflow, r.state, codec.loads(r.run_properties), r.started_at, r.ended_at, {})

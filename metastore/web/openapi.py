@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from metastore.web import openapi_etl
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -753,12 +755,16 @@ SCHEMAS["TokenInput"] = {
     "additionalProperties": False,
 }
 
+# jobs, triggers, workflows and connections: built from openapi_etl's table of routes
+SCHEMAS.update(openapi_etl.SCHEMAS)
+PATHS.update(openapi_etl.paths(_ERRORS))
+
 SPEC: dict = {
     "openapi": "3.1.0",
     "info": {
         "title": "Mortar API",
         "version": "1",
-        "description": "The catalog, crawlers and users of a Mortar server. Authenticate with "
+        "description": "The catalog, crawlers, jobs, triggers, workflows, connections and users of a Mortar server. Authenticate with "
         "'Authorization: Bearer <token>' (tokens: POST /tokens, or the console's Tokens page). "
         'Errors are {"error": {"type", "message"}}.',
     },
