@@ -211,30 +211,28 @@ def runs(name: str | None, limit: int) -> None:
 @click.argument("run_id", type=int)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing while the run goes on.")
 def logs(run_id: int, follow: bool) -> None:
-    """The driver's stdout and stderr of run RUN_ID (kept by the worker under the data folder)."""
+    """The driver's stdout and stderr of run RUN_ID, from the catalog (the worker ships them as the run
+    goes on), so any machine can read them."""
     from metastore.catalog import CatalogError
     from metastore.catalog.jobs import END_STATES
-    from runner.jobs.execute import log_path
 
     cat = _catalog()
     try:
         r = cat.jobs.get_run(run_id)
     except CatalogError as e:
         _fail(e)
-    path = log_path(Settings.load(), run_id)
-    if not follow and not path.exists():
-        raise click.ClickException(f"run {run_id} has no log here ({r.state})")
-    pos = 0
+    offset = 0
     while True:
-        ended = r.state in END_STATES  # read before the log: the last read then has everything
-        if path.exists():
-            with open(path, "rb") as f:
-                f.seek(pos)
-                chunk = f.read()
-            pos += len(chunk)
-            sys.stdout.buffer.write(chunk)
+        ended = r.state in END_STATES  # read before the log: the worker ships all of it before the end
+        while True:
+            text, offset = cat.jobs.read_log(run_id, offset)
+            if not text:
+                break
+            sys.stdout.write(text)
             sys.stdout.flush()
         if not follow or ended:
+            if offset == 0 and not follow:
+                raise click.ClickException(f"run {run_id} has no log yet ({r.state})")
             return
         time.sleep(0.5)
         r = cat.jobs.get_run(run_id)

@@ -212,6 +212,35 @@ def test_bookmarks_commit_only_when_the_run_succeeds(service):
     assert service.jobs.bookmark("bm", "raw.events") == []
 
 
+def test_run_logs_are_appended_and_read_from_any_offset(service, tmp_path):
+    from runner.jobs.logship import LogShipper
+
+    service.jobs.create(_job("chatty"))
+    run = service.jobs.start_run("chatty")
+    assert service.jobs.read_log(run.id) == ("", 0)
+    assert service.jobs.append_log(run.id, "héllo\n") == 6
+    assert service.jobs.append_log(run.id, "") == 6
+    assert service.jobs.append_log(run.id, "world\n") == 12
+    assert service.jobs.read_log(run.id) == ("héllo\nworld\n", 12)
+    assert service.jobs.read_log(run.id, 3) == ("lo\nworld\n", 12)
+    assert service.jobs.read_log(run.id, 12) == ("", 12)
+    text, nxt = service.jobs.read_log(run.id, 0, limit=2)  # a chunk at a time: follow the offsets
+    assert (text, nxt) == ("héllo\n", 6) and service.jobs.read_log(run.id, nxt) == ("world\n", 12)
+    with pytest.raises(NotFound):
+        service.jobs.append_log(run.id + 1000, "x")
+    # the worker's shipper: what the file gains, in order, a UTF-8 sequence cut in two included
+    other = service.jobs.start_run("chatty", queue=True)
+    path = tmp_path / "run.log"
+    shipper = LogShipper(service, other.id, path)
+    shipper.ship()  # no file yet: nothing to send
+    path.write_bytes("a é".encode()[:-1])
+    shipper.ship()
+    with open(path, "ab") as f:
+        f.write("é".encode()[-1:] + b" b\n")
+    shipper.close()
+    assert service.jobs.read_log(other.id) == ("a é b\n", 6)
+
+
 def _finish(service, job: str, state: str):
     run = service.jobs.start_run(job)
     service.jobs.claim_run(run.id, "w")
@@ -389,8 +418,9 @@ class Env:
         )
 
     def log(self, run_id: int) -> str:
-        path = self.data_dir / "job-logs" / f"{run_id}.log"
-        return path.read_text() if path.exists() else ""
+        """The run's log as the catalog has it (what the worker shipped)."""
+        text, _ = self.service.jobs.read_log(run_id)
+        return text
 
     def worker_log(self, tail: int = 4000) -> str:
         return self.worker.log_path.read_text()[-tail:] if self.worker else ""
@@ -514,6 +544,37 @@ def test_crawler_and_jobs_chained_by_triggers_with_bookmarks(cluster, tmp_path):
         {"days": len(days), "events": sum(e[1] for e in expected), "amount": sum(e[2] for e in expected)}
     ]
     assert svc.jobs.bookmark("daily", "raw.events") == days
+
+
+JVM_SAYS = """
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.getOrCreate()
+print("python says hi", flush=True)
+jvm = spark.sparkContext._jvm
+jvm.java.lang.System.err.println("jvm says hi")
+jvm.org.apache.logging.log4j.LogManager.getLogger("mortar.test").error("log4j says hi")
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_warm_run_keeps_the_jvm_output_in_its_own_log(cluster):
+    """The JVM of a warm driver started long before the run: its output still lands in the run's log."""
+    if cluster.broker == "redis":
+        pytest.skip("the driver's output does not depend on the broker: run once")
+    svc = cluster.service
+    svc.jobs.create(Job("jvm_says", JVM_SAYS))
+    run = svc.jobs.start_run("jvm_says")
+    cluster.send("runner.job_run", [run.id])
+    done = cluster.wait_run(run.id)
+    log = cluster.log(run.id)
+    assert done.state == "SUCCEEDED", (done.error, log)
+    assert f"run {run.id} of job jvm_says started in a warm driver" in cluster.worker_log(20000)
+    assert log.startswith(f"# run {run.id} of job jvm_says")
+    for line in ("python says hi\n", "jvm says hi\n", "log4j says hi"):
+        assert line in log, log
+    pool_logs = "".join(p.read_text(errors="replace") for p in (cluster.data_dir / "job-logs").glob("warm-pool-*"))
+    assert "jvm says hi" not in pool_logs
 
 
 @pytest.mark.timeout(300)

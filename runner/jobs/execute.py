@@ -22,6 +22,7 @@ from pathlib import Path
 from metastore.catalog import CatalogService, Conflict, NotFound
 from metastore.catalog.jobs import FAILED, STOPPED, STOPPING, SUCCEEDED, TIMEOUT, Job, JobRun
 from metastore.config import Settings
+from runner.jobs.logship import LogShipper
 from runner.jobs.pool import ROOT, WarmPool, kill_tree, set_parent_death_signal
 
 log = logging.getLogger(__name__)
@@ -185,10 +186,25 @@ def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Setting
     workdir.mkdir(exist_ok=True)
     request = _request(run, job, settings, workdir)
     logfile = Path(request["log_path"])
-    with open(logfile, "a", encoding="utf-8") as f:
+    with open(logfile, "w", encoding="utf-8") as f:  # a run is executed once: a file left here is stale
         f.write(
             f"# run {run.id} of job {job.name}, attempt {run.attempt}, script version {job.script_version}\n"
         )
+    shipper = LogShipper(service, run.id, logfile)
+    shipper.ship()
+    try:
+        return _drive(service, run, job, settings, pool, request, shipper)
+    except Exception as e:
+        _note(logfile, f"the run could not be executed: {type(e).__name__}: {e}")
+        raise
+    finally:
+        shipper.close()  # after the notes of a timeout or stop: all of it is in the catalog before the end
+
+
+def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, pool: WarmPool | None,
+           request: dict, shipper: LogShipper) -> tuple[str, str | None, bool]:  # fmt: skip
+    workdir = Path(request["error_path"]).parent
+    logfile = Path(request["log_path"])
     started = time.time()
     driver = (
         pool.take(Settings.load().job_warm_wait_s) if can_run_warm(job, pool) else None
@@ -221,6 +237,7 @@ def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Setting
             break
         except subprocess.TimeoutExpired:
             pass
+        shipper.maybe_ship()
         now = time.time()
         if deadline is not None and now >= deadline:
             killed = kill_tree(proc.pid)
