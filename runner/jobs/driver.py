@@ -3,8 +3,9 @@
 Cold (`--request FILE`): a fresh Python process that builds its SparkSession (for a spark job) and runs
 the script. Warm (`--warm`): builds a SparkSession pointed at the metastore and warms it up (a catalog
 call loads the Hive client), prints READY, then waits on stdin for one run request; the script runs in a
-fresh session (`newSession()`: its own SQL conf, temporary views and functions) with its own argv, its
-stdout/stderr redirected to the run's log. Either way the process serves one run and exits: a warm
+fresh session (`newSession()`: its own SQL conf, temporary views and functions) with its own argv. Its
+output, Python's and the JVM's (log4j), goes to the run's log through the driver's output forwarder
+(runner/jobs/output.py); before and after the run, to the pool's log. Either way the process serves one run and exits: a warm
 driver is replaced by a new one rather than reused, so no state leaks from one run to the next.
 
 The Spark settings come as JSON in MORTAR_JOB_SPARK_CONF (with `spark.master`); the catalog settings
@@ -61,10 +62,14 @@ def _redirect(log_path: str) -> None:
     sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
 
 
-def run(request: dict, session=None, warm: bool = False) -> int:
+def run(request: dict, session=None, warm: bool = False, output=None) -> int:
     """Run one script as `request` says; returns the exit code (0: succeeded). The error summary of a
-    failure goes to request["error_path"], the traceback to the log."""
-    _redirect(request["log_path"])
+    failure goes to request["error_path"], the traceback to the log. `output`: a warm driver's
+    OutputForwarder, told to send fds 1 and 2 (the JVM's too) to the run's log."""
+    if output is not None:
+        output.switch(request["log_path"])
+    else:
+        _redirect(request["log_path"])
     os.environ.update(request.get("env", {}))
     sys.argv = [request["script_path"], *request.get("argv", [])]
     from runner.jobs import context
@@ -95,6 +100,8 @@ def run(request: dict, session=None, warm: bool = False) -> int:
             pass
     sys.stdout.flush()
     sys.stderr.flush()
+    if output is not None:
+        output.drain()  # the JVM's last lines too, before the process exits
     return code
 
 
@@ -115,14 +122,17 @@ def _exercise(spark) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--warm"]:
+        from runner.jobs.output import OutputForwarder
+
+        output = OutputForwarder()  # before the JVM starts: it inherits fds 1 and 2
         spark = build_session()
         spark.sql("SHOW DATABASES").collect()  # loads and connects the Hive client
         _exercise(spark)
-        os.write(1, READY)
+        output.ready(READY)
         line = sys.stdin.buffer.readline()
         if not line.strip():
             return 0  # the pool is shutting down
-        return run(json.loads(line), fresh_session(spark), warm=True)
+        return run(json.loads(line), fresh_session(spark), warm=True, output=output)
     if argv[:1] == ["--request"] and len(argv) == 2:
         with open(argv[1], encoding="utf-8") as f:
             request = json.load(f)
