@@ -402,7 +402,8 @@ def trigger_start(name: str) -> None:
         _fail(e)
     for d in done:
         if "crawler" in d:
-            click.echo(f"crawler {d['crawler']} queued")
+            click.echo(f"crawler {d['crawler']} not started: {d['error']}" if "error" in d
+                       else f"crawler {d['crawler']} queued")  # fmt: skip
         elif "workflow_run_id" in d:
             click.echo(f"workflow run {d['workflow_run_id']} started")
         elif "error" in d:
@@ -485,10 +486,10 @@ def workflow_resume(run_id: int) -> None:
     from runner.triggers.fire import resume_workflow
 
     try:
-        jobs = resume_workflow(_catalog(), run_id, _send)
+        nodes = resume_workflow(_catalog(), run_id, _send)
     except CatalogError as e:
         _fail(e)
-    click.echo(f"resumed: {', '.join(jobs)}" if jobs else "nothing failed in that run")
+    click.echo(f"resumed: {', '.join(nodes)}" if nodes else "nothing failed in that run")
 
 
 @workflow.command("delete")

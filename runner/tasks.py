@@ -19,15 +19,35 @@ def catalog() -> CatalogService:
 
 
 @app.task(name="runner.crawl")
-def crawl(crawler: str) -> dict:
-    """Run a crawler; the run's state and metrics are recorded in the catalog."""
+def crawl(crawler: str, run_id: int | None = None, trigger: str | None = None) -> dict:
+    """Run a crawler; the run's state and metrics are recorded in the catalog. `run_id`: a run recorded
+    already (a workflow's crawler node) to execute; `trigger`: the trigger that started the crawl. A run
+    in a workflow run then fires the workflow's triggers that watch it."""
     from runner.crawler.crawl import run_crawler
+    from runner.triggers.fire import on_crawler_run_ended
 
+    service = catalog()
     try:
-        outcome = run_crawler(catalog(), crawler)
-    except Conflict as e:  # a run of this crawler is already under way
+        outcome = run_crawler(service, crawler, run_id=run_id, trigger=trigger)
+    except Conflict as e:  # a run of this crawler is already under way (or this one was taken)
         log.info("crawler %s not started: %s", crawler, e)
         return {"crawler": crawler, "state": "NOT_STARTED", "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - a recorded run must not stay RUNNING because it never began
+        if run_id is None:
+            raise
+        log.exception("crawler %s: run %d could not begin", crawler, run_id)
+        try:
+            service.crawlers.finish_run(run_id, "FAILED", error=f"{type(e).__name__}: {e}")
+        except Conflict:
+            pass  # it ended meanwhile
+        outcome = None
+    if run_id is not None or outcome.run_id is not None:
+        try:
+            on_crawler_run_ended(service, service.crawlers.get_run(run_id or outcome.run_id), _send)
+        except Exception:  # noqa: BLE001 - the run is recorded; the scheduler evaluates it again
+            log.exception("workflow triggers after crawler %s failed", crawler)
+    if outcome is None:
+        return {"crawler": crawler, "run_id": run_id, "state": "FAILED"}
     return {"crawler": crawler, "run_id": outcome.run_id, "state": outcome.state, "error": outcome.error}
 
 

@@ -334,7 +334,7 @@ def test_workflow_runs_show_every_node_and_resume_from_the_failed_ones(service):
     done = service.workflows.get_run(wf.id)
     assert (done.state, done.nodes) == ("COMPLETED", {"job extract": "SUCCEEDED", "job load": "FAILED"})
     assert done.run_properties == {"day": "2024-01-01", "source": "s3://x", "rows": 3}
-    assert resume_workflow(service, wf.id, send) == ["load"]
+    assert resume_workflow(service, wf.id, send) == ["job load"]
     assert service.workflows.get_run(wf.id).state == "RUNNING"
     [again, _] = service.jobs.runs("load")
     assert again.workflow_run_id == wf.id
@@ -573,7 +573,9 @@ def test_a_warm_run_keeps_the_jvm_output_in_its_own_log(cluster):
     assert log.startswith(f"# run {run.id} of job jvm_says")
     for line in ("python says hi\n", "jvm says hi\n", "log4j says hi"):
         assert line in log, log
-    pool_logs = "".join(p.read_text(errors="replace") for p in (cluster.data_dir / "job-logs").glob("warm-pool-*"))
+    pool_logs = "".join(
+        p.read_text(errors="replace") for p in (cluster.data_dir / "job-logs").glob("warm-pool-*")
+    )
     assert "jvm says hi" not in pool_logs
 
 
@@ -661,24 +663,36 @@ def test_stop_kills_the_run(cluster, tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_a_workflow_on_the_worker_shares_run_properties(cluster):
+def test_a_workflow_on_the_worker_crawls_then_runs_jobs_sharing_run_properties(cluster, tmp_path):
+    """crawler (started by the workflow's on-demand trigger) → its SUCCEEDED starts a job that writes a run
+    property → that job's SUCCEEDED starts one that reads it; the crawl and the jobs run on the worker."""
     from metastore.catalog.workflows import Workflow
     from runner.triggers.fire import start_workflow
+    from tests.crawler_data import csv_text, write_files
 
     svc = cluster.service
+    write_files(tmp_path / "wf_src", {"a.csv": csv_text(["id", "v"], [[1, 2], [3, 4]])})
+    svc.crawlers.create(
+        Crawler(name="wf_src", targets=[CrawlerTarget(str(tmp_path / "wf_src"))], database="wf")
+    )
     svc.jobs.create(Job("wf_count", "from runner.jobs.context import put_run_properties\n"
                                     "put_run_properties({'rows': 3})\n", job_type="pythonshell"))  # fmt: skip
     svc.jobs.create(Job("wf_print", "import mortar_job\nprint('rows', mortar_job.get_run_properties()['rows'])\n",
                         job_type="pythonshell"))  # fmt: skip
     svc.workflows.create(Workflow("props"))
-    svc.triggers.create(Trigger("props_start", "ON_DEMAND", [Action(job="wf_count")], workflow="props"))
+    svc.triggers.create(Trigger("props_start", "ON_DEMAND", [Action(crawler="wf_src")], workflow="props"))
+    svc.triggers.create(Trigger("props_crawled", "CONDITIONAL", [Action(job="wf_count")], workflow="props",
+                                conditions=[Condition("SUCCEEDED", crawler="wf_src")]))  # fmt: skip
     svc.triggers.create(Trigger("props_next", "CONDITIONAL", [Action(job="wf_print")], workflow="props",
                                 conditions=[Condition("SUCCEEDED", job="wf_count")]))  # fmt: skip
     run = start_workflow(svc, "props", cluster.send)
+    assert run.nodes["crawler wf_src"] == "RUNNING"
     deadline = time.time() + 120
     while (wf := svc.workflows.get_run(run.id)).state == "RUNNING" and time.time() < deadline:
         time.sleep(0.3)
-    assert (wf.state, wf.nodes) == ("COMPLETED", {"job wf_count": "SUCCEEDED", "job wf_print": "SUCCEEDED"})
+    assert (wf.state, wf.nodes) == ("COMPLETED", {"crawler wf_src": "SUCCEEDED", "job wf_count": "SUCCEEDED",
+                                                  "job wf_print": "SUCCEEDED"}), cluster.worker_log()  # fmt: skip
+    assert svc.tables.get("wf", "wf_src") is not None
     [printed] = svc.jobs.runs("wf_print")
     assert "rows 3\n" in cluster.log(printed.id) and wf.run_properties == {"rows": 3}
 

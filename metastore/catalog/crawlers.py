@@ -97,6 +97,8 @@ class CrawlerRun:
     error: str | None
     metrics: dict  # COUNT_METRICS, and skipped: [{"path": ..., "reason": ...}]
     heartbeat_at: int = 0  # ms
+    trigger: str | None = None  # the trigger that started it, if any
+    workflow_run_id: int | None = None  # the workflow run it is part of, if any
 
     @property
     def duration_ms(self) -> int | None:
@@ -446,6 +448,8 @@ def _run(row, crawler: str) -> CrawlerRun:
         error=row.error,
         metrics=codec.loads(row.metrics),
         heartbeat_at=row.heartbeat_at,
+        trigger=row.trigger_name,
+        workflow_run_id=row.workflow_run_id,
     )
 
 
@@ -567,9 +571,14 @@ class Crawlers(Area):
             .with_for_update()
         ).first()
 
-    def start_run(self, name: str, stale_after_s: float | None = None) -> CrawlerRun:
-        """Record a new RUNNING run of crawler `name`. Conflict if one is running already, unless that one's
-        heartbeat is older than `stale_after_s`: then it is failed as stale and the new run starts."""
+    def start_run(self, name: str, stale_after_s: float | None = None, *, trigger: str | None = None,
+                  workflow_run_id: int | None = None) -> CrawlerRun:  # fmt: skip
+        """Record a new RUNNING run of crawler `name` (started by `trigger`, part of workflow run
+        `workflow_run_id`). Conflict if one is running already, unless that one's heartbeat is older than
+        `stale_after_s`: then it is failed as stale and the new run starts.
+
+        A run recorded for a worker to execute later (a workflow's crawler node: the workflow must see it
+        under way at once) is taken by that worker with `claim_run`."""
         with self._write() as conn:
             crawler = self._crawler_row(conn, name, for_update=True)  # serialises the starts of one crawler
             running = self._running_row(conn, crawler.id)
@@ -581,13 +590,40 @@ class Crawlers(Area):
                         f"{datetime.fromtimestamp(running.started_at / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC)"
                     )
                 self._fail_stale(conn, running, crawler.name, at)
+            trigger = None if trigger is None else str(trigger)[:NAME]
             run_id = conn.execute(
                 insert(CrawlerRunRow).values(
-                    crawler_id=crawler.id, state=RUNNING, started_at=at, heartbeat_at=at, metrics="{}"
+                    crawler_id=crawler.id,
+                    state=RUNNING,
+                    started_at=at,
+                    heartbeat_at=at,
+                    metrics="{}",
+                    trigger_name=trigger,
+                    workflow_run_id=workflow_run_id,
                 )
             ).inserted_primary_key[0]
-            self._audit_crawler(conn, "START_CRAWLER_RUN", crawler.name, run_id=run_id)
-        return CrawlerRun(run_id, crawler.name, RUNNING, at, None, None, {}, at)
+            self._audit_crawler(conn, "START_CRAWLER_RUN", crawler.name, run_id=run_id, trigger=trigger,
+                                workflow_run_id=workflow_run_id)  # fmt: skip
+        return CrawlerRun(run_id, crawler.name, RUNNING, at, None, None, {}, at, trigger, workflow_run_id)
+
+    def claim_run(self, run_id: int, stale_after_s: float | None = None) -> CrawlerRun:
+        """Take RUNNING run `run_id`, recorded by `start_run` for a worker to execute: it gets its first
+        heartbeat (until then its heartbeat is its start). One worker wins, even when the broker delivers
+        the task twice; a run whose worker went quiet for `stale_after_s` may be taken again. Conflict
+        otherwise."""
+        with self._write() as conn:
+            row = self._run_row(conn, run_id, for_update=True)
+            at = now_ms()
+            free = row.heartbeat_at == row.started_at or (
+                stale_after_s is not None and row.heartbeat_at < at - stale_after_s * 1000
+            )
+            if row.state != RUNNING or not free:
+                raise Conflict(
+                    f"run {run_id} of crawler {row.crawler_name} is taken or has ended ({row.state})"
+                )
+            conn.execute(update(CrawlerRunRow).where(CrawlerRunRow.id == run_id)
+                         .values(heartbeat_at=max(at, row.started_at + 1)))  # fmt: skip
+            return _run(self._run_row(conn, run_id), row.crawler_name)
 
     def heartbeat_run(self, run_id: int) -> None:
         """Record that the worker of run `run_id` is alive. Conflict once the run has ended (failed as stale,
@@ -637,9 +673,8 @@ class Crawlers(Area):
             self._audit_crawler(
                 conn, "FINISH_CRAWLER_RUN", row.crawler_name, run_id=run_id, state=state, **counts
             )
-        return CrawlerRun(
-            run_id, row.crawler_name, state, row.started_at, at, error, metrics, row.heartbeat_at
-        )
+        return CrawlerRun(run_id, row.crawler_name, state, row.started_at, at, error, metrics, row.heartbeat_at,
+                          row.trigger_name, row.workflow_run_id)  # fmt: skip
 
     def get_run(self, run_id: int) -> CrawlerRun:
         with self._read() as conn:
@@ -701,7 +736,7 @@ class Crawlers(Area):
             conn, "FAIL_STALE_CRAWLER_RUN", crawler, run_id=row.id, heartbeat_at=row.heartbeat_at
         )
         return CrawlerRun(row.id, crawler, FAILED, row.started_at, at, STALE_RUN_ERROR, codec.loads(row.metrics),
-                          row.heartbeat_at)  # fmt: skip
+                          row.heartbeat_at, row.trigger_name, row.workflow_run_id)  # fmt: skip
 
     # --- custom classifiers -----------------------------------------------------------------------------
 

@@ -275,7 +275,7 @@ class Triggers(Area):
     ) -> bool:
         """Whether `trigger`'s conditions hold now: the latest ended run of each job or crawler named,
         ended after the trigger's activation (or `since`), is in the state named (all with AND, one with
-        ANY). In a workflow run only the job runs of that workflow run count."""
+        ANY). In a workflow run only the job and crawler runs of that workflow run count."""
         since = trigger.activated_at or 0 if since is None else since
         with self._read() as conn:
             results = [
@@ -298,17 +298,23 @@ class Triggers(Area):
                  .where(CrawlerRow.name == c.crawler, CrawlerRunRow.ended_at.is_not(None),
                         CrawlerRunRow.ended_at >= since)
                  .order_by(CrawlerRunRow.ended_at.desc(), CrawlerRunRow.id.desc()))  # fmt: skip
+            if workflow_run_id is not None:
+                q = q.where(CrawlerRunRow.workflow_run_id == workflow_run_id)
         return conn.execute(q.limit(1)).scalar()
 
-    def latest_crawler_runs(self, names: list[str], since: int) -> dict[str, tuple[int, str, int]]:
-        """crawler name → (id, state, partitions added) of its latest run that ended at or after `since` (ms)."""
+    def latest_crawler_runs(self, names: list[str], since: int, outside_workflows: bool = False
+                            ) -> dict[str, tuple[int, str, int]]:  # fmt: skip
+        """crawler name → (id, state, partitions added) of its latest run that ended at or after `since` (ms)
+        (with `outside_workflows`, of its latest run that is not part of a workflow run)."""
         out = {}
         with self._read() as conn:
             for n in names:
-                row = conn.execute(
-                    select(CrawlerRunRow.id, CrawlerRunRow.state, CrawlerRunRow.metrics).join(CrawlerRow, CrawlerRow.id == CrawlerRunRow.crawler_id)
-                    .where(CrawlerRow.name == n, CrawlerRunRow.ended_at.is_not(None), CrawlerRunRow.ended_at >= since)
-                    .order_by(CrawlerRunRow.ended_at.desc(), CrawlerRunRow.id.desc()).limit(1)).first()  # fmt: skip
+                q = (select(CrawlerRunRow.id, CrawlerRunRow.state, CrawlerRunRow.metrics).join(CrawlerRow, CrawlerRow.id == CrawlerRunRow.crawler_id)
+                     .where(CrawlerRow.name == n, CrawlerRunRow.ended_at.is_not(None), CrawlerRunRow.ended_at >= since)
+                     .order_by(CrawlerRunRow.ended_at.desc(), CrawlerRunRow.id.desc()).limit(1))  # fmt: skip
+                if outside_workflows:
+                    q = q.where(CrawlerRunRow.workflow_run_id.is_(None))
+                row = conn.execute(q).first()
                 if row is not None:
                     out[n] = (
                         row.id,

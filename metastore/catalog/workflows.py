@@ -2,9 +2,10 @@
 crawlers they start; workflow runs with run properties that jobs read and write.
 
 A workflow run starts by firing the workflow's start trigger (its ON_DEMAND or SCHEDULED one); the job
-runs it starts carry the workflow run's id, and when one of them ends, the workflow's conditional
-triggers are evaluated against the runs of that workflow run only. The run is COMPLETED when nothing in
-it is under way any more; `resume` starts again the jobs whose last run in it did not succeed.
+and crawler runs it starts carry the workflow run's id, and when one of them ends, the workflow's
+conditional triggers are evaluated against the runs of that workflow run only. The run is COMPLETED when
+nothing in it is under way any more; `resume` starts again the jobs and crawlers whose last run in it did
+not succeed.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ from sqlalchemy.exc import IntegrityError
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area, now_ms
+from metastore.catalog.crawlers import END_STATES as CRAWLER_END_STATES
+from metastore.catalog.crawlers import RUNNING as CRAWLER_RUNNING
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from metastore.catalog.jobs import END_STATES, LIVE_STATES, SUCCEEDED
 from metastore.catalog.names import check_name
 from metastore.catalog.types import DEFAULT_CATALOG
-from metastore.storage.models import JobRow, JobRunRow, TriggerRow, WorkflowRow, WorkflowRunRow
+from metastore.storage.models import (
+    CrawlerRow,
+    CrawlerRunRow,
+    JobRow,
+    JobRunRow,
+    TriggerRow,
+    WorkflowRow,
+    WorkflowRunRow,
+)
 
 WF_RUNNING, WF_COMPLETED, WF_STOPPED = "RUNNING", "COMPLETED", "STOPPED"
 MAX_PROPERTIES = 256 * 1024
@@ -44,7 +55,8 @@ class WorkflowRun:
     run_properties: dict
     started_at: int
     ended_at: int | None
-    nodes: dict[str, str | None] = field(default_factory=dict)  # "job NAME" → state of its last run here
+    # "job NAME" or "crawler NAME" → the state of its last run in this workflow run (None: not run)
+    nodes: dict[str, str | None] = field(default_factory=dict)
 
 
 def _properties(what: str, value) -> dict:
@@ -145,19 +157,23 @@ class Workflows(Area):
         return self.get_run(run_id)
 
     def get_run(self, run_id: int) -> WorkflowRun:
-        """Workflow run `run_id` with the state of every job of the workflow's graph in it."""
+        """Workflow run `run_id` with the state of every job and crawler of the workflow's graph in it."""
         with self._read() as conn:
             r = self._run_row(conn, run_id)
-            jobs = set()
+            names: set[str] = set()
             for t in conn.execute(select(TriggerRow.actions, TriggerRow.conditions)
                                   .where(TriggerRow.workflow_name == r.workflow_name)):  # fmt: skip
-                jobs.update(a["job"] for a in codec.loads(t.actions) if "job" in a)
-                jobs.update(c["job"] for c in codec.loads(t.conditions) if "job" in c)
-            nodes: dict[str, str | None] = {f"job {j}": None for j in sorted(jobs)}
+                for item in codec.loads(t.actions) + codec.loads(t.conditions):
+                    names.update(f"{kind} {item[kind]}" for kind in ("job", "crawler") if kind in item)
+            nodes: dict[str, str | None] = {n: None for n in sorted(names)}
             for job, state in conn.execute(
                     select(JobRow.name, JobRunRow.state).join(JobRow, JobRow.id == JobRunRow.job_id)
                     .where(JobRunRow.workflow_run_id == run_id).order_by(JobRunRow.id)):  # fmt: skip
                 nodes[f"job {job}"] = state  # the last run of each job wins
+            for crawler, state in conn.execute(
+                    select(CrawlerRow.name, CrawlerRunRow.state).join(CrawlerRow, CrawlerRow.id == CrawlerRunRow.crawler_id)
+                    .where(CrawlerRunRow.workflow_run_id == run_id).order_by(CrawlerRunRow.id)):  # fmt: skip
+                nodes[f"crawler {crawler}"] = state
         return WorkflowRun(
             r.id, r.workflow_name, r.state, codec.loads(r.run_properties), r.started_at, r.ended_at, nodes
         )
@@ -190,11 +206,15 @@ class Workflows(Area):
         return merged
 
     def settle(self, run_id: int) -> WorkflowRun:
-        """COMPLETED once no job run of workflow run `run_id` is under way (call after firing triggers)."""
+        """COMPLETED once no job or crawler run of workflow run `run_id` is under way (call after firing
+        triggers)."""
         with self._write() as conn:
             row = self._run_row(conn, run_id, for_update=True)
             live = conn.execute(select(JobRunRow.id).where(
                 JobRunRow.workflow_run_id == run_id, JobRunRow.state.in_(LIVE_STATES))).first()  # fmt: skip
+            if live is None:
+                live = conn.execute(select(CrawlerRunRow.id).where(
+                    CrawlerRunRow.workflow_run_id == run_id, CrawlerRunRow.state == CRAWLER_RUNNING)).first()  # fmt: skip
             if row.state == WF_RUNNING and live is None:
                 conn.execute(update(WorkflowRunRow).where(WorkflowRunRow.id == run_id)
                              .values(state=WF_COMPLETED, ended_at=now_ms()))  # fmt: skip
@@ -203,10 +223,28 @@ class Workflows(Area):
                 )
         return self.get_run(run_id)
 
-    def failed_nodes(self, run_id: int) -> list[str]:
-        """Jobs whose last run in workflow run `run_id` ended other than SUCCEEDED."""
+    def failed_nodes(self, run_id: int, crawlers: bool = False) -> list[str]:
+        """Jobs whose last run in workflow run `run_id` ended other than SUCCEEDED; with `crawlers`, the
+        node names ("job NAME", "crawler NAME") of the jobs and crawlers that did."""
         run = self.get_run(run_id)
-        return [n.removeprefix("job ") for n, s in run.nodes.items() if s in END_STATES and s != SUCCEEDED]
+        failed = [n for n, s in run.nodes.items() if s != SUCCEEDED and (
+            s in END_STATES if n.startswith("job ") else s in CRAWLER_END_STATES)]  # fmt: skip
+        if crawlers:
+            return failed
+        return [n.removeprefix("job ") for n in failed if n.startswith("job ")]
+
+    def ended_crawler_runs(self, older_than_s: float = 0) -> list[tuple[int, int]]:
+        """(crawler run id, workflow run id) of the crawler runs that ended at least `older_than_s` seconds
+        ago in RUNNING workflow runs: the scheduler evaluates them again in case the worker that ran one
+        could not."""
+        cutoff = now_ms() - int(older_than_s * 1000)
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(CrawlerRunRow.id, CrawlerRunRow.workflow_run_id)
+                .join(WorkflowRunRow, WorkflowRunRow.id == CrawlerRunRow.workflow_run_id)
+                .where(WorkflowRunRow.state == WF_RUNNING, CrawlerRunRow.state != CRAWLER_RUNNING,
+                       CrawlerRunRow.ended_at <= cutoff)
+                .order_by(CrawlerRunRow.id))]  # fmt: skip
 
     def reopen(self, run_id: int) -> None:
         """Put a COMPLETED workflow run back to RUNNING (to resume it)."""

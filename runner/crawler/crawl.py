@@ -101,7 +101,12 @@ def table_parameters_kept(params: dict[str, str]) -> dict[str, str]:
 
 
 class CrawlRun:
-    def __init__(self, service: CatalogService, name: str, *, dry_run: bool = False, progress: Progress | None = None):
+    def __init__(self, service: CatalogService, name: str, *, dry_run: bool = False, progress: Progress | None = None,
+                 run_id: int | None = None, trigger: str | None = None):  # fmt: skip
+        """`run_id`: execute that run, recorded already (a workflow's crawler node), instead of starting one;
+        `trigger`: the trigger that started this crawl."""
+        self.given_run_id = run_id
+        self.trigger = trigger
         self.service = service
         self.crawler = service.crawlers.get(name)
         self.dry_run = dry_run
@@ -117,8 +122,11 @@ class CrawlRun:
     # --- the run --------------------------------------------------------------------------------------
 
     def execute(self) -> CrawlOutcome:
-        if not self.dry_run:
-            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=STALE_AFTER_S).id
+        if self.given_run_id is not None:
+            self.run_id = self.service.crawlers.claim_run(self.given_run_id, stale_after_s=STALE_AFTER_S).id
+        elif not self.dry_run:
+            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=STALE_AFTER_S,
+                                                          trigger=self.trigger).id  # fmt: skip
         try:
             self._crawl()
         except RunEnded as e:
@@ -413,7 +421,8 @@ def _custom(c) -> CustomClassifier:
     return CustomClassifier(**{k: getattr(c, k) for k in CustomClassifier.__dataclass_fields__ if hasattr(c, k)})
 
 
-def run_crawler(service: CatalogService, name: str, *, dry_run: bool = False,
-                progress: Progress | None = None) -> CrawlOutcome:  # fmt: skip
-    """Run the crawler `name` now, in this process (a Celery task or the command line)."""
-    return CrawlRun(service, name, dry_run=dry_run, progress=progress).execute()
+def run_crawler(service: CatalogService, name: str, *, dry_run: bool = False, progress: Progress | None = None,
+                run_id: int | None = None, trigger: str | None = None) -> CrawlOutcome:  # fmt: skip
+    """Run the crawler `name` now, in this process (a Celery task or the command line); `run_id`: the
+    recorded run to execute (Conflict if another worker took it)."""
+    return CrawlRun(service, name, dry_run=dry_run, progress=progress, run_id=run_id, trigger=trigger).execute()

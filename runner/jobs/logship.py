@@ -46,9 +46,11 @@ class LogShipper:
             while self.pending:
                 chunk = self.pending[:MAX_CHUNK]
                 self.service.jobs.append_log(self.run_id, chunk)
-                self.pending = self.pending[len(chunk):]
+                self.pending = self.pending[len(chunk) :]
         except Exception:  # noqa: BLE001 - the run goes on; the text is sent next time
-            log.warning("log of run %d: shipping to the catalog failed, will retry", self.run_id, exc_info=True)
+            log.warning(
+                "log of run %d: shipping to the catalog failed, will retry", self.run_id, exc_info=True
+            )
             return False
         return True
 

@@ -49,20 +49,20 @@ class OutputForwarder:
                 if i < 0:
                     break
                 self._write(buf[:i])
-                buf = buf[i + len(MARK):]
+                buf = buf[i + len(MARK) :]
                 with self._lock:
                     self._marks_seen += 1
                     self._drained.notify_all()
             keep = next((k for k in range(min(len(MARK) - 1, len(buf)), 0, -1) if buf.endswith(MARK[:k])), 0)
             self._write(buf[: len(buf) - keep])
-            buf = buf[len(buf) - keep:]
+            buf = buf[len(buf) - keep :]
 
     def _write(self, data: bytes) -> None:
         with self._lock:
             sink = self.sink
             while data:
                 try:
-                    data = data[os.write(sink, data):]
+                    data = data[os.write(sink, data) :]
                 except InterruptedError:
                     continue
                 except OSError:

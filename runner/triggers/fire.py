@@ -1,7 +1,9 @@
 """Firing triggers: their actions start job runs (with argument overrides) and crawls, on the workers.
 
 Conditional triggers are evaluated when a run they watch ends: right away for job runs (by the worker
-that ran it, or whoever marked it stale), and at every scheduler tick for crawler runs. A firing is
+that ran it, or whoever marked it stale) and for crawler runs in workflow runs (by the worker that ran
+it, and again at every scheduler tick in case it could not), and at every scheduler tick for other
+crawler runs. A firing is
 claimed in the catalog first (one row per trigger and run that ended), so that one ending fires a
 trigger once however many processes evaluate it. Event triggers fire, at the scheduler's tick, for each
 crawler run that added partitions.
@@ -13,18 +15,22 @@ import logging
 from collections.abc import Callable
 
 from metastore.catalog import CatalogError, CatalogService
+from metastore.catalog.crawlers import CrawlerRun
 from metastore.catalog.jobs import JobRun
 from metastore.catalog.triggers import ACTIVATED, CONDITIONAL, EVENT, ON_DEMAND, SCHEDULED, Trigger
 
 log = logging.getLogger(__name__)
 
 SendTask = Callable[[str, list], None]
+CRAWL_TASK = "runner.crawl"  # args: crawler name[, recorded run id[, trigger name]]
+WORKER_GRACE_S = 60  # the scheduler evaluates a workflow's ended crawler run if its worker did not by then
 
 
 def fire_actions(service: CatalogService, trigger: Trigger, send_task: SendTask,
                  workflow_run_id: int | None = None) -> list[dict]:  # fmt: skip
     """Start what `trigger`'s actions name; returns what each did ({"job", "run_id", "state"} or
-    {"crawler"} or {"job", "error"}). A job at its concurrency limit is reported, not raised."""
+    {"crawler"[, "run_id"]} or {"job" or "crawler", "error"}). A job at its concurrency limit, or a
+    crawler already running, is reported, not raised."""
     from runner.jobs.execute import start_job_run
 
     done = []
@@ -37,11 +43,29 @@ def fire_actions(service: CatalogService, trigger: Trigger, send_task: SendTask,
             except CatalogError as e:
                 log.warning("trigger %s could not start job %s: %s", trigger.name, action.job, e)
                 done.append({"job": action.job, "error": str(e)})
+        elif workflow_run_id is not None:
+            try:
+                crawl = start_crawl(service, action.crawler, send_task, trigger.name, workflow_run_id)
+                done.append({"crawler": action.crawler, "run_id": crawl.id})
+            except CatalogError as e:
+                log.warning("trigger %s could not start crawler %s: %s", trigger.name, action.crawler, e)
+                done.append({"crawler": action.crawler, "error": str(e)})
         else:
-            send_task("runner.crawl", [action.crawler])
+            send_task(CRAWL_TASK, [action.crawler, None, trigger.name])
             done.append({"crawler": action.crawler})
     log.info("trigger %s fired: %s", trigger.name, done)
     return done
+
+
+def start_crawl(service: CatalogService, crawler: str, send_task: SendTask, trigger: str | None,
+                workflow_run_id: int) -> CrawlerRun:  # fmt: skip
+    """Record a run of `crawler` in workflow run `workflow_run_id` now (the workflow sees it under way at
+    once) and enqueue it: a worker takes it (claim_run) and crawls."""
+    from runner.crawler.crawl import STALE_AFTER_S
+
+    run = service.crawlers.start_run(crawler, STALE_AFTER_S, trigger=trigger, workflow_run_id=workflow_run_id)
+    send_task(CRAWL_TASK, [crawler, run.id])
+    return run
 
 
 def start_trigger(service: CatalogService, name: str, send_task: SendTask) -> list[dict]:
@@ -73,19 +97,24 @@ def start_workflow(service: CatalogService, name: str, send_task: SendTask, run_
 
 
 def resume_workflow(service: CatalogService, run_id: int, send_task: SendTask) -> list[str]:
-    """Start again, in workflow run `run_id`, the jobs whose last run in it did not succeed; downstream
-    triggers then fire as usual. Returns the jobs started."""
+    """Start again, in workflow run `run_id`, the jobs and crawlers whose last run in it did not succeed;
+    downstream triggers then fire as usual. Returns the nodes started ("job NAME", "crawler NAME")."""
     from runner.jobs.execute import start_job_run
 
-    failed = service.workflows.failed_nodes(run_id)
+    failed = service.workflows.failed_nodes(run_id, crawlers=True)
     if not failed:
         return []
     service.workflows.reopen(run_id)
-    for job in failed:
-        last = next(r for r in service.jobs.runs(job, limit=1000) if r.workflow_run_id == run_id)
-        fixed = service.jobs.get(job).non_overridable_arguments
+    for node in failed:
+        kind, _, name = node.partition(" ")
+        if kind == "crawler":
+            last = next(r for r in service.crawlers.runs(name, limit=1000) if r.workflow_run_id == run_id)
+            start_crawl(service, name, send_task, last.trigger, run_id)
+            continue
+        last = next(r for r in service.jobs.runs(name, limit=1000) if r.workflow_run_id == run_id)
+        fixed = service.jobs.get(name).non_overridable_arguments
         args = {k: v for k, v in last.arguments.items() if k not in fixed}
-        start_job_run(service, job, send_task, args, trigger=last.trigger, workflow_run_id=run_id)
+        start_job_run(service, name, send_task, args, trigger=last.trigger, workflow_run_id=run_id)
     return failed
 
 
@@ -116,17 +145,47 @@ def on_job_run_ended(
 def _on_workflow_job_run_ended(
     service: CatalogService, run: JobRun, send_task: SendTask, claimed_by: str
 ) -> list[str]:
-    wf_run = service.workflows.get_run(run.workflow_run_id)
+    return _on_workflow_run_ended(service, "job", run.job, run.id, run.state, run.workflow_run_id, send_task,
+                                  claimed_by)  # fmt: skip
+
+
+def on_crawler_run_ended(service: CatalogService, run: CrawlerRun, send_task: SendTask,
+                         claimed_by: str = "worker") -> list[str]:  # fmt: skip
+    """For a crawler run in a workflow run: evaluate the workflow's conditional triggers watching its
+    crawler against the runs of that workflow run, fire those whose conditions now hold, and settle the
+    workflow run. (Crawler runs outside workflows are the scheduler's: see on_crawler_runs.)"""
+    if run.workflow_run_id is None or run.state == "RUNNING":
+        return []
+    return _on_workflow_run_ended(service, "crawler", run.crawler, run.id, run.state, run.workflow_run_id,
+                                  send_task, claimed_by)  # fmt: skip
+
+
+def _on_workflow_run_ended(service: CatalogService, kind: str, name: str, run_id: int, state: str,
+                           workflow_run_id: int, send_task: SendTask, claimed_by: str) -> list[str]:  # fmt: skip
+    wf_run = service.workflows.get_run(workflow_run_id)
     fired = []
     if wf_run.state == "RUNNING":
-        for t in service.triggers.watching("job", run.job, workflow=wf_run.workflow):
-            if not any(c.job == run.job and c.state == run.state for c in t.conditions):
+        for t in service.triggers.watching(kind, name, workflow=wf_run.workflow):
+            if not any(getattr(c, kind) == name and c.state == state for c in t.conditions):
                 continue
             if service.triggers.conditions_met(t, wf_run.id, since=wf_run.started_at) and service.schedules.claim(
-                    "trigger-job-run", t.name, run.id, claimed_by):  # fmt: skip
+                    f"trigger-{kind}-run", t.name, run_id, claimed_by):  # fmt: skip
                 fire_actions(service, t, send_task, wf_run.id)
                 fired.append(t.name)
     service.workflows.settle(wf_run.id)
+    return fired
+
+
+def on_workflow_crawler_runs(
+    service: CatalogService, send_task: SendTask, claimed_by: str = "scheduler"
+) -> list[str]:
+    """At the scheduler's tick: evaluate the crawler runs that ended in running workflow runs, in case the
+    worker that ran one died before it did (each run fires a trigger at most once)."""
+    fired = []
+    for crawler_run_id, _ in service.workflows.ended_crawler_runs(WORKER_GRACE_S):
+        fired += on_crawler_run_ended(
+            service, service.crawlers.get_run(crawler_run_id), send_task, claimed_by
+        )
     return fired
 
 
@@ -140,7 +199,7 @@ def on_crawler_runs(service: CatalogService, send_task: SendTask, claimed_by: st
         crawlers = sorted({c.crawler for c in t.conditions if c.crawler})
         if not crawlers:
             continue
-        latest = service.triggers.latest_crawler_runs(crawlers, t.activated_at or 0)
+        latest = service.triggers.latest_crawler_runs(crawlers, t.activated_at or 0, outside_workflows=True)
         for c in t.conditions:
             if c.crawler not in latest:
                 continue

@@ -65,11 +65,17 @@ class Scheduler:
         return fired
 
     def _tick_triggers(self, now: datetime) -> list[tuple[str, str, datetime]]:
-        """Scheduled triggers that are due; conditional triggers on crawler runs that ended; job runs
-        whose worker stopped heartbeating (failed or retried, see runner.jobs.execute)."""
+        """Scheduled triggers that are due; conditional triggers on crawler runs that ended (those of
+        workflow runs too, if their worker did not evaluate them); job runs whose worker stopped
+        heartbeating (failed or retried, see runner.jobs.execute)."""
         from metastore.catalog.triggers import ACTIVATED, SCHEDULED
         from runner.jobs.execute import recover_stale_runs
-        from runner.triggers.fire import fire_actions, on_crawler_runs, start_workflow
+        from runner.triggers.fire import (
+            fire_actions,
+            on_crawler_runs,
+            on_workflow_crawler_runs,
+            start_workflow,
+        )
 
         fired = []
         for trigger in self.service.triggers.list(SCHEDULED, ACTIVATED):
@@ -86,6 +92,8 @@ class Scheduler:
                     fire_actions(self.service, trigger, self.send_task)
                 fired.append(("trigger", trigger.name, when))
         for name in on_crawler_runs(self.service, self.send_task, self.identity):
+            fired.append(("trigger", name, now))
+        for name in on_workflow_crawler_runs(self.service, self.send_task, self.identity):
             fired.append(("trigger", name, now))
         recover_stale_runs(self.service, self.send_task, self.job_stale_after_s)
         return fired
