@@ -53,7 +53,8 @@ def create_app(service: CatalogService, settings: Settings | None = None, *,
                send_task: Callable[[str, list], None] | None = None) -> Flask:  # fmt: skip
     """The web application over `service`. `send_task(name, args)` queues work for the workers; by default
     it sends Celery tasks to `settings.broker_url`."""
-    from metastore.web import api, api_flows, api_jobs, console, security  # noqa: F401 - api_*: routes of api.bp
+    # api_* and console_* add their routes to api.bp and console.bp
+    from metastore.web import api, api_flows, api_jobs, console, console_flows, console_jobs, security  # noqa: F401
 
     settings = settings or Settings.load()
     app = Flask(__name__)

@@ -8,15 +8,23 @@ from html import escape
 from metastore.catalog.crawlers import CrawlerRun
 
 COLORS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#9e9e9e", "RUNNING": "#1565c0"}
+JOB_COLORS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "ERROR": "#8e24aa", "TIMEOUT": "#ef6c00",
+              "STOPPED": "#9e9e9e", "RUNNING": "#1565c0", "STARTING": "#64b5f6", "WAITING": "#fbc02d"}  # fmt: skip
 
 
-def run_chart(runs: list[CrawlerRun], width: int = 720, height: int = 180) -> str:
-    """Bars of run durations, oldest on the left, coloured by outcome; each bar's tooltip tells the run.
-    Runs still going are drawn up to now."""
+def _start(r) -> int:
+    """When a run started; a job run not taken yet counts from its creation."""
+    return r.started_at if r.started_at is not None else r.created_at
+
+
+def run_chart(runs: list[CrawlerRun], width: int = 720, height: int = 180, colors: dict | None = None) -> str:
+    """Bars of run durations (crawler or job runs), oldest on the left, coloured by outcome; each bar's
+    tooltip tells the run. Runs still going are drawn up to now."""
     if not runs:
         return '<p class="muted">No runs yet.</p>'
+    colors = colors or COLORS
     now = int(datetime.now(UTC).timestamp() * 1000)
-    durations = [(r.ended_at or max(now, r.started_at)) - r.started_at for r in runs]
+    durations = [(r.ended_at or max(now, _start(r))) - _start(r) for r in runs]
     top = max(max(durations), 1)
     left, bottom, right, top_pad = 56, 24, 8, 10
     plot_w, plot_h = width - left - right, height - bottom - top_pad
@@ -34,17 +42,17 @@ def run_chart(runs: list[CrawlerRun], width: int = 720, height: int = 180) -> st
         h = max(1.0, plot_h * d / top)
         x = left + i * step + (step - bar) / 2
         y = top_pad + plot_h - h
-        when = datetime.fromtimestamp(r.started_at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        when = datetime.fromtimestamp(_start(r) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         tip = escape(f"run {r.id}: {r.state}, {_seconds(d)}, started {when} UTC")
         parts.append(f'<rect class="run {r.state.lower()}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                     f'fill="{COLORS.get(r.state, "#555")}"><title>{tip}</title></rect>')  # fmt: skip
-    first = datetime.fromtimestamp(runs[0].started_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-    last = datetime.fromtimestamp(runs[-1].started_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+                     f'fill="{colors.get(r.state, "#555")}"><title>{tip}</title></rect>')  # fmt: skip
+    first = datetime.fromtimestamp(_start(runs[0]) / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    last = datetime.fromtimestamp(_start(runs[-1]) / 1000, UTC).strftime("%Y-%m-%d %H:%M")
     parts.append(f'<text x="{left}" y="{height - 6}" font-size="10">{first}</text>')
     parts.append(f'<text x="{width - right}" y="{height - 6}" font-size="10" text-anchor="end">{last}</text>')
     parts.append("</svg>")
     legend = " ".join(
-        f'<span class="legend"><i style="background:{c}"></i>{s.lower()}</span>' for s, c in COLORS.items()
+        f'<span class="legend"><i style="background:{c}"></i>{s.lower()}</span>' for s, c in colors.items()
     )
     return "".join(parts) + f'<div class="legend-row">{legend}</div>'
 

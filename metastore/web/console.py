@@ -107,9 +107,9 @@ def index():
     svc = _service()
     counts = svc.browse.counts(only=visible_databases())
     crawlers, _ = svc.browse.crawlers(None, 10, 0, only=visible_databases())
-    return render_template(
-        "index.html", counts=counts, crawlers=crawlers, restricted=visible_databases() is not None
-    )
+    job_runs, _ = svc.browse.job_runs(None, None, 10, 0)
+    return render_template("index.html", counts=counts, crawlers=crawlers, restricted=visible_databases() is not None,
+                           etl=svc.browse.etl_counts(), job_runs=job_runs)  # fmt: skip
 
 
 @bp.get("/databases")

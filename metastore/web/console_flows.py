@@ -1,0 +1,417 @@
+"""Console pages of triggers (list, detail with next fire times, form with a cron preview, activate,
+deactivate, start), workflows (list, the graph as inline SVG coloured by a run's node states, runs, start,
+resume), connections (secrets always masked) and the classifier edit form.
+
+Routes are added to console.bp; the JSON API's rules apply (api_flows.py): reading is open to every user,
+changing needs editor or admin, and a trigger naming crawlers needs their databases.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from flask import flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from metastore.catalog.connections import CONNECTION_TYPES, MASK, Connection, is_secret
+from metastore.catalog.crawlers import CLASSIFIER_KINDS, CSV_HEADERS
+from metastore.catalog.errors import CatalogError, InvalidInput
+from metastore.catalog.triggers import LOGICALS, TRIGGER_TYPES, Action, Condition, Trigger
+from metastore.catalog.workflows import Workflow
+from metastore.web import work
+from metastore.web.api_flows import TRIGGER_STATES, check_crawlers, fire_times, workflow_run_of
+from metastore.web.console import PAGE, _form_classifier, _int, _page_args, _pages, _service, bp
+from metastore.web.console_jobs import pairs_text, parse_pairs
+from metastore.web.graph import workflow_svg
+from metastore.web.security import require_edit
+
+
+def _choice(name: str, allowed) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in allowed else None
+
+
+# --- triggers ----------------------------------------------------------------------------------------
+
+
+@bp.get("/triggers")
+def triggers():
+    q, page = _page_args()
+    kind, st = _choice("type", TRIGGER_TYPES), _choice("state", TRIGGER_STATES)
+    rows, total = _service().browse.triggers(q or None, kind, st, None, PAGE, (page - 1) * PAGE)
+    args = {k: v for k, v in (("q", q), ("type", kind), ("state", st)) if v}
+    return render_template("triggers.html", rows=rows, total=total, q=q, page=page, pages=_pages(total), args=args,
+                           kind=kind, state=st, types=TRIGGER_TYPES, states=TRIGGER_STATES)  # fmt: skip
+
+
+@bp.get("/triggers/<name>")
+def trigger(name: str):
+    t = _service().triggers.get(name)
+    return render_template("trigger.html", t=t, fires=fire_times(t))
+
+
+def conditions_text(t: Trigger | None) -> str:
+    return "".join(
+        f"{'job' if c.job else 'crawler'} {c.job or c.crawler} {c.state}\n"
+        for c in (t.conditions if t else [])
+    )
+
+
+def actions_text(t: Trigger | None) -> str:
+    lines = []
+    for a in t.actions if t else []:
+        args = " ".join(shlex.quote(f"{k}={v}") for k, v in a.arguments.items())
+        lines.append(f"{'job' if a.job else 'crawler'} {a.job or a.crawler}{' ' + args if args else ''}\n")
+    return "".join(lines)
+
+
+def _target(kind: str, name: str, what: str, line: str) -> dict:
+    if kind not in ("job", "crawler"):
+        raise InvalidInput(f"{what} {line.strip()!r}: start with job or crawler")
+    return {kind: name}
+
+
+def _form_trigger(form, name: str | None) -> Trigger:
+    """A trigger from the form: conditions are lines `job|crawler NAME STATE`, actions `job NAME --KEY=value ...`
+    or `crawler NAME`."""
+    conditions = []
+    for line in (form.get("conditions") or "").splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise InvalidInput(f"condition {line.strip()!r} is not `job|crawler NAME STATE`")
+        conditions.append(
+            Condition(parts[2].upper(), **_target(parts[0].lower(), parts[1], "condition", line))
+        )
+    actions = []
+    for line in (form.get("actions") or "").splitlines():
+        try:
+            parts = shlex.split(line)
+        except ValueError as e:
+            raise InvalidInput(f"action {line.strip()!r}: {e}") from None
+        if not parts:
+            continue
+        if len(parts) < 2:
+            raise InvalidInput(
+                f"action {line.strip()!r} is not `job NAME [--KEY=value ...]` or `crawler NAME`"
+            )
+        args = parse_pairs("\n".join(parts[2:]), f"arguments of action {parts[1]}")
+        actions.append(Action(arguments=args, **_target(parts[0].lower(), parts[1], "action", line)))
+    kind = form.get("type") or "ON_DEMAND"
+    return Trigger(
+        name=name or (form.get("name") or "").strip(),
+        trigger_type=kind,
+        actions=actions,
+        schedule=(form.get("schedule") or "").strip() or None,
+        conditions=conditions,
+        logical=form.get("logical") or "AND",
+        description=(form.get("description") or "").strip() or None,
+        workflow=(form.get("workflow") or "").strip() or None,
+    )
+
+
+def _trigger_form(t: Trigger | None, editing: bool, error: str | None = None, status: int = 200):
+    fires, fire_error = [], None
+    if t is not None and t.schedule:
+        try:
+            from metastore.catalog.crawlers import next_fire_times
+
+            fires = next_fire_times(t.schedule, 5)
+        except InvalidInput as e:
+            fire_error = str(e)
+    return render_template("trigger_form.html", t=t, editing=editing, error=error, types=TRIGGER_TYPES,
+                           logicals=LOGICALS, fires=fires, fire_error=fire_error, conditions=conditions_text(t),
+                           actions=actions_text(t), workflows=[w.name for w in _service().workflows.list()]), status  # fmt: skip
+
+
+@bp.route("/triggers/new", methods=["GET", "POST"])
+def new_trigger():
+    require_edit()
+    if request.method == "GET":
+        wf = request.args.get("workflow")
+        return _trigger_form(Trigger("", "ON_DEMAND", [], workflow=wf) if wf else None, False)
+    t = None
+    svc = _service()
+    try:
+        t = _form_trigger(request.form, None)
+        if request.form.get("action") == "preview":
+            return _trigger_form(t, False)
+        check_crawlers(svc, t)
+        made = svc.triggers.create(t, activate=request.form.get("activate") == "on")
+    except CatalogError as e:
+        return _trigger_form(t, False, str(e), 400)
+    flash(f"Trigger {made.name} created ({made.state}).")
+    return redirect(url_for("console.trigger", name=made.name))
+
+
+@bp.route("/triggers/<name>/edit", methods=["GET", "POST"])
+def edit_trigger(name: str):
+    require_edit()
+    svc = _service()
+    old = svc.triggers.get(name)
+    if request.method == "GET":
+        return _trigger_form(old, True)
+    t = old
+    try:
+        t = _form_trigger(request.form, old.name)
+        if request.form.get("action") == "preview":
+            return _trigger_form(t, True)
+        check_crawlers(svc, old)
+        check_crawlers(svc, t)
+        svc.triggers.update(old.name, t)
+    except CatalogError as e:
+        return _trigger_form(t, True, str(e), 400)
+    flash(f"Trigger {old.name} saved.")
+    return redirect(url_for("console.trigger", name=old.name))
+
+
+@bp.post("/triggers/<name>/<any(activate, deactivate, start, delete):action>")
+def trigger_action(name: str, action: str):
+    require_edit()
+    svc = _service()
+    t = svc.triggers.get(name)
+    if action == "activate":
+        flash(f"Trigger {svc.triggers.activate(t.name).name} activated.")
+    elif action == "deactivate":
+        flash(f"Trigger {svc.triggers.deactivate(t.name).name} deactivated.")
+    elif action == "start":
+        check_crawlers(svc, t)
+        done = work.start_trigger(svc, t.name)
+        flash(f"Trigger {t.name} fired: " + "; ".join(_started(d) for d in done))
+    else:
+        check_crawlers(svc, t)
+        svc.triggers.delete(t.name)
+        flash(f"Trigger {t.name} deleted.")
+        return redirect(url_for("console.triggers"))
+    return redirect(url_for("console.trigger", name=t.name))
+
+
+def _started(d: dict) -> str:
+    if "workflow_run_id" in d:
+        return f"workflow run {d['workflow_run_id']} started"
+    if "crawler" in d:
+        return f"crawler {d['crawler']} queued"
+    if "error" in d:
+        return f"job {d['job']} not started ({d['error']})"
+    return f"job {d['job']} run {d['run_id']} {d['state']}"
+
+
+# --- workflows ---------------------------------------------------------------------------------------
+
+
+@bp.get("/workflows")
+def workflows():
+    q, page = _page_args()
+    rows, total = _service().browse.workflows(q or None, PAGE, (page - 1) * PAGE)
+    return render_template("workflows.html", rows=rows, total=total, q=q, page=page, pages=_pages(total))
+
+
+@bp.get("/workflows/<name>")
+def workflow(name: str):
+    svc = _service()
+    w = svc.workflows.get(name)
+    _, page = _page_args()
+    runs, total = svc.browse.workflow_runs(w.name, PAGE, (page - 1) * PAGE)
+    latest = runs if page == 1 else svc.browse.workflow_runs(w.name, 1, 0)[0]
+    selected_id = _int(request.args.get("run"), latest[0].id if latest else None)
+    selected = workflow_run_of(svc, w.name, selected_id) if selected_id is not None else None
+    triggers = svc.triggers.list(workflow=w.name)
+    states: dict = {}
+    if selected is not None:
+        states = {tuple(k.split(" ", 1)): s for k, s in selected.nodes.items()}
+        states.update(
+            {("crawler", n): s for n, s in svc.browse.crawler_states_in_workflow_run(selected.id).items()}
+        )
+    links = {}
+    for t in triggers:
+        links[("trigger", t.name)] = url_for("console.trigger", name=t.name)
+        for x in [*t.actions, *t.conditions]:
+            if x.job:
+                links[("job", x.job)] = url_for("console.job", name=x.job)
+            else:
+                links[("crawler", x.crawler)] = url_for("console.crawler", name=x.crawler)
+    job_runs = svc.browse.job_runs(None, None, 200, 0, workflow_run_id=selected.id)[0] if selected else []
+    return render_template("workflow.html", w=w, runs=runs, total=total, page=page, pages=_pages(total),
+                           selected=selected, triggers=triggers, states=states, job_runs=job_runs,
+                           failed=[n[1] for n, s in states.items() if n[0] == "job" and s in ("FAILED", "ERROR", "TIMEOUT", "STOPPED")],
+                           graph=Markup(workflow_svg(triggers, states, links)), pairs=pairs_text)  # fmt: skip
+
+
+def _workflow_form(w: Workflow | None, editing: bool, error: str | None = None, status: int = 200):
+    return render_template("workflow_form.html", w=w, editing=editing, error=error, pairs=pairs_text), status
+
+
+def _form_workflow(form, name: str | None) -> Workflow:
+    return Workflow(name=name or (form.get("name") or "").strip(),
+                    description=(form.get("description") or "").strip() or None,
+                    default_run_properties=parse_pairs(form.get("default_run_properties"), "default run properties"))  # fmt: skip
+
+
+@bp.route("/workflows/new", methods=["GET", "POST"])
+def new_workflow():
+    require_edit()
+    if request.method == "GET":
+        return _workflow_form(None, False)
+    w = None
+    try:
+        w = _form_workflow(request.form, None)
+        made = _service().workflows.create(w)
+    except CatalogError as e:
+        return _workflow_form(w, False, str(e), 400)
+    flash(f"Workflow {made.name} created: add triggers that name it to draw its graph.")
+    return redirect(url_for("console.workflow", name=made.name))
+
+
+@bp.route("/workflows/<name>/edit", methods=["GET", "POST"])
+def edit_workflow(name: str):
+    require_edit()
+    svc = _service()
+    old = svc.workflows.get(name)
+    if request.method == "GET":
+        return _workflow_form(old, True)
+    w = old
+    try:
+        w = _form_workflow(request.form, old.name)
+        svc.workflows.update(old.name, w)
+    except CatalogError as e:
+        return _workflow_form(w, True, str(e), 400)
+    flash(f"Workflow {old.name} saved.")
+    return redirect(url_for("console.workflow", name=old.name))
+
+
+@bp.post("/workflows/<name>/run")
+def run_workflow(name: str):
+    require_edit()
+    svc = _service()
+    try:
+        run = work.start_workflow(
+            svc, name, parse_pairs(request.form.get("run_properties"), "run properties")
+        )
+    except InvalidInput as e:
+        flash(f"Not started: {e}")
+        return redirect(url_for("console.workflow", name=name))
+    flash(f"Workflow run {run.id} started ({run.state}).")
+    return redirect(url_for("console.workflow", name=run.workflow, run=run.id))
+
+
+@bp.post("/workflows/<name>/runs/<int:run_id>/resume")
+def resume_workflow(name: str, run_id: int):
+    require_edit()
+    svc = _service()
+    workflow_run_of(svc, name, run_id)
+    jobs = work.resume_workflow(svc, run_id)
+    flash(
+        f"Workflow run {run_id}: started again {', '.join(jobs)}."
+        if jobs
+        else f"Workflow run {run_id}: nothing to resume."
+    )
+    return redirect(url_for("console.workflow", name=name, run=run_id))
+
+
+@bp.post("/workflows/<name>/delete")
+def delete_workflow(name: str):
+    require_edit()
+    svc = _service()
+    w = svc.workflows.get(name)
+    svc.workflows.delete(w.name)
+    flash(f"Workflow {w.name} deleted with its runs and triggers.")
+    return redirect(url_for("console.workflows"))
+
+
+# --- connections -------------------------------------------------------------------------------------
+# `service.connections` masks secrets unless asked with secrets=True: the console never asks.
+
+
+@bp.get("/connections")
+def connections():
+    q, page = _page_args()
+    kind = _choice("type", CONNECTION_TYPES)
+    rows, total = _service().browse.connections(q or None, kind, PAGE, (page - 1) * PAGE)
+    args = {k: v for k, v in (("q", q), ("type", kind)) if v}
+    return render_template("connections.html", rows=rows, total=total, q=q, page=page, pages=_pages(total),
+                           args=args, kind=kind, types=CONNECTION_TYPES)  # fmt: skip
+
+
+@bp.get("/connections/<name>")
+def connection(name: str):
+    return render_template("connection.html", c=_service().connections.get(name), is_secret=is_secret)
+
+
+def _form_connection(form, name: str | None) -> Connection:
+    return Connection(name=name or (form.get("name") or "").strip(), connection_type=form.get("type") or "JDBC",
+                      properties=parse_pairs(form.get("properties"), "properties"),
+                      description=(form.get("description") or "").strip() or None)  # fmt: skip
+
+
+def _connection_form(c: Connection | None, editing: bool, error: str | None = None, status: int = 200):
+    if c is not None:  # a form sent back with an error must not echo secrets typed in it
+        c = Connection(c.name, c.connection_type, {k: MASK if is_secret(k) and v else v for k, v in c.properties.items()},
+                       c.description)  # fmt: skip
+    return render_template("connection_form.html", c=c, editing=editing, error=error, types=CONNECTION_TYPES,
+                           pairs=pairs_text), status  # fmt: skip
+
+
+@bp.route("/connections/new", methods=["GET", "POST"])
+def new_connection():
+    require_edit()
+    if request.method == "GET":
+        return _connection_form(None, False)
+    c = None
+    try:
+        c = _form_connection(request.form, None)
+        made = _service().connections.create(c)
+    except CatalogError as e:
+        return _connection_form(c, False, str(e), 400)
+    flash(f"Connection {made.name} created.")
+    return redirect(url_for("console.connection", name=made.name))
+
+
+@bp.route("/connections/<name>/edit", methods=["GET", "POST"])
+def edit_connection(name: str):
+    require_edit()
+    svc = _service()
+    old = svc.connections.get(name)
+    if request.method == "GET":
+        return _connection_form(old, True)
+    c = old
+    try:
+        c = _form_connection(request.form, old.name)
+        svc.connections.update(old.name, c)
+    except CatalogError as e:
+        return _connection_form(c, True, str(e), 400)
+    flash(f"Connection {old.name} saved.")
+    return redirect(url_for("console.connection", name=old.name))
+
+
+@bp.post("/connections/<name>/delete")
+def delete_connection(name: str):
+    require_edit()
+    svc = _service()
+    c = svc.connections.get(name)
+    svc.connections.delete(c.name)
+    flash(f"Connection {c.name} deleted.")
+    return redirect(url_for("console.connections"))
+
+
+# --- classifiers: edit (the list page creates and deletes) ---------------------------------------------
+
+
+@bp.route("/classifiers/<name>/edit", methods=["GET", "POST"])
+def edit_classifier(name: str):
+    svc = _service()
+    old = svc.crawlers.get_classifier(name)
+    require_edit()
+    error, status, c = None, 200, old
+    if request.method == "POST":
+        form = request.form.copy()
+        form["name"] = old.name
+        try:
+            c = _form_classifier(form)
+            svc.crawlers.update_classifier(old.name, c)
+            flash(f"Classifier {old.name} saved.")
+            return redirect(url_for("console.classifiers"))
+        except CatalogError as e:
+            error, status = str(e), 400
+    return render_template("classifier_form.html", c=c, error=error, kinds=CLASSIFIER_KINDS,
+                           csv_headers=CSV_HEADERS), status  # fmt: skip

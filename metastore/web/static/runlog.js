@@ -1,0 +1,56 @@
+// Live log of a job run: the page shows the log as it was when rendered (a static view without JavaScript);
+// this follows it through the JSON API (GET .../log?offset=N → {text, next_offset, finished}) and keeps the
+// run's state up to date, until the run has ended and its whole log is shown.
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  if (!log || log.dataset.finished === "true") return;
+  var offset = parseInt(log.dataset.offset, 10) || 0;
+  var stateEl = document.getElementById("run-state"), took = document.getElementById("run-duration");
+  var live = document.getElementById("live");
+  var follow = true;
+  window.addEventListener("scroll", function () {
+    follow = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+  });
+  function seconds(ms) {
+    var s = ms / 1000;
+    if (s < 60) return s.toFixed(1) + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s";
+    return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
+  }
+  function showRun(run) {
+    if (stateEl && run.state) {
+      stateEl.textContent = run.state;
+      stateEl.className = "state " + run.state;
+    }
+    if (took && run.duration_ms !== null && run.duration_ms !== undefined) took.textContent = seconds(run.duration_ms);
+  }
+  function tick() {
+    fetch(log.dataset.url + "?offset=" + offset, {credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (d) {
+        if (d.error) throw new Error(d.error.message);
+        if (d.text) {
+          log.appendChild(document.createTextNode(d.text));
+          if (follow) window.scrollTo(0, document.body.scrollHeight);
+        }
+        offset = d.next_offset;
+        return fetch(log.dataset.runUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); })
+          .then(function (run) {
+            showRun(run);
+            if (d.finished) {
+              if (live) live.textContent = "The run has ended.";
+              log.dataset.finished = "true";
+            } else {
+              setTimeout(tick, d.text ? 300 : 1000);
+            }
+          });
+      })
+      .catch(function (e) {
+        if (live) live.textContent = "Following the log failed (" + e.message + "): retrying.";
+        setTimeout(tick, 3000);
+      });
+  }
+  if (live) live.textContent = "Following the log as the run goes on…";
+  tick();
+})();
