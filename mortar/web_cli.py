@@ -69,7 +69,14 @@ _database_url = click.option("--database-url", help="SQLAlchemy URL of the catal
 )
 @click.option("--web-port", type=int, help=f"Port (default MORTAR_WEB_PORT or {DEFAULT_WEB_PORT}).")
 @click.option("--threads", type=int, default=8, show_default=True, help="Requests served at once.")
-def web(config, data_dir, database_url, web_host: str, web_port: int | None, threads: int) -> None:
+@click.option("--secure-cookies", is_flag=True, envvar="MORTAR_WEB_SECURE_COOKIES",
+              help="Mark the session cookie Secure on every answer (it is on HTTPS requests anyway); "
+                   "MORTAR_WEB_SECURE_COOKIES=1 too.")  # fmt: skip
+@click.option("--trust-proxy", is_flag=True, envvar="MORTAR_WEB_TRUST_PROXY",
+              help="Behind one reverse proxy: trust its X-Forwarded-Proto/-For/-Host (HTTPS ended at the proxy "
+                   "then counts as HTTPS); MORTAR_WEB_TRUST_PROXY=1 too.")  # fmt: skip
+def web(config, data_dir, database_url, web_host: str, web_port: int | None, threads: int, secure_cookies: bool,
+        trust_proxy: bool) -> None:  # fmt: skip
     """Serve the web console and the JSON API (/api/v1) with waitress.
 
     Create the first admin with `mortar user create NAME --role admin`.
@@ -80,7 +87,7 @@ def web(config, data_dir, database_url, web_host: str, web_port: int | None, thr
 
     settings = _settings(config=config, data_dir=data_dir, database_url=database_url)
     catalog = _catalog(settings)
-    app = create_app(catalog, settings)
+    app = create_app(catalog, settings, secure_cookies=secure_cookies, trust_proxy=trust_proxy)
     server = create_server(app, host=web_host, port=_web_port(web_port), threads=threads, ident="mortar")
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     host = "127.0.0.1" if web_host in ("0.0.0.0", "::") else web_host

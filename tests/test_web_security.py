@@ -195,3 +195,70 @@ def test_database_grants(web):
     # lifting the restriction
     svc.users.update("sam", databases=None)
     assert web.get(f"{API}/databases/hr/tables/salaries", who="sam").status_code == 200
+
+
+def _session_cookie(response) -> str:
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("mortar_session="))
+
+
+def test_session_cookie_is_secure_on_https_or_when_asked(web):
+    from metastore.web import create_app
+
+    # plain HTTP: not Secure (a browser would not send it back over http otherwise)
+    assert "Secure" not in _session_cookie(login(web.client(), "viewer"))
+    # HTTPS: Secure
+    c = web.app.test_client()
+    token = csrf_of(c.get("/auth/login", base_url="https://mortar.example").get_data(as_text=True))
+    r = c.post("/auth/login", base_url="https://mortar.example",
+               data={"username": "viewer", "password": PASSWORD, "csrf_token": token})  # fmt: skip
+    assert "Secure" in _session_cookie(r)
+    # behind a proxy that ended TLS: only with the proxy trusted
+    forwarded = {"X-Forwarded-Proto": "https"}
+    for trust, secure in ((False, False), (True, True)):
+        app = create_app(web.service, web.settings, trust_proxy=trust)
+        c = app.test_client()
+        token = csrf_of(c.get("/auth/login", headers=forwarded).get_data(as_text=True))
+        r = c.post("/auth/login", headers=forwarded,
+                   data={"username": "viewer", "password": PASSWORD, "csrf_token": token})  # fmt: skip
+        assert ("Secure" in _session_cookie(r)) is secure
+    # --secure-cookies: always
+    c = create_app(web.service, web.settings, secure_cookies=True).test_client()
+    assert "Secure" in _session_cookie(login(c, "viewer"))
+
+
+def test_jobs_triggers_workflows_connections_are_read_by_all_and_changed_by_editors(web):
+    svc = web.service
+    svc.users.create("sam", PASSWORD, "viewer", databases=["sales"])
+    web.tokens["sam"] = svc.users.create_token("sam", "t")[1]
+    made = {
+        "/jobs": {"name": "j1", "script": "print(1)\n", "type": "pythonshell"},
+        "/workflows": {"name": "w1"},
+        "/connections": {"name": "c1", "type": "NETWORK", "properties": {"HOST": "db"}},
+        "/triggers": {"name": "t1", "type": "ON_DEMAND", "actions": [{"job": "j1"}]},
+    }
+    for path, body in made.items():
+        assert web.post(f"{API}{path}", body, who="viewer").status_code == 403
+        assert web.post(f"{API}{path}", body, who="editor").status_code == 201
+        for who in (
+            "viewer",
+            "sam",
+        ):  # not database objects: a user restricted to some databases reads them too
+            assert web.get(f"{API}{path}/{body['name']}", who=who).status_code == 200
+            assert web.get(f"{API}{path}", who=who).get_json()["total"] == 1
+    assert web.post(f"{API}/jobs/j1/runs", who="viewer").status_code == 403
+    assert web.post(f"{API}/triggers/t1/start", who="sam").status_code == 403
+    assert web.post(f"{API}/workflows/w1/runs", who="viewer").status_code == 403
+    assert web.put(f"{API}/connections/c1", {"type": "NETWORK"}, who="viewer").status_code == 403
+    assert web.delete(f"{API}/workflows/w1", who="viewer").status_code == 403
+    # the console: pages for all, forms and buttons for editors
+    c = web.client()
+    login(c, "viewer")
+    for page in ("/jobs", "/jobs/j1", "/triggers/t1", "/workflows/w1", "/connections/c1"):
+        assert c.get(page).status_code == 200
+    assert "Define a job" not in c.get("/jobs").get_data(as_text=True)
+    assert 'id="run"' not in c.get("/jobs/j1").get_data(as_text=True)
+    for page in ("/jobs/new", "/jobs/j1/edit", "/triggers/new", "/workflows/new", "/connections/c1/edit"):
+        assert c.get(page).status_code == 403
+    token = csrf_of(c.get("/jobs").get_data(as_text=True))
+    assert c.post("/jobs/j1/run", data={"csrf_token": token}).status_code == 403
+    assert svc.jobs.runs("j1") == []

@@ -50,9 +50,12 @@ def celery_sender(settings: Settings) -> Callable[[str, list], None]:
 
 
 def create_app(service: CatalogService, settings: Settings | None = None, *,
-               send_task: Callable[[str, list], None] | None = None) -> Flask:  # fmt: skip
+               send_task: Callable[[str, list], None] | None = None, secure_cookies: bool = False,
+               trust_proxy: bool = False) -> Flask:  # fmt: skip
     """The web application over `service`. `send_task(name, args)` queues work for the workers; by default
-    it sends Celery tasks to `settings.broker_url`."""
+    it sends Celery tasks to `settings.broker_url`. `secure_cookies`: the session cookie is Secure always
+    (it is anyway on HTTPS requests); `trust_proxy`: believe one reverse proxy's X-Forwarded-Proto, -For,
+    -Host (werkzeug's ProxyFix), so that HTTPS ended at the proxy counts as HTTPS."""
     # api_* and console_* add their routes to api.bp and console.bp
     from metastore.web import api, api_flows, api_jobs, console, console_flows, console_jobs, security  # noqa: F401
 
@@ -65,7 +68,13 @@ def create_app(service: CatalogService, settings: Settings | None = None, *,
         SESSION_COOKIE_NAME="mortar_session",
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_SECURE=secure_cookies,
     )
+    app.session_interface = security.SessionInterface()
+    if trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.json.sort_keys = False
     app.extensions["mortar"] = WebState(service, settings, send_task or celery_sender(settings))
     app.before_request(security.load_user)

@@ -16,7 +16,18 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
 
 from metastore.catalog.users import User
 
@@ -101,6 +112,18 @@ def visible_databases() -> list[str] | None:
     """The databases the user may see, or None for all."""
     user = current_user()
     return None if user.is_admin else user.databases
+
+
+# --- session cookies ---------------------------------------------------------------------------------
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the Secure flag when configured (SESSION_COOKIE_SECURE: `mortar
+    web --secure-cookies`) or when the request came over HTTPS. Behind a reverse proxy that ends TLS, the
+    request is seen as HTTPS only with the proxy's X-Forwarded-Proto trusted (`--trust-proxy`: ProxyFix)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 # --- CSRF --------------------------------------------------------------------------------------------
