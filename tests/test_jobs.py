@@ -212,6 +212,30 @@ def test_bookmarks_commit_only_when_the_run_succeeds(service):
     assert service.jobs.bookmark("bm", "raw.events") == []
 
 
+def test_bookmarks_hold_file_entries_of_unpartitioned_tables(service):
+    service.jobs.create(_job("files", bookmark="enable", max_concurrent_runs=5))
+    a, b = {"path": "/d/a.csv", "size": 10, "mtime": 1.5}, {"path": "/d/b.csv", "size": 3, "mtime": 2}
+    bad = service.jobs.start_run("files")
+    service.jobs.claim_run(bad.id, "w")
+    service.jobs.record_bookmark(bad.id, "raw.flat", [a])
+    service.jobs.finish_run(bad.id, "FAILED", "boom")
+    assert service.jobs.bookmark("files", "raw.flat") == []  # a failed run commits nothing
+    good = service.jobs.start_run("files")
+    service.jobs.claim_run(good.id, "w")
+    service.jobs.record_bookmark(good.id, "raw.flat", [b, a])
+    service.jobs.record_bookmark(good.id, "raw.flat", [a])  # recorded twice: kept once
+    service.jobs.finish_run(good.id, "SUCCEEDED")
+    assert service.jobs.bookmark("files", "raw.flat") == [a, b]
+    rewritten = {**a, "size": 11}  # the same path rewritten: a new entry
+    third = service.jobs.start_run("files")
+    service.jobs.claim_run(third.id, "w")
+    service.jobs.record_bookmark(third.id, "raw.flat", [rewritten])
+    service.jobs.finish_run(third.id, "SUCCEEDED")
+    assert len(service.jobs.bookmark("files", "raw.flat")) == 3
+    with pytest.raises(InvalidInput, match="needs a path, a size and an mtime"):
+        service.jobs.record_bookmark(third.id, "raw.flat", [{"path": "/x"}])
+
+
 def test_run_logs_are_appended_and_read_from_any_offset(service, tmp_path):
     from runner.jobs.logship import LogShipper
 
@@ -577,6 +601,57 @@ def test_a_warm_run_keeps_the_jvm_output_in_its_own_log(cluster):
         p.read_text(errors="replace") for p in (cluster.data_dir / "job-logs").glob("warm-pool-*")
     )
     assert "jvm says hi" not in pool_logs
+
+
+NEW_FILES = """
+from runner.jobs.context import read_new_partitions
+
+df = read_new_partitions("flat.items")  # no partition keys: read by file
+print("ids:", ",".join(str(r.id) for r in df.orderBy("id").collect()))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_bookmarks_of_an_unpartitioned_table_read_only_new_files(cluster, tmp_path):
+    """Run 1 reads files a and b (not _SUCCESS); c is added; run 2 reads only c."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from runner.crawler.crawl import run_crawler
+
+    if cluster.broker == "redis":
+        pytest.skip("bookmarks do not depend on the broker: run once")
+    svc, root = cluster.service, tmp_path / "items"
+    root.mkdir()
+
+    def write(name: str, ids: list[int]) -> None:
+        pq.write_table(pa.table({"id": ids, "v": [str(i) for i in ids]}), root / f"{name}.parquet")
+
+    write("a", [1, 2])
+    write("b", [3])
+    (root / "_SUCCESS").write_text("")
+    svc.crawlers.create(Crawler(name="items", targets=[CrawlerTarget(str(root))], database="flat"))
+    assert (
+        run_crawler(svc, "items").state == "SUCCEEDED"
+        and svc.tables.get("flat", "items").partition_keys == []
+    )
+    svc.jobs.create(
+        Job("incremental", NEW_FILES, bookmark="enable", spark_conf={"spark.sql.shuffle.partitions": "1"})
+    )
+
+    def run_once() -> str:
+        run = svc.jobs.start_run("incremental")
+        cluster.send("runner.job_run", [run.id])
+        done = cluster.wait_run(run.id)
+        assert done.state == "SUCCEEDED", (done.error, cluster.log(run.id))
+        return cluster.log(run.id)
+
+    assert "ids: 1,2,3\n" in run_once()
+    write("c", [4, 5])
+    assert "ids: 4,5\n" in run_once()
+    done = svc.jobs.bookmark("incremental", "flat.items")
+    assert sorted(Path(e["path"]).name for e in done) == ["a.parquet", "b.parquet", "c.parquet"]
+    assert all(e["size"] > 0 and e["mtime"] > 0 for e in done)
 
 
 @pytest.mark.timeout(300)

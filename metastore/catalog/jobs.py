@@ -206,6 +206,40 @@ def load_script(location: str, storage_options: dict | None = None) -> str:
     return text
 
 
+def bookmark_key(entry: str | Mapping) -> str:
+    """What identifies a bookmark entry: a partition name, or a file's path, size and mtime (a file
+    rewritten in place is new again)."""
+    if isinstance(entry, str):
+        return entry
+    return codec.dumps([entry["path"], entry["size"], entry["mtime"]])
+
+
+def _bookmark_entries(source: str, entries) -> list[str | dict]:
+    if isinstance(entries, str | bytes | Mapping):
+        raise InvalidInput(f"bookmark of {source}: entries must be a list")
+    out = []
+    for e in entries:
+        if isinstance(e, Mapping):
+            path, size, mtime = e.get("path"), e.get("size"), e.get("mtime")
+            if not isinstance(path, str) or not path or not _is_int(size) or isinstance(mtime, bool) \
+                    or not isinstance(mtime, int | float):  # fmt: skip
+                raise InvalidInput(
+                    f"bookmark of {source}: file entry {dict(e)!r} needs a path, a size and an mtime"
+                )
+            out.append({"path": path, "size": size, "mtime": mtime})
+        elif isinstance(e, str):
+            out.append(e)
+        else:
+            raise InvalidInput(f"bookmark of {source}: entry {e!r} is not a partition name or a file entry")
+    return out
+
+
+def _merged(*lists: list) -> list:
+    """The entries of `lists`, each once, in the order of their keys."""
+    by_key = {bookmark_key(e): e for entries in lists for e in entries}
+    return [by_key[k] for k in sorted(by_key)]
+
+
 # --- rows to objects -------------------------------------------------------------------------------------
 
 
@@ -579,7 +613,7 @@ class Jobs(Area):
         for position, data in rows:
             if position + len(data) <= offset:
                 continue
-            piece = data[max(0, offset - position):]
+            piece = data[max(0, offset - position) :]
             parts.append(piece)
             end = max(offset, position) + len(piece)
             if end - offset >= limit:
@@ -641,16 +675,19 @@ class Jobs(Area):
 
     # --- bookmarks --------------------------------------------------------------------------------------
 
-    def bookmark(self, name: str, source: str) -> list[str]:
-        """Partition names of table `source` (db.table) that successful runs of job `name` processed."""
+    def bookmark(self, name: str, source: str) -> list[str | dict]:
+        """What successful runs of job `name` processed of table `source` (db.table): partition names, or
+        for an unpartitioned table file entries {"path", "size", "mtime"}."""
         with self._read() as conn:
             job = self._job_row(conn, name)
             done = conn.execute(select(JobBookmarkRow.done).where(
                 JobBookmarkRow.job_id == job.id, JobBookmarkRow.source == source.lower())).scalar()  # fmt: skip
         return codec.loads(done) if done else []
 
-    def record_bookmark(self, run_id: int, source: str, partitions: list[str]) -> None:
-        """Run `run_id` has read `partitions` of `source`: committed to the job's bookmark if it succeeds."""
+    def record_bookmark(self, run_id: int, source: str, partitions: list[str | Mapping]) -> None:
+        """Run `run_id` has read `partitions` of `source` (partition names, or file entries {"path", "size",
+        "mtime"} of an unpartitioned table): committed to the job's bookmark if it succeeds."""
+        entries = _bookmark_entries(source, partitions)
         source = source.lower()
         if len(source) > NAME:
             raise InvalidInput(f"bookmark source {source} is too long")
@@ -663,20 +700,20 @@ class Jobs(Area):
                 JobBookmarkRow.job_id == job_id, JobBookmarkRow.source == source).with_for_update()).first()  # fmt: skip
             if cur is None:
                 conn.execute(insert(JobBookmarkRow).values(
-                    job_id=job_id, source=source, done="[]", pending=codec.dumps(sorted(set(partitions))),
+                    job_id=job_id, source=source, done="[]", pending=codec.dumps(_merged([], entries)),
                     pending_run_id=run_id, updated_at=now_ms()))  # fmt: skip
             else:
-                pending = set(codec.loads(cur.pending)) if cur.pending_run_id == run_id else set()
+                pending = codec.loads(cur.pending) if cur.pending_run_id == run_id else []
                 conn.execute(update(JobBookmarkRow).where(
                     JobBookmarkRow.job_id == job_id, JobBookmarkRow.source == source).values(
-                    pending=codec.dumps(sorted(pending | set(partitions))), pending_run_id=run_id,
+                    pending=codec.dumps(_merged(pending, entries)), pending_run_id=run_id,
                     updated_at=now_ms()))  # fmt: skip
 
     @staticmethod
     def _commit_bookmarks(conn: Connection, job_id: int, run_id: int) -> None:
         for b in conn.execute(select(JobBookmarkRow).where(
                 JobBookmarkRow.job_id == job_id, JobBookmarkRow.pending_run_id == run_id)).all():  # fmt: skip
-            done = sorted(set(codec.loads(b.done)) | set(codec.loads(b.pending)))
+            done = _merged(codec.loads(b.done), codec.loads(b.pending))
             conn.execute(update(JobBookmarkRow).where(
                 JobBookmarkRow.job_id == job_id, JobBookmarkRow.source == b.source).values(
                 done=codec.dumps(done), pending="[]", pending_run_id=None, updated_at=now_ms()))  # fmt: skip

@@ -9,7 +9,10 @@
 
 Bookmarks follow the job's bookmark option: `enable` reads only partitions that no successful run of the
 job read before and records those it read (committed when the run succeeds), `pause` reads only new
-partitions without recording them, `disable` reads everything. `reset_bookmark()` forgets.
+partitions without recording them, `disable` reads everything. `reset_bookmark()` forgets. Of a table
+without partitions, the unit is the file instead: `read_new_files` (which `read_new_partitions` calls for
+such a table) reads the rows of the files, identified by path, size and modification time, that no
+successful run read.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def new_partitions(table: str) -> list[str]:
 def read_new_partitions(table: str, spark=None):
     """A DataFrame of the rows of `table` in partitions no successful run of this job read before (all of
     them when bookmarks are disabled). With bookmarks enabled, the partitions read are recorded for this
-    run and committed when it succeeds."""
+    run and committed when it succeeds. A table without partition keys is read by file: read_new_files."""
     from pyspark.sql import functions as F
 
     from metastore.catalog.names import unescape_path_name
@@ -105,6 +108,8 @@ def read_new_partitions(table: str, spark=None):
     db, _, name = table.partition(".")
     if not name:
         db, name = "default", db
+    if not _catalog().tables.get(db, name).partition_keys:
+        return read_new_files(f"{db}.{name}", spark)
     parts = new_partitions(f"{db}.{name}")
     df = spark.table(f"{db}.{name}")
     if os.environ.get("MORTAR_JOB_BOOKMARK") == "enable" and run_id() is not None and parts:
@@ -118,6 +123,69 @@ def read_new_partitions(table: str, spark=None):
         values = [tuple(unescape_path_name(x) for x in kv.split("=", 1)) for kv in p.split("/")]
         conds.append(reduce(lambda a, b: a & b, [F.col(k) == F.lit(v) for k, v in values]))
     return df.where(reduce(lambda a, b: a | b, conds))
+
+
+def table_files(table: str) -> list[dict]:
+    """The data files under the location of `table` (db.table): {"path", "size", "mtime"}, paths as the
+    file system names them (no scheme); hidden files (_SUCCESS, .crc...) left out."""
+    from fsspec.core import url_to_fs
+
+    db, _, name = table.partition(".")
+    location = _catalog().tables.get(db, name).sd.location
+    fs, root = url_to_fs(location)
+    out = []
+    for path, info in sorted(fs.find(root, detail=True).items()):
+        rel = path[len(root.rstrip("/")) :].lstrip("/")
+        if info.get("type") != "file" or any(p[:1] in "._" for p in rel.split("/")):
+            continue
+        mtime = info.get("mtime", info.get("LastModified", info.get("last_modified", 0)))
+        if hasattr(mtime, "timestamp"):
+            mtime = mtime.timestamp()
+        out.append({"path": path, "size": int(info.get("size") or 0), "mtime": mtime})
+    return out
+
+
+def new_files(table: str) -> list[dict]:
+    """Data files of unpartitioned `table` (db.table) this run should process, per the job's bookmark
+    option: with bookmarks on, those no successful run of the job read in this state (path, size, mtime)."""
+    from metastore.catalog.jobs import bookmark_key
+
+    db, _, name = table.partition(".")
+    if not name:
+        db, name = "default", db
+    files = table_files(f"{db}.{name}")
+    if os.environ.get("MORTAR_JOB_BOOKMARK", "disable") == "disable" or job_name() is None:
+        return files
+    done = {bookmark_key(e) for e in _catalog().jobs.bookmark(job_name(), f"{db}.{name}")}
+    return [f for f in files if bookmark_key(f) not in done]
+
+
+def read_new_files(table: str, spark=None):
+    """A DataFrame of the rows of unpartitioned `table` that come from files no successful run of this job
+    read before (all of them when bookmarks are disabled). With bookmarks enabled, the files read are
+    recorded for this run and committed when it succeeds. Rows are picked by input_file_name() over the
+    table, so every format the table can be read in works."""
+    from pyspark.sql import functions as F
+
+    spark = spark or spark_session()
+    db, _, name = table.partition(".")
+    if not name:
+        db, name = "default", db
+    option = os.environ.get("MORTAR_JOB_BOOKMARK", "disable")
+    df = spark.table(f"{db}.{name}")
+    if option == "disable":
+        return df
+    files = new_files(f"{db}.{name}")
+    if option == "enable" and run_id() is not None and files:
+        _catalog().jobs.record_bookmark(run_id(), f"{db}.{name}", files)
+    if not files:
+        return df.where(F.lit(False))
+    # input_file_name() is a URI (file:/x, file:///x, s3a://b/k, escaped): compared without its scheme
+    uri = F.input_file_name()
+    if hasattr(F, "url_decode"):
+        uri = F.when(uri.contains("%"), F.url_decode(uri)).otherwise(uri)
+    source = F.regexp_replace(uri, r"^[A-Za-z][A-Za-z0-9+.-]*:(//)?", "")
+    return df.where(source.isin([f["path"] for f in files]))
 
 
 def workflow_run_id() -> int | None:
