@@ -172,11 +172,12 @@ def spark_sql(uri: str | None, warehouse: str | None, args: tuple[str, ...]) -> 
 
 
 def _register_groups() -> None:
+    from mortar.connection_cli import connection
     from mortar.crawler_cli import classifier, crawler
     from mortar.job_cli import job, trigger, workflow
     from mortar.web_cli import up, user, web
 
-    for command in (crawler, classifier, job, trigger, workflow, web, user, up):
+    for command in (crawler, classifier, job, trigger, workflow, connection, web, user, up):
         main.add_command(command)
 
 

@@ -46,6 +46,8 @@ def _job_options(f):
         click.option("--queue/--no-queue", "queue_runs", default=None,
                      help="Beyond max concurrent runs: WAITING (--queue) or refused (default)."),
         click.option("--bookmark", type=click.Choice(["enable", "disable", "pause"]), help="Default disable."),
+        click.option("--connection", "connections", multiple=True, metavar="NAME",
+                     help="Connection the script may read (mortar_job.connection(NAME)). Repeatable."),
         click.option("--description"),
     ]  # fmt: skip
     for option in reversed(options):
@@ -53,7 +55,7 @@ def _job_options(f):
     return f
 
 
-def _apply(j, script, args, fixed_args, confs, **options):
+def _apply(j, script, args, fixed_args, confs, connections, **options):
     from metastore.catalog.jobs import load_script
 
     if script is not None:
@@ -65,6 +67,8 @@ def _apply(j, script, args, fixed_args, confs, **options):
         j.non_overridable_arguments = _pairs(fixed_args, "--fixed-arg")
     if confs:
         j.spark_conf = _pairs(confs, "--conf")
+    if connections:
+        j.connections = list(connections)
     for k, v in options.items():
         if v is not None:
             setattr(j, k, v)

@@ -1,11 +1,12 @@
 """The helper module of job scripts (also importable as `mortar_job` inside a run).
 
     import sys
-    from runner.jobs.context import get_resolved_options, spark_session, read_new_partitions
+    from runner.jobs.context import get_resolved_options, jdbc_options, read_new_partitions, spark_session
 
     args = get_resolved_options(sys.argv, ["SOURCE", "TARGET"])  # --SOURCE db.t --TARGET db.u
     spark = spark_session()                                       # the metastore is already configured
     df = read_new_partitions("db.t")                              # only what earlier runs did not process
+    opts = jdbc_options("sales_db")                               # a connection the job lists
 
 Bookmarks follow the job's bookmark option: `enable` reads only partitions that no successful run of the
 job read before and records those it read (committed when the run succeeds), `pause` reads only new
@@ -205,6 +206,35 @@ def put_run_properties(properties: dict) -> dict:
     if wid is None:
         raise RuntimeError("this job run is not part of a workflow run")
     return _catalog().workflows.put_run_properties(wid, properties)
+
+
+def connection(name: str) -> dict[str, str]:
+    """The properties of connection `name`, secrets included (PASSWORD...), for a connection this job
+    lists in its definition (`connections`); any other is refused."""
+    import json
+
+    allowed = json.loads(os.environ.get("MORTAR_JOB_CONNECTIONS") or "[]")
+    if not isinstance(name, str) or name.lower() not in allowed:
+        listed = ", ".join(allowed) or "none"
+        raise PermissionError(
+            f"job {job_name() or '(not in a job run)'} does not list connection {name} (it lists: {listed}); "
+            f"add it with: mortar job update {job_name() or 'JOB'} --connection {name}"
+        )
+    return dict(_catalog().connections.get(name, secrets=True).properties)
+
+
+def jdbc_options(name: str) -> dict[str, str]:
+    """Spark JDBC reader/writer options of JDBC connection `name`: url, user, password (and driver when
+    the connection names one), e.g. spark.read.format("jdbc").options(**jdbc_options("sales"), dbtable="t")."""
+    props = connection(name)
+    url = props.get("JDBC_CONNECTION_URL")
+    if not url:
+        raise ValueError(f"connection {name} is not a JDBC connection (it has no JDBC_CONNECTION_URL)")
+    options = {"url": url}
+    for key, option in (("USERNAME", "user"), ("PASSWORD", "password"), ("JDBC_DRIVER_CLASS_NAME", "driver")):
+        if props.get(key):
+            options[option] = props[key]
+    return options
 
 
 def reset_bookmark() -> None:

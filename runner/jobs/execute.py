@@ -176,6 +176,7 @@ def _request(run: JobRun, job: Job, settings: Settings, workdir: Path) -> dict:
             "MORTAR_JOB_BOOKMARK": job.bookmark,
             "MORTAR_JOB_ATTEMPT": str(run.attempt),
             "MORTAR_WORKFLOW_RUN_ID": str(run.workflow_run_id or ""),
+            "MORTAR_JOB_CONNECTIONS": json.dumps(job.connections),
         },  # fmt: skip
     }
 
