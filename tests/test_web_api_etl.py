@@ -233,7 +233,7 @@ def test_workflows_runs_nodes_resume_and_properties(web):
         got["state"] == "COMPLETED" and {n["name"]: n["state"] for n in got["nodes"]}["extract"] == "FAILED"
     )
     r = web.post(f"{API}/workflows/daily/runs/{wr['id']}/resume", who="editor")
-    assert r.status_code == 202 and r.get_json()["jobs"] == ["extract"]
+    assert r.status_code == 202 and r.get_json()["started"] == ["job extract"]
     assert r.get_json()["run"]["state"] == "RUNNING"
     assert ("runner.job_run", [jobs.runs("extract")[0].id]) in web.queued_tasks()
 

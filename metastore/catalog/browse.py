@@ -21,6 +21,7 @@ from metastore.catalog.errors import InvalidInput, NotFound
 from metastore.catalog.functions import _function
 from metastore.catalog.jobs import _RUN_WITH_JOB, Job, JobRun, _job
 from metastore.catalog.jobs import _run as _job_run
+from metastore.catalog.names import make_partition_name
 from metastore.catalog.partitions import Partitions, _TableInfo
 from metastore.catalog.triggers import Trigger, _trigger
 from metastore.catalog.types import DEFAULT_CATALOG, AuditRecord, Database, Function, Partition
@@ -166,8 +167,16 @@ class Browse(Area):
                 .order_by(PartitionRow.name).limit(limit + 1)
             ).scalars().all()  # fmt: skip
             page = names[:limit]
-            found = parts._select(conn, t, PartitionRow.name.in_(page)) if page else []
-        return list(zip(page, found, strict=True)), (page[-1] if len(names) > limit else None)
+        # the partitions themselves through the public listing (a partition dropped meanwhile is left out)
+        found = (
+            {
+                make_partition_name(t.key_names, p.values): p
+                for p in parts.get_by_names(db, table, page, catalog)
+            }
+            if page
+            else {}
+        )
+        return [(n, found[n]) for n in page if n in found], (page[-1] if len(names) > limit else None)
 
     def partition_count(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> int:
         with self._read() as conn:
@@ -407,14 +416,6 @@ class Browse(Area):
             rows = conn.execute(select(ConnectionRow).where(*where).order_by(ConnectionRow.name)
                                 .limit(limit).offset(offset)).all()  # fmt: skip
         return [_connection(r, False) for r in rows], total
-
-    def crawler_states_in_workflow_run(self, run_id: int) -> dict[str, str]:
-        """crawler name → state of its last run in workflow run `run_id`."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(CrawlerRow.name, CrawlerRunRow.state).join(CrawlerRow, CrawlerRow.id == CrawlerRunRow.crawler_id)
-                .where(CrawlerRunRow.workflow_run_id == run_id).order_by(CrawlerRunRow.id)).all()  # fmt: skip
-        return {n: s for n, s in rows}
 
     def etl_counts(self) -> dict[str, int]:
         """How many jobs, triggers, workflows and connections there are."""

@@ -127,10 +127,6 @@ def workflow_run_of(svc, name: str, run_id: int) -> WorkflowRun:
     return r
 
 
-def workflow_run_out(svc, r: WorkflowRun) -> dict:
-    return ser.workflow_run(r, svc.browse.crawler_states_in_workflow_run(r.id))
-
-
 @bp.get("/workflows")
 def list_workflows():
     q, limit, offset = _paging()
@@ -181,7 +177,7 @@ def start_workflow_run(name: str):
     require_edit()
     svc = _service()
     run = work.start_workflow(svc, name, ser.properties_in(optional_body()))
-    return jsonify(workflow_run_out(svc, run)), 202
+    return jsonify(ser.workflow_run(run)), 202
 
 
 @bp.get("/workflows/<name>/runs")
@@ -195,17 +191,17 @@ def list_workflow_runs(name: str):
 def get_workflow_run(name: str, run_id: int):
     """A workflow run with the state of each job and crawler of the graph in it."""
     svc = _service()
-    return jsonify(workflow_run_out(svc, workflow_run_of(svc, name, run_id)))
+    return jsonify(ser.workflow_run(workflow_run_of(svc, name, run_id)))
 
 
 @bp.post("/workflows/<name>/runs/<int:run_id>/resume")
 def resume_workflow_run(name: str, run_id: int):
-    """Start again the jobs whose last run in this workflow run did not succeed."""
+    """Start again the jobs and crawlers whose last run in this workflow run did not succeed."""
     require_edit()
     svc = _service()
     workflow_run_of(svc, name, run_id)
-    jobs = work.resume_workflow(svc, run_id)
-    return jsonify({"jobs": jobs, "run": workflow_run_out(svc, svc.workflows.get_run(run_id))}), 202
+    started = work.resume_workflow(svc, run_id)
+    return jsonify({"started": started, "run": ser.workflow_run(svc.workflows.get_run(run_id))}), 202
 
 
 @bp.get("/workflows/<name>/runs/<int:run_id>/properties")

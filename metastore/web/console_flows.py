@@ -190,11 +190,12 @@ def trigger_action(name: str, action: str):
 def _started(d: dict) -> str:
     if "workflow_run_id" in d:
         return f"workflow run {d['workflow_run_id']} started"
-    if "crawler" in d:
-        return f"crawler {d['crawler']} queued"
+    what = f"job {d['job']}" if "job" in d else f"crawler {d.get('crawler')}"
     if "error" in d:
-        return f"job {d['job']} not started ({d['error']})"
-    return f"job {d['job']} run {d['run_id']} {d['state']}"
+        return f"{what} not started ({d['error']})"
+    if "job" in d:
+        return f"{what} run {d['run_id']} {d['state']}"
+    return f"{what} queued"
 
 
 # --- workflows ---------------------------------------------------------------------------------------
@@ -217,12 +218,8 @@ def workflow(name: str):
     selected_id = _int(request.args.get("run"), latest[0].id if latest else None)
     selected = workflow_run_of(svc, w.name, selected_id) if selected_id is not None else None
     triggers = svc.triggers.list(workflow=w.name)
-    states: dict = {}
-    if selected is not None:
-        states = {tuple(k.split(" ", 1)): s for k, s in selected.nodes.items()}
-        states.update(
-            {("crawler", n): s for n, s in svc.browse.crawler_states_in_workflow_run(selected.id).items()}
-        )
+    states = {tuple(k.split(" ", 1)): v for k, v in selected.nodes.items()} if selected is not None else {}
+    failed = svc.workflows.failed_nodes(selected.id, crawlers=True) if selected is not None else []
     links = {}
     for t in triggers:
         links[("trigger", t.name)] = url_for("console.trigger", name=t.name)
@@ -234,7 +231,7 @@ def workflow(name: str):
     job_runs = svc.browse.job_runs(None, None, 200, 0, workflow_run_id=selected.id)[0] if selected else []
     return render_template("workflow.html", w=w, runs=runs, total=total, page=page, pages=_pages(total),
                            selected=selected, triggers=triggers, states=states, job_runs=job_runs,
-                           failed=[n[1] for n, s in states.items() if n[0] == "job" and s in ("FAILED", "ERROR", "TIMEOUT", "STOPPED")],
+                           failed=failed,
                            graph=Markup(workflow_svg(triggers, states, links)), pairs=pairs_text)  # fmt: skip
 
 

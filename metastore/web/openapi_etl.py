@@ -187,7 +187,13 @@ SCHEMAS = {
         },
     ),  # fmt: skip
     "RunProperties": _obj([], {"run_properties": {"type": "object"}}, closed=True),
-    "Resumed": _obj(["jobs", "run"], {"jobs": {"type": "array", "items": _STR}, "run": _ref("WorkflowRun")}),
+    "Resumed": _obj(
+        ["started", "run"],
+        {
+            "started": {"type": "array", "items": _STR, "description": "job NAME, crawler NAME"},
+            "run": _ref("WorkflowRun"),
+        },
+    ),
     "Connection": _obj(
         ["name", "type", "properties"],
         {
@@ -283,7 +289,7 @@ ROUTES = [
      [WORKFLOW, *_PAGING[1:]], None, 200, (_PAGE, "WorkflowRun")),
     ("get", "/workflows/{name}/runs/{run_id}", "A workflow run with the state of each node", "workflows",
      [WORKFLOW, RUN], None, 200, "WorkflowRun"),
-    ("post", "/workflows/{name}/runs/{run_id}/resume", "Start again the jobs that did not succeed in this run", "workflows",
+    ("post", "/workflows/{name}/runs/{run_id}/resume", "Start again the jobs and crawlers that did not succeed in this run", "workflows",
      [WORKFLOW, RUN], None, 202, "Resumed"),
     ("get", "/workflows/{name}/runs/{run_id}/properties", "A workflow run's properties", "workflows",
      [WORKFLOW, RUN], None, 200, "RunProperties"),

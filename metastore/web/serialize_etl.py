@@ -64,12 +64,11 @@ def workflow(w: Workflow, last_run: WorkflowRun | None = None, triggers: list[st
     return out
 
 
-def workflow_run(r: WorkflowRun, crawler_states: dict[str, str] | None = None) -> dict:
+def workflow_run(r: WorkflowRun) -> dict:
     nodes = [
         {"type": key.partition(" ")[0], "name": key.partition(" ")[2], "state": s}
         for key, s in r.nodes.items()
     ]
-    nodes += [{"type": "crawler", "name": n, "state": s} for n, s in sorted((crawler_states or {}).items())]
     return {"id": r.id, "workflow": r.workflow, "state": r.state, "run_properties": r.run_properties,
             "started_at": r.started_at, "ended_at": r.ended_at,
             "duration_ms": None if r.ended_at is None else r.ended_at - r.started_at, "nodes": nodes}  # fmt: skip

@@ -51,7 +51,8 @@ def start_workflow(svc, name: str, run_properties: dict | None = None):
 
 
 def resume_workflow(svc, run_id: int) -> list[str]:
-    """Start again the jobs of workflow run `run_id` whose last run in it did not succeed."""
+    """Start again the jobs and crawlers of workflow run `run_id` whose last run in it did not succeed; the
+    nodes started ("job NAME", "crawler NAME")."""
     from runner.triggers.fire import resume_workflow as resume
 
     return resume(svc, run_id, _send())
