@@ -1,6 +1,7 @@
 """End to end in headless Chromium: `mortar user create`, `mortar web` and `mortar worker` as real processes
 sharing one data folder (SQLite catalog, embedded broker); a browser logs in, defines a crawler over CSV
-files with the form, runs it, watches the run succeed and finds the table it made.
+files with the form, runs it, watches the run succeed and finds the table it made; and writes a job in the
+script editor, runs it on the worker and follows its live log to SUCCEEDED.
 
 Needs Debian's chromium at /usr/bin/chromium and the `playwright` Python package (never `playwright install`).
 """
@@ -57,7 +58,8 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
 def mortar(tmp_path):
     """`mortar web` and `mortar worker` over one data folder, with an admin made by `mortar user create`."""
     data = tmp_path / "data"
-    env = {**os.environ, "MORTAR_DATA_DIR": str(data)}
+    # no warm Spark driver: the jobs here are pythonshell ones
+    env = {**os.environ, "MORTAR_DATA_DIR": str(data), "MORTAR_JOB_WARM_POOL": "0"}
     for key in ("MORTAR_DATABASE_URL", "MORTAR_BROKER_URL", "MORTAR_WAREHOUSE", "MORTAR_CONFIG"):
         env.pop(key, None)
     made = subprocess.run([sys.executable, "-m", "mortar.web_cli", "user", "create", "boss", "--role", "admin",
@@ -155,4 +157,60 @@ def test_log_in_define_a_crawler_run_it_and_see_the_table(mortar):
         page.click(".tabs >> text=Partitions")
         expect(page.locator("#partitions tr")).to_have_count(4)
         assert "dt=2024-05-03" in page.locator("#partitions").inner_text()
+        browser.close()
+
+
+def _log_in(page, base: str, path: str) -> None:
+    page.goto(f"{base}{path}")
+    page.fill("#username", "boss")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("#whoami").wait_for()
+
+
+@pytest.mark.timeout(300)
+def test_write_a_job_in_the_editor_run_it_and_follow_its_log(mortar):
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _ = mortar
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        _log_in(page, base, "/jobs")
+        expect(page.locator("h1")).to_have_text("Jobs")
+
+        # define the job: typed into the editor, which indents after a colon and dedents with Shift-Tab
+        page.click("#new-job")
+        page.fill("#name", "hello")
+        page.select_option("#type", "pythonshell")
+        page.click("#script")
+        page.keyboard.type("import sys\nimport time\n# three steps, a little apart\nfor i in range(3):\n")
+        page.keyboard.type("print(f'step {i}', flush=True)\ntime.sleep(0.5)\n")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.type("print('greeting:', sys.argv[-1])")
+        expect(page.locator(".editor-highlight .tok-keyword").first).to_have_text("import")
+        expect(page.locator(".editor-gutter")).to_contain_text("7")
+        script = page.input_value("#script")
+        assert script.splitlines()[3:6] == ["for i in range(3):", "    print(f'step {i}', flush=True)",
+                                            "    time.sleep(0.5)"]  # fmt: skip
+        page.click("#save")
+        expect(page.locator("h1")).to_have_text("Job hello")
+        expect(page.locator("#script .tok-comment")).to_have_text("# three steps, a little apart")
+
+        # run it with an argument: the run page follows the log live until the run has ended
+        page.fill("#arguments", "--greeting=hello-from-e2e")
+        page.click("#run")
+        expect(page.locator("h1")).to_contain_text("of job hello")
+        expect(page.locator("#log")).to_contain_text("greeting: hello-from-e2e", timeout=120_000)
+        expect(page.locator("#run-state")).to_have_text("SUCCEEDED", timeout=30_000)
+        expect(page.locator("#live")).to_have_text("The run has ended.")
+        log = page.locator("#log").inner_text()
+        assert log.index("step 0") < log.index("step 1") < log.index("step 2") < log.index("greeting:")
+
+        # the job page lists the run and charts it
+        page.click(".muted >> text=hello")
+        expect(page.locator("#runs .state").first).to_have_text("SUCCEEDED")
+        expect(page.locator("svg.chart rect.run.succeeded")).to_have_count(1)
         browser.close()
