@@ -34,6 +34,24 @@ def web_app(tmp_path_factory, pg_databases):
         },
     )
     c.post("/api/v1/crawlers", json={"name": "c1", "targets": ["/tmp/none"], "database": "sales"}, headers=h)
+    # jobs, runs with a log, triggers, workflows, connections, named as the description's examples (which
+    # schemathesis's explicit phase sends) so that requests reach them
+    svc = w.service
+    from metastore.catalog.connections import Connection
+    from metastore.catalog.jobs import Job
+    from metastore.catalog.triggers import Action, Trigger
+    from metastore.catalog.workflows import Workflow
+
+    svc.jobs.create(Job("daily_orders", "print(1)\n", job_type="pythonshell", max_concurrent_runs=1000))
+    run = svc.jobs.start_run("daily_orders")
+    svc.jobs.claim_run(run.id, "test")
+    svc.jobs.append_log(run.id, "a line\n")
+    svc.workflows.create(Workflow("orders_flow"))
+    svc.triggers.create(
+        Trigger("orders_start", "ON_DEMAND", [Action(job="daily_orders")], workflow="orders_flow")
+    )
+    svc.triggers.create(Trigger("nightly", "SCHEDULED", [Action(job="daily_orders")], schedule="0 3 * * *"))
+    svc.connections.create(Connection("warehouse_db", "NETWORK", {"HOST": "db", "PASSWORD": "x"}))
     yield w
     w.service.ctx.engine.dispose()
     cwd.undo()
@@ -63,5 +81,5 @@ def test_api_matches_its_description(web_app):
         except Exception as e:  # noqa: BLE001 - collect every operation's failure, then report them all
             failures.append(f"{op.method.upper()} {op.path}: {e}")
         ran += 1
-    assert ran >= 30
+    assert ran >= 65
     assert not failures, "\n\n".join(failures)

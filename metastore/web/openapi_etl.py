@@ -224,19 +224,25 @@ SCHEMAS["WorkflowCreate"] = {**SCHEMAS["WorkflowInput"], "required": ["name"]}
 SCHEMAS["ConnectionCreate"] = {**SCHEMAS["ConnectionInput"], "required": ["name", "type"]}
 
 
-def _p(name: str, where: str = "path", schema: dict | None = None, description: str = "") -> dict:
-    return {"name": name, "in": where, "required": where == "path", "description": description or name,
-            "schema": schema or _STR}  # fmt: skip
+def _p(
+    name: str, where: str = "path", schema: dict | None = None, description: str = "", example=None
+) -> dict:
+    out = {"name": name, "in": where, "required": where == "path", "description": description or name,
+           "schema": schema or _STR}  # fmt: skip
+    if example is not None:
+        out["example"] = example
+    return out
 
 
 _PAGING = [_p("q", "query", _STR, "Only names containing this text (case-insensitive)"),
            _p("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "Items per page (1-1000, default 50)"),
            _p("offset", "query", {"type": "integer", "minimum": 0}, "Items to skip (default 0)")]  # fmt: skip
 _STATE = _p("state", "query", _RUN_STATE, "Only runs in this state")
-JOB, TRIGGER, WORKFLOW, CONNECTION = (
-    _p("name", description=f"{x} name") for x in ("Job", "Trigger", "Workflow", "Connection")
-)
-RUN = _p("run_id", schema=_ID, description="Run id")
+JOB = _p("name", description="Job name", example="daily_orders")
+TRIGGER = _p("name", description="Trigger name", example="nightly")
+WORKFLOW = _p("name", description="Workflow name", example="orders_flow")
+CONNECTION = _p("name", description="Connection name", example="warehouse_db")
+RUN = _p("run_id", schema=_ID, description="Run id", example=1)
 _PAGE = "page"  # a response marker: a page of the schema named next to it
 
 
