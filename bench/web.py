@@ -1,4 +1,5 @@
-"""Console and API benchmark: server-side time of every page with 10,000 tables and 1,000,000 partitions.
+"""Console and API benchmark: server-side time of every page with 10,000 tables and 1,000,000 partitions (and
+300 jobs with 15,000 runs, one run's log of 2,000 chunks, 80 triggers, 20 workflows with runs, 50 connections).
 
     python -m bench.web                          # SQLite
     python -m bench.web --backend postgresql     # PostgreSQL (MORTAR_TEST_PG admin URL; a throw-away database)
@@ -129,9 +130,74 @@ def load(service, tables: int, partitions: int, runs: int) -> None:
                                               "heartbeat_at": 0, "error": None if i % 7 else "boom",
                                               "metrics": '{"tables_created":1,"files_scanned":100}'}
                                              for i in range(runs)])  # fmt: skip
+    load_etl(service)
     with engine.begin() as conn:
         if engine.dialect.name in ("postgresql", "sqlite"):
             conn.exec_driver_sql("ANALYZE")
+
+
+JOBS, RUNS_PER_JOB, LOG_CHUNKS = 300, 50, 2000
+STATES = ["SUCCEEDED"] * 6 + ["FAILED", "TIMEOUT", "STOPPED", "ERROR"]
+
+
+def load_etl(service) -> None:
+    """Jobs with runs (15,000), one run's long log, triggers, workflows with runs, connections."""
+    from sqlalchemy import insert, select
+
+    from metastore.catalog.connections import Connection
+    from metastore.catalog.jobs import Job
+    from metastore.catalog.triggers import Action, Condition, Trigger
+    from metastore.catalog.workflows import Workflow
+    from metastore.storage.models import JobRow, JobRunLogRow, JobRunRow, WorkflowRow, WorkflowRunRow
+
+    progress(f"loading {JOBS} jobs, {JOBS * RUNS_PER_JOB:,} runs, triggers, workflows, connections")
+    script = "import sys\n\n\ndef main(argv):\n    # a typical job\n    for i in range(10):\n        print(i)\n\n\nmain(sys.argv)\n"
+    for i in range(JOBS):
+        service.jobs.create(Job(f"job_{i:04d}", script * 5, job_type="pythonshell" if i % 3 else "spark",
+                                default_arguments={"--day": "monday"}, description=f"job number {i}"))  # fmt: skip
+    for i in range(20):
+        service.workflows.create(Workflow(f"flow_{i:02d}", default_run_properties={"region": "eu"}))
+        a, b, c = (f"job_{(i * 3 + k) % JOBS:04d}" for k in range(3))
+        service.triggers.create(
+            Trigger(f"flow_{i:02d}_start", "ON_DEMAND", [Action(job=a)], workflow=f"flow_{i:02d}")
+        )
+        service.triggers.create(Trigger(f"flow_{i:02d}_then", "CONDITIONAL", [Action(job=b), Action(job=c)],
+                                        conditions=[Condition("SUCCEEDED", job=a)], workflow=f"flow_{i:02d}"))  # fmt: skip
+    for i in range(40):
+        service.triggers.create(Trigger(f"trig_{i:03d}", "SCHEDULED", [Action(job=f"job_{i:04d}", arguments={"--x": "1"})],
+                                        schedule=f"{i % 60} 2 * * *"), activate=True)  # fmt: skip
+    for i in range(50):
+        service.connections.create(Connection(f"conn_{i:03d}", "JDBC", {"JDBC_CONNECTION_URL": f"jdbc:postgresql://db{i}/dwh",
+                                                                       "USERNAME": "etl", "PASSWORD": "secret"}))  # fmt: skip
+    engine = service.ctx.engine
+    t0 = 1_700_000_000_000
+    with engine.begin() as conn:
+        jobs = dict(conn.execute(select(JobRow.name, JobRow.id)).all())
+        flows = dict(conn.execute(select(WorkflowRow.name, WorkflowRow.id)).all())
+        wf_runs = []
+        for fid in sorted(flows.values()):
+            for k in range(10):
+                wf_runs.append({"workflow_id": fid, "state": "COMPLETED", "run_properties": '{"region":"eu"}',
+                                "started_at": t0 + k * 86_400_000, "ended_at": t0 + k * 86_400_000 + 90_000})  # fmt: skip
+        wf_ids = conn.execute(insert(WorkflowRunRow).returning(WorkflowRunRow.id, sort_by_parameter_order=True),
+                              wf_runs).scalars().all()  # fmt: skip
+        rows = []
+        for jid in sorted(jobs.values()):
+            for k in range(RUNS_PER_JOB):
+                start = t0 + k * 3_600_000
+                state = STATES[(jid + k) % len(STATES)]
+                rows.append({"job_id": jid, "state": state, "attempt": 0, "script_version": 1, "arguments": '{"--day":"monday"}',
+                             "trigger_name": None, "worker": "bench:1", "error": None if state == "SUCCEEDED" else "boom",
+                             "created_at": start, "started_at": start, "ended_at": start + 20_000 + (k * 997 % 40_000),
+                             "heartbeat_at": start, "workflow_run_id": wf_ids[jid % len(wf_ids)] if k == 0 else None})  # fmt: skip
+        ids = (
+            conn.execute(insert(JobRunRow).returning(JobRunRow.id, sort_by_parameter_order=True), rows)
+            .scalars()
+            .all()
+        )
+        line = "2024-01-01 00:00:00 INFO some driver output of a realistic length, with numbers 12345\n"
+        conn.execute(insert(JobRunLogRow), [{"run_id": ids[-1], "seq": i, "position": i * len(line) * 10,
+                                             "data": line * 10, "created_at": t0} for i in range(LOG_CHUNKS)])  # fmt: skip
 
 
 PAGES = [
@@ -157,6 +223,28 @@ PAGES = [
     "/crawlers/new",
     "/crawlers/nightly/edit",
     "/classifiers",
+    "/jobs",
+    "/jobs?q=job_01",
+    "/jobs?state=FAILED&type=spark",
+    "/jobs/job_0150",
+    "/jobs/job_0150?state=FAILED&page=2",
+    "/jobs/job_0150?version=1",
+    "/jobs/new",
+    "/jobs/job_0150/edit",
+    "/jobs/{last_job}/runs/{last_run}",
+    "/job-runs",
+    "/job-runs?state=TIMEOUT&page=20",
+    "/triggers",
+    "/triggers?type=SCHEDULED&state=ACTIVATED",
+    "/triggers/trig_010",
+    "/triggers/new",
+    "/triggers/trig_010/edit",
+    "/workflows",
+    "/workflows/flow_05",
+    "/workflows/new",
+    "/connections",
+    "/connections/conn_010",
+    "/connections/conn_010/edit",
     "/users",
     "/tokens",
     "/api/v1/databases",
@@ -168,6 +256,16 @@ PAGES = [
     "/api/v1/tables?q=t0999",
     "/api/v1/crawlers",
     "/api/v1/crawlers/nightly/runs?limit=200",
+    "/api/v1/jobs",
+    "/api/v1/jobs/job_0150",
+    "/api/v1/jobs/job_0150/runs?limit=200",
+    "/api/v1/job-runs?state=FAILED&limit=200",
+    "/api/v1/jobs/{last_job}/runs/{last_run}/log",
+    "/api/v1/jobs/{last_job}/runs/{last_run}/log?offset=1000000",
+    "/api/v1/triggers",
+    "/api/v1/workflows",
+    "/api/v1/workflows/flow_05/runs",
+    "/api/v1/connections",
 ]
 
 
@@ -208,7 +306,15 @@ def main() -> None:
             f"{args.backend}: {args.tables:,} tables, {args.partitions:,} partitions; median of {args.runs} requests"
         )
         worst = 0.0
-        for url_ in (p.replace("{mid}", f"t{args.tables // 2:05d}") for p in PAGES):
+        last_run = service.jobs.runs(limit=1)[0]
+        fill = {
+            "{mid}": f"t{args.tables // 2:05d}",
+            "{last_job}": last_run.job,
+            "{last_run}": str(last_run.id),
+        }
+        for url_ in PAGES:
+            for k, v in fill.items():
+                url_ = url_.replace(k, v)
             times = []
             for _ in range(args.runs):
                 start = time.perf_counter()
