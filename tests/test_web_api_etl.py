@@ -121,6 +121,8 @@ def test_job_runs_start_list_stop_and_log(web):
     assert web.get(f"{API}/job-runs?state=STOPPED").get_json()["total"] == 2
     assert web.get(f"{API}/jobs/etl/runs/{run['id']}").get_json()["state"] == "STOPPED"
     assert web.get(f"{API}/jobs/etl/runs/99999").status_code == 404
+    r = web.get(f"{API}/jobs/etl/runs/{10**20}/log")  # beyond what storage holds: not a crash
+    assert r.status_code == 404 and r.get_json()["error"]["message"] == f"run {10**20} does not exist"
     _job(web, "other")
     r = web.get(f"{API}/jobs/other/runs/{run['id']}")
     assert r.status_code == 404 and r.get_json()["error"]["message"] == f"job other has no run {run['id']}"

@@ -20,6 +20,7 @@ from metastore.web import serialize as ser
 from metastore.web.security import (
     SAFE_METHODS,
     check_csrf,
+    check_ids,
     current_user,
     require_admin,
     require_db,
@@ -83,6 +84,7 @@ def _authenticate():
     if request.endpoint == "api.openapi_spec":
         return
     current_user()
+    check_ids()
     if request.method not in SAFE_METHODS and g.auth == "session":
         check_csrf(request.headers.get("X-CSRF-Token"))
     if any(_has_nul(v) for v in request.args.values()) or any(

@@ -31,6 +31,7 @@ from metastore.web.security import (
     SAFE_METHODS,
     WebError,
     check_csrf,
+    check_ids,
     current_user,
     require_admin,
     require_db,
@@ -52,6 +53,7 @@ def _login_and_csrf():
         raise WebError(401, "Unauthorized", "log in first")
     if request.method not in SAFE_METHODS:
         check_csrf(request.form.get("csrf_token"))
+    check_ids()
 
 
 def error_page(status: int, kind: str, message: str):

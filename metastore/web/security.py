@@ -81,6 +81,18 @@ def _password_mark(user: User) -> int:
     return user.updated_at
 
 
+MAX_ID = 2**63 - 1
+
+
+def check_ids() -> None:
+    """Numbers in the path (run ids, versions) beyond what storage holds name nothing: 404, not a crash."""
+    from metastore.catalog.errors import NotFound
+
+    for key, value in (request.view_args or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise NotFound(f"{key.removesuffix('_id').replace('_', ' ')} {value} does not exist")
+
+
 def current_user() -> User:
     if g.get("user") is None:
         raise unauthorized()
