@@ -7,11 +7,13 @@ look-ups on `partition_key_values` (see partition_filter).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
+from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, now_s, raw_rows
+from metastore.catalog.base import Area, DbapiReader, Sql, now_s
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
 from metastore.catalog.partition_filter import compile_filter, integral_value
@@ -22,6 +24,24 @@ from metastore.storage.models import PARTITION_NAME, PARTITION_VALUE, PartitionK
 
 _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, PartitionRow.last_access_time,
             PartitionRow.location, PartitionRow.sd, PartitionRow.parameters)  # fmt: skip
+
+
+_LIST_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
+_NAMES_SQL = Sql(select(PartitionRow.name).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
+_BY_NAME_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid"), PartitionRow.name == bindparam("name")))
+
+
+class PartitionRows(NamedTuple):
+    """A listing as stored, for protocol layers that encode partitions straight from storage rather
+    than through Partition objects (see metastore/hms/wire.py). `rows` hold `_COLUMNS`: id, values
+    (JSON list), create_time, last_access_time, location, sd (JSON, see codec.sd_to_json, without the
+    location), parameters (JSON); ordered by partition name."""
+
+    db: str
+    table: str
+    catalog: str
+    rows: list[tuple]
+    table_info: _TableInfo
 
 
 def _with_location(tpl: StorageDescriptor, location: str | None) -> StorageDescriptor:
@@ -65,6 +85,10 @@ class Partitions(Area):
     def _table(self, conn: Connection, catalog: str, db: str, table: str, for_update: bool = False) -> _TableInfo:
         return _TableInfo(self._table_row(conn, catalog, db, table, for_update), db.lower(), catalog.lower())
 
+    def objects(self, listing: PartitionRows) -> list[Partition]:
+        """Partition objects of a listing's rows."""
+        return self._partitions(listing.table_info, listing.rows)
+
     @staticmethod
     def _partitions(t: _TableInfo, rows) -> list[Partition]:
         """Partitions from rows. Partitions whose storage descriptors (or parameters) have the same text
@@ -92,17 +116,37 @@ class Partitions(Area):
         (to honour ORDER BY) instead of looking up the few partitions the filter selects."""
         return where if scoped and where else (PartitionRow.table_id == t.id, *where)
 
-    def _select(self, conn: Connection, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[Partition]:
+    def _rows(self, r: DbapiReader, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[tuple]:
+        """Rows of `_COLUMNS`, ordered by name. The plain listing is a statement compiled once; filtered
+        ones are built and compiled for the call."""
+        if not where and (limit is None or limit < 0):
+            return r.all(_LIST_SQL, {"tid": t.id})
         query = select(*_COLUMNS).where(*self._scope(t, where, scoped)).order_by(PartitionRow.name)
         if limit is not None and limit >= 0:
             query = query.limit(limit)
-        return self._partitions(t, raw_rows(conn, query))
+        return r.rows(query)
 
-    def _select_names(self, conn: Connection, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[str]:
-        query = select(PartitionRow.name).where(*self._scope(t, where, scoped)).order_by(PartitionRow.name)
-        if limit is not None and limit >= 0:
-            query = query.limit(limit)
-        return [name for (name,) in raw_rows(conn, query)]
+    def _select_names(self, r: DbapiReader, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[str]:
+        if not where and (limit is None or limit < 0):
+            rows = r.all(_NAMES_SQL, {"tid": t.id})
+        else:
+            query = select(PartitionRow.name).where(*self._scope(t, where, scoped)).order_by(PartitionRow.name)
+            if limit is not None and limit >= 0:
+                query = query.limit(limit)
+            rows = r.rows(query)
+        return list(map(itemgetter(0), rows))
+
+    def _read_rows(self, catalog: str, db: str, table: str, where) -> PartitionRows:
+        """One fast read: the table, then `where(reader, table info)` → rows."""
+
+        def read(r: DbapiReader) -> PartitionRows:
+            t = self._table_fast(r, catalog, db, table)
+            return PartitionRows(t.db, t.name, t.catalog, where(r, t), t)
+
+        return self._fast_read(read)
+
+    def _table_fast(self, r: DbapiReader, catalog: str, db: str, table: str) -> _TableInfo:
+        return _TableInfo(self._table_row_fast(r, catalog, db, table), db.lower(), catalog.lower())
 
     # --- add ----------------------------------------------------------------------------------------
 
@@ -194,56 +238,76 @@ class Partitions(Area):
 
     # --- read ---------------------------------------------------------------------------------------
 
+    # Each listing comes in two forms: `x_rows` gives the stored rows (PartitionRows), for protocol
+    # layers that encode partitions straight from them; `x` gives Partition objects.
+
+    def list_rows(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
+        return self._read_rows(catalog, db, table, lambda r, t: self._rows(r, t, limit=max_parts))
+
     def list(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[Partition]:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            return self._select(conn, t, limit=max_parts)
+        return self.objects(self.list_rows(db, table, max_parts, catalog))
 
     def names(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[str]:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            return self._select_names(conn, t, limit=max_parts)
+        return self._fast_read(
+            lambda r: self._select_names(r, self._table_fast(r, catalog, db, table), limit=max_parts)
+        )
 
     def get(self, db: str, table: str, values: list[str], catalog: str = DEFAULT_CATALOG) -> Partition:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            t.check_values(values)
-            name = make_partition_name(t.key_names, values)
-            found = self._select(conn, t, PartitionRow.name == name)
-        if not found:
-            raise NotFound(f"partition {name} of table {t.db}.{t.name} does not exist")
-        return found[0]
+        return self._get(db, table, catalog, lambda t: values)
 
     def get_by_name(self, db: str, table: str, name: str, catalog: str = DEFAULT_CATALOG) -> Partition:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            values = parse_partition_name(name, t.key_names)
-        return self.get(db, table, values, catalog)
+        return self._get(db, table, catalog, lambda t: parse_partition_name(name, t.key_names))
+
+    def _get(self, db: str, table: str, catalog: str, values_of) -> Partition:
+        def read(r: DbapiReader):
+            t = self._table_fast(r, catalog, db, table)
+            values = values_of(t)
+            t.check_values(values)
+            name = make_partition_name(t.key_names, values)
+            return t, name, r.all(_BY_NAME_SQL, {"tid": t.id, "name": name})
+
+        t, name, rows = self._fast_read(read)
+        if not rows:
+            raise NotFound(f"partition {name} of table {t.db}.{t.name} does not exist")
+        return self._partitions(t, rows)[0]
+
+    def get_by_names_rows(self, db: str, table: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> PartitionRows:
+        """The partitions among `names` that exist (missing ones are skipped, as in HMS), by name."""
+
+        def where(r: DbapiReader, t: _TableInfo) -> list[tuple]:
+            # sorted first: each chunk comes back ordered by name, so the chunks follow one another
+            wanted = sorted({make_partition_name(t.key_names, parse_partition_name(n, t.key_names)) for n in names})
+            out: list[tuple] = []
+            for i in range(0, len(wanted), 1000):
+                out.extend(self._rows(r, t, PartitionRow.name.in_(wanted[i : i + 1000])))
+            return out
+
+        return self._read_rows(catalog, db, table, where)
 
     def get_by_names(self, db: str, table: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> list[Partition]:
-        """The partitions among `names` that exist (missing ones are skipped, as in HMS)."""
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            wanted = [make_partition_name(t.key_names, parse_partition_name(n, t.key_names)) for n in names]
-            out: list[Partition] = []
-            for i in range(0, len(wanted), 1000):
-                out.extend(self._select(conn, t, PartitionRow.name.in_(wanted[i : i + 1000])))
-        out.sort(key=lambda p: make_partition_name(t.key_names, p.values))
-        return out
+        return self.objects(self.get_by_names_rows(db, table, names, catalog))
+
+    def by_filter_rows(
+        self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> PartitionRows:
+        return self._read_rows(
+            catalog, db, table,
+            lambda r, t: self._rows(r, t, *self._filter(t, filter_text), limit=max_parts, scoped=True),
+        )  # fmt: skip
 
     def by_filter(
         self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
     ) -> list[Partition]:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            return self._select(conn, t, *self._filter(t, filter_text), limit=max_parts, scoped=True)
+        return self.objects(self.by_filter_rows(db, table, filter_text, max_parts, catalog))
 
     def names_by_filter(
         self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
     ) -> list[str]:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            return self._select_names(conn, t, *self._filter(t, filter_text), limit=max_parts, scoped=True)
+        def read(r: DbapiReader) -> list[str]:
+            t = self._table_fast(r, catalog, db, table)
+            return self._select_names(r, t, *self._filter(t, filter_text), limit=max_parts, scoped=True)
+
+        return self._fast_read(read)
 
     def count_by_filter(self, db: str, table: str, filter_text: str, catalog: str = DEFAULT_CATALOG) -> int:
         with self._read() as conn:
@@ -282,31 +346,41 @@ class Partitions(Area):
             where.append(PartitionRow.id.in_(sub))
         return where
 
+    def by_partial_values_rows(
+        self, db: str, table: str, values: list[str] | None, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> PartitionRows:
+        return self._read_rows(
+            catalog, db, table,
+            lambda r, t: self._rows(r, t, *self._partial(t, values), limit=max_parts, scoped=True),
+        )  # fmt: skip
+
     def by_partial_values(
         self, db: str, table: str, values: list[str] | None, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
     ) -> list[Partition]:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            return self._select(conn, t, *self._partial(t, values), limit=max_parts, scoped=True)
+        return self.objects(self.by_partial_values_rows(db, table, values, max_parts, catalog))
 
     def names_by_partial_values(
         self, db: str, table: str, values: list[str] | None, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
     ) -> list[str]:
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
-            return self._select_names(conn, t, *self._partial(t, values), limit=max_parts, scoped=True)
+        def read(r: DbapiReader) -> list[str]:
+            t = self._table_fast(r, catalog, db, table)
+            return self._select_names(r, t, *self._partial(t, values), limit=max_parts, scoped=True)
+
+        return self._fast_read(read)
 
     def values(self, db: str, table: str, keys: list[str], filter_text: str | None = None, *, distinct: bool = True,
                ascending: bool = True, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> list[list[str]]:  # fmt: skip
         """The values of some partition keys over the partitions (matching `filter_text`), ordered."""
-        with self._read() as conn:
-            t = self._table(conn, catalog, db, table)
+        def read(r: DbapiReader) -> tuple[list[int], list[str]]:
+            t = self._table_fast(r, catalog, db, table)
             positions = []
             for k in keys:
                 if k.lower() not in [n.lower() for n in t.key_names]:
                     raise InvalidInput(f"{k} is not a partition key of {t.db}.{t.name} (keys: {', '.join(t.key_names)})")
                 positions.append([n.lower() for n in t.key_names].index(k.lower()))
-            names = self._select_names(conn, t, *self._filter(t, filter_text), scoped=True)
+            return positions, self._select_names(r, t, *self._filter(t, filter_text), scoped=True)
+
+        positions, names = self._fast_read(read)
         rows = [[vals[i] for i in positions] for vals in (parse_partition_name(n) for n in names)]
         if distinct:
             rows = [list(r) for r in dict.fromkeys(map(tuple, rows))]
@@ -314,8 +388,7 @@ class Partitions(Area):
         return rows if max_parts is None or max_parts < 0 else rows[:max_parts]
 
     def keys(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> list[Column]:
-        with self._read() as conn:
-            return self._table(conn, catalog, db, table).keys
+        return self._fast_read(lambda r: self._table_fast(r, catalog, db, table).keys)
 
     # --- alter --------------------------------------------------------------------------------------
 

@@ -130,8 +130,7 @@ class Tables(Area):
     # --- read ---------------------------------------------------------------------------------------
 
     def get(self, db: str, name: str, catalog: str = DEFAULT_CATALOG) -> Table:
-        with self._read() as conn:
-            row = self._table_row(conn, catalog, db, name)
+        row = self._fast_read(lambda r: self._table_row_fast(r, catalog, db, name))
         return table_from_row(row, db.lower(), catalog.lower())
 
     def get_many(self, db: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> list[Table]:

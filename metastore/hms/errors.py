@@ -78,7 +78,11 @@ def _wrap(name: str, fn):
 
 
 def map_errors(handler_cls: type) -> None:
-    """Wrap every IDL method `handler_cls` defines so that it raises only what the method declares."""
+    """Wrap every IDL method `handler_cls` defines so that it raises only what the method declares;
+    `<method>_wire` variants (encoded answers, see wire.py) raise what `<method>` declares."""
     for name in dir(ThriftHiveMetastore.Iface):
-        if not name.startswith("_") and name in vars(handler_cls):
-            setattr(handler_cls, name, _wrap(name, vars(handler_cls)[name]))
+        if name.startswith("_"):
+            continue
+        for attr in (name, f"{name}_wire"):
+            if attr in vars(handler_cls):
+                setattr(handler_cls, attr, _wrap(name, vars(handler_cls)[attr]))

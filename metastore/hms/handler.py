@@ -15,6 +15,7 @@ from metastore.catalog import CatalogService, InvalidInput, NotFound
 from metastore.catalog import types as t
 from metastore.catalog.names import parse_partition_name, unescape_path_name
 from metastore.hms import convert as cv
+from metastore.hms import wire
 from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
 
@@ -363,6 +364,33 @@ class Handler:
         parts = self.cat.partitions.by_filter(db, tbl_name, filter, _max(max_parts), cat)
         return cv.partitions_out(parts)
 
+    # The same listings as encoded bytes (see wire.py), for the processor to write on binary connections.
+    # Each takes the arguments of the IDL method named without `_wire`.
+
+    def get_partitions_wire(self, db_name, tbl_name, max_parts):
+        cat, db = split_db(db_name)
+        return wire.partition_list(self.cat.partitions.list_rows(db, tbl_name, _max(max_parts), cat))
+
+    def get_partitions_with_auth_wire(self, db_name, tbl_name, max_parts, user_name, group_names):
+        return self.get_partitions_wire(db_name, tbl_name, max_parts)
+
+    def get_partitions_by_filter_wire(self, db_name, tbl_name, filter, max_parts):  # noqa: A002
+        cat, db = split_db(db_name)
+        return wire.partition_list(self.cat.partitions.by_filter_rows(db, tbl_name, filter, _max(max_parts), cat))
+
+    def get_partitions_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
+        cat, db = split_db(db_name)
+        return wire.partition_list(
+            self.cat.partitions.by_partial_values_rows(db, tbl_name, list(part_vals or []), _max(max_parts), cat)
+        )
+
+    def get_partitions_ps_with_auth_wire(self, db_name, tbl_name, part_vals, max_parts, user_name, group_names):
+        return self.get_partitions_ps_wire(db_name, tbl_name, part_vals, max_parts)
+
+    def get_partitions_by_names_wire(self, db_name, tbl_name, names):
+        cat, db = split_db(db_name)
+        return wire.partition_list(self.cat.partitions.get_by_names_rows(db, tbl_name, list(names or []), cat))
+
     def get_num_partitions_by_filter(self, db_name, tbl_name, filter):  # noqa: A002
         cat, db = split_db(db_name)
         return self.cat.partitions.count_by_filter(db, tbl_name, filter, cat)
@@ -664,5 +692,7 @@ def _max(max_parts) -> int:
     """HMS `max_parts`: negative (or missing, from clients that send it with the wrong type) means all."""
     return -1 if max_parts is None or max_parts < 0 else max_parts
 
+
+WIRE_METHODS = tuple(name.removesuffix("_wire") for name in vars(Handler) if name.endswith("_wire"))
 
 map_errors(Handler)

@@ -12,15 +12,17 @@ import logging
 import os
 import signal
 import socket
+import struct
 import threading
 
-from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.protocol.TBinaryProtocol import TBinaryProtocol, TBinaryProtocolAccelerated
 from thrift.protocol.TCompactProtocol import TCompactProtocolAccelerated
+from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport import TSocket, TTransport
 
 from metastore.catalog import CatalogService
 from metastore.hms.gen.hive import ThriftHiveMetastore
-from metastore.hms.handler import Handler
+from metastore.hms.handler import WIRE_METHODS, Handler
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +36,68 @@ IMPLEMENTED = frozenset(
 )
 
 
+def _encoded_reply(method: str):
+    """A process function for `method` that writes the handler's `<method>_wire` bytes (the encoded
+    list, see wire.py) as the reply's success value on binary connections: the partitions are never
+    Thrift objects. Compact connections take the generated path. Errors are answered as the generated
+    code answers them."""
+    args_cls = getattr(ThriftHiveMetastore, f"{method}_args")
+    result_cls = getattr(ThriftHiveMetastore, f"{method}_result")
+    arg_names = [spec[2] for spec in args_cls.thrift_spec if spec is not None]
+    declared = [(spec[2], spec[3][0]) for spec in result_cls.thrift_spec if spec is not None and spec[2] != "success"]
+    generated = getattr(ThriftHiveMetastore.Processor, f"process_{method}")
+    success_list = bytes([TType.LIST, 0, 0])  # field 0 (success) of the result struct
+    name = method.encode()
+    head = struct.pack(">iI", TBinaryProtocol.VERSION_1 | TMessageType.REPLY, len(name)) + name
+
+    def process(self, seqid, iprot, oprot):
+        if not isinstance(oprot, TBinaryProtocol) or not oprot.strictWrite:
+            return generated(self, seqid, iprot, oprot)
+        args = args_cls()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        try:
+            body = getattr(self._handler, f"{method}_wire")(*(getattr(args, n) for n in arg_names))
+        except TTransport.TTransportException:
+            raise
+        except Exception as e:  # noqa: BLE001 - as the generated process function
+            result, msg_type = result_cls(), TMessageType.REPLY
+            for field, cls in declared:
+                if isinstance(e, cls):
+                    setattr(result, field, e)
+                    break
+            else:
+                msg_type = TMessageType.EXCEPTION
+                if isinstance(e, TApplicationException):
+                    result = e
+                else:
+                    log.exception("unexpected exception in %s", method)
+                    result = TApplicationException(TApplicationException.INTERNAL_ERROR, "Internal error")
+            oprot.writeMessageBegin(method, msg_type, seqid)
+            result.write(oprot)
+            oprot.writeMessageEnd()
+            oprot.trans.flush()
+            return
+        oprot.trans.write(b"".join((head, struct.pack(">i", seqid), success_list, body, b"\x00")))
+        oprot.trans.flush()
+
+    return process
+
+
 class Processor(ThriftHiveMetastore.Processor):
     """The generated processor, knowing only the methods the handler implements: any other call is
-    answered with TApplicationException UNKNOWN_METHOD (the generated one would say INTERNAL_ERROR)."""
+    answered with TApplicationException UNKNOWN_METHOD (the generated one would say INTERNAL_ERROR).
+    Partition listings are written from encoded bytes (see `_encoded_reply`)."""
 
     def __init__(self, handler: Handler):
         super().__init__(handler)
         self._processMap = {k: v for k, v in self._processMap.items() if k in IMPLEMENTED}
+        for method in WIRE_METHODS:
+            if method in self._processMap:
+                self._processMap[method] = _ENCODED[method]
+
+
+_ENCODED = {method: _encoded_reply(method) for method in WIRE_METHODS}
 
 
 def _peek(sock: socket.socket, n: int) -> bytes:

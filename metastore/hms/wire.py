@@ -1,0 +1,116 @@
+"""Partition listings encoded straight from storage rows as TBinaryProtocol bytes.
+
+Through Thrift objects, a listing of 10,000 partitions costs about 0.2 s of Python: some 300,000
+objects built, then walked again by the encoder. But the partitions of a table nearly always share
+one storage-descriptor text and few parameter texts (see `PartitionRow.sd`): here each distinct text
+is converted and encoded once per listing, by the generated code, and a partition's bytes are those
+encodings with its own values, times and location spliced in. Nothing is cached across calls, so
+nothing can go stale when another server process changes the table.
+
+The output is byte for byte what the generated code writes for the same partitions (the tests compare
+the two). Only the binary protocol is written this way; compact connections take the ordinary path.
+"""
+
+from __future__ import annotations
+
+import struct
+from json.decoder import JSONDecoder
+
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.transport.TTransport import TMemoryBuffer
+
+from metastore.catalog import codec
+from metastore.catalog.partitions import PartitionRows
+from metastore.hms import convert as cv
+from metastore.hms.gen.hive import ttypes as tt
+
+_I32 = struct.Struct(">i").pack
+_TIMES = struct.Struct(">bhibhi").pack  # createTime (i32, field 4) and lastAccessTime (i32, field 5)
+_VALUES_HEAD = bytes([15, 0, 1, 11])  # field 1 (values): list<string>
+_LOCATION_HEAD = bytes([11, 0, 2])  # StorageDescriptor field 2 (location): string
+_SD_HEAD = bytes([12, 0, 6])  # Partition field 6 (sd): struct
+_SENTINEL = "\x00mortar:partition-location\x00"
+_SENTINEL_FIELD = _LOCATION_HEAD + _I32(len(_SENTINEL.encode())) + _SENTINEL.encode()
+_scan = JSONDecoder().scan_once  # json.loads without its two whitespace regex matches per call
+
+
+def encode(obj) -> bytes:
+    """`obj` (a Thrift struct) as the generated code writes it on a binary connection."""
+    buf = TMemoryBuffer()
+    obj.write(TBinaryProtocolAccelerated(buf))
+    return buf.getvalue()
+
+
+def _fields(**values) -> bytes:
+    """The bytes of some fields of a Partition, in field order, without the struct's stop byte."""
+    p = tt.Partition(**values)
+    if "writeId" not in values:
+        p.writeId = None  # the IDL gives it a default (-1): encoded once, in the tail
+    return encode(p)[:-1]
+
+
+class _Encoder:
+    """One listing's encoder: the encoded parts shared by partitions, by stored text."""
+
+    def __init__(self, listing: PartitionRows):
+        self.names = _fields(dbName=listing.db, tableName=listing.table)
+        self.tail = encode(tt.Partition(catName=listing.catalog))  # catName, writeId (default), stop
+        self.sds: dict[str, tuple[bytes, bytes] | None] = {}
+        self.params: dict[str, bytes] = {}
+
+    def sd(self, text: str) -> tuple[bytes, bytes] | None:
+        """The descriptor's bytes before and after its location field; None if they cannot be split."""
+        try:
+            return self.sds[text]
+        except KeyError:
+            pass
+        sd = codec.sd_from_json(codec.loads(text))
+        sd.location = _SENTINEL
+        whole = _SD_HEAD + encode(cv.sd_out(sd))
+        at = whole.find(_SENTINEL_FIELD)
+        split = None
+        if at >= 0 and whole.find(_SENTINEL_FIELD, at + 1) < 0:
+            split = whole[:at], whole[at + len(_SENTINEL_FIELD) :]
+        self.sds[text] = split
+        return split
+
+    def parameters(self, text: str) -> bytes:
+        out = self.params.get(text)
+        if out is None:
+            out = self.params[text] = _fields(parameters=codec.loads(text))
+        return out
+
+
+def partition_list(listing: PartitionRows) -> bytes:
+    """The listing as the value of a list<Partition>: element type, count, then the partitions."""
+    enc = _Encoder(listing)
+    out = [bytes([12]), _I32(len(listing.rows))]
+    append = out.append
+    names, tail = enc.names, enc.tail
+    sds, params = enc.sds, enc.params
+    for _id, values, create_time, last_access_time, location, sd, parameters in listing.rows:
+        parts = sds.get(sd) or enc.sd(sd)
+        if parts is None or create_time is None or last_access_time is None:
+            append(_slow(listing, (_id, values, create_time, last_access_time, location, sd, parameters)))
+            continue
+        vals = _scan(values, 0)[0]
+        encoded = [v.encode() for v in vals]
+        append(_VALUES_HEAD + _I32(len(encoded)) + b"".join([_I32(len(b)) + b for b in encoded]))
+        append(names)
+        append(_TIMES(8, 4, create_time, 8, 5, last_access_time))
+        append(parts[0])
+        if location is not None:
+            b = location.encode()
+            append(_LOCATION_HEAD + _I32(len(b)) + b)
+        append(parts[1])
+        append(params.get(parameters) or enc.parameters(parameters))
+        append(tail)
+    return b"".join(out)
+
+
+def _slow(listing: PartitionRows, row: tuple) -> bytes:
+    """One partition through Thrift objects: for what the splicing does not cover."""
+    from metastore.catalog.partitions import Partitions
+
+    (part,) = Partitions._partitions(listing.table_info, [row])  # noqa: SLF001 - the same conversion
+    return encode(cv.partition_out(part))
