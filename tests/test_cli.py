@@ -10,11 +10,23 @@ from click.testing import CliRunner
 
 from mortar.cli import main
 
-COMMANDS = ["metastore", "spark-conf", "pyspark", "spark-sql", "worker", "scheduler", "crawler", "classifier", "job",
-            "trigger", "workflow", "web", "user", "up"]
+EXPECTED = {"metastore", "spark-conf", "pyspark", "spark-sql", "worker", "scheduler", "crawler", "classifier", "job",
+            "trigger", "workflow", "connection", "web", "user", "up"}  # fmt: skip
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
+def _commands(group, prefix=()):
+    """Every command path of the CLI, sub-commands included, read from the click groups themselves."""
+    for name, cmd in group.commands.items():
+        yield [*prefix, name]
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+
+
+def test_the_cli_has_the_expected_commands():
+    assert EXPECTED <= set(main.commands)
+
+
+@pytest.mark.parametrize("command", [[], *_commands(main)], ids=lambda c: " ".join(c) or "mortar")
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"], prog_name="mortar")
     assert result.exit_code == 0, result.output
