@@ -103,3 +103,25 @@ def test_a_crawler_already_running_is_reported_and_the_workflow_run_ends(service
     wf = start_workflow(service, "w", lambda n, a: sent.append(a))
     assert sent == [] and (wf.state, wf.nodes) == ("COMPLETED", {"crawler busy": None})
     service.crawlers.finish_run(running.id, "SUCCEEDED")
+
+
+def test_a_crawler_node_no_worker_took_fails_later_than_a_run_whose_worker_died(service, tmp_path):
+    import time
+
+    from runner.triggers.scheduler import Scheduler
+
+    for name in ("queued", "taken"):
+        service.crawlers.create(Crawler(name=name, targets=[CrawlerTarget(str(tmp_path / name))], database="raw"))
+    queued = service.crawlers.start_run("queued")  # recorded for a worker, not taken yet
+    taken = service.crawlers.claim_run(service.crawlers.start_run("taken").id)
+    time.sleep(0.01)
+    # a worker silent for longer than allowed has died; a run still waiting in the queue has not
+    assert [r.id for r in service.crawlers.mark_stale_runs(0, unclaimed_after_s=3600)] == [taken.id]
+    assert service.crawlers.runs("queued")[0].state == "RUNNING"
+    [failed] = service.crawlers.mark_stale_runs(0, unclaimed_after_s=0)
+    assert (failed.id, failed.state, failed.error) == (queued.id, "FAILED", "worker stopped responding")
+    # the scheduler does this on each tick (with the settings' ages)
+    fresh = service.crawlers.start_run("queued")
+    Scheduler(service, lambda name, args: None).tick()
+    assert service.crawlers.runs("queued")[0].id == fresh.id
+    assert service.crawlers.runs("queued")[0].state == "RUNNING"

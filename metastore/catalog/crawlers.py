@@ -602,8 +602,8 @@ class Crawlers(Area):
                     workflow_run_id=workflow_run_id,
                 )
             ).inserted_primary_key[0]
-            self._audit_crawler(conn, "START_CRAWLER_RUN", crawler.name, run_id=run_id, trigger=trigger,
-                                workflow_run_id=workflow_run_id)  # fmt: skip
+            started_by = {k: v for k, v in (("trigger", trigger), ("workflow_run_id", workflow_run_id)) if v is not None}
+            self._audit_crawler(conn, "START_CRAWLER_RUN", crawler.name, run_id=run_id, **started_by)
         return CrawlerRun(run_id, crawler.name, RUNNING, at, None, None, {}, at, trigger, workflow_run_id)
 
     def claim_run(self, run_id: int, stale_after_s: float | None = None) -> CrawlerRun:
@@ -706,24 +706,34 @@ class Crawlers(Area):
             ).first()
         return None if row is None else _run(row, crawler.name)
 
-    def mark_stale_runs(self, older_than_s: float) -> list[CrawlerRun]:
+    def mark_stale_runs(self, older_than_s: float, unclaimed_after_s: float | None = None) -> list[CrawlerRun]:
         """Fail every RUNNING run whose last heartbeat is older than `older_than_s` seconds, with the error
-        "worker stopped responding". Returns those runs, as they are now."""
-        if (
-            isinstance(older_than_s, bool)
-            or not isinstance(older_than_s, int | float)
-            or not (math.isfinite(older_than_s) and older_than_s >= 0)
-        ):
-            raise InvalidInput(f"stale run age {older_than_s!r} is not a non-negative number of seconds")
+        "worker stopped responding"; a run recorded for a worker that no worker has taken yet (see
+        `claim_run`) only after `unclaimed_after_s` (default: the same), as it may wait in the queue behind
+        other crawls. Returns those runs, as they are now."""
+        for value in (older_than_s, unclaimed_after_s):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value >= 0)
+            ):  # fmt: skip
+                raise InvalidInput(f"stale run age {value!r} is not a non-negative number of seconds")
         with self._write() as conn:
             at = now_ms()
             cutoff = at - int(older_than_s * 1000)
+            unclaimed_cutoff = at - int((older_than_s if unclaimed_after_s is None else unclaimed_after_s) * 1000)
             rows = conn.execute(
-                _RUN_WITH_CRAWLER.where(CrawlerRunRow.state == RUNNING, CrawlerRunRow.heartbeat_at < cutoff)
+                _RUN_WITH_CRAWLER.where(
+                    CrawlerRunRow.state == RUNNING,
+                    CrawlerRunRow.heartbeat_at < max(cutoff, unclaimed_cutoff),
+                )
                 .order_by(CrawlerRunRow.id)
                 .with_for_update(of=CrawlerRunRow)
             ).all()
-            failed = [self._fail_stale(conn, row, row.crawler_name, at) for row in rows]
+            failed = [
+                self._fail_stale(conn, row, row.crawler_name, at)
+                for row in rows
+                if row.heartbeat_at < (unclaimed_cutoff if row.heartbeat_at == row.started_at else cutoff)
+            ]
         return failed
 
     def _fail_stale(self, conn: Connection, row, crawler: str, at: int) -> CrawlerRun:

@@ -96,7 +96,16 @@ class Scheduler:
         for name in on_workflow_crawler_runs(self.service, self.send_task, self.identity):
             fired.append(("trigger", name, now))
         recover_stale_runs(self.service, self.send_task, self.job_stale_after_s)
+        self._fail_stale_crawler_runs()
         return fired
+
+    def _fail_stale_crawler_runs(self) -> None:
+        """Crawler runs whose worker died (or that no worker took, e.g. a workflow's crawler node whose task
+        was lost) end FAILED, so the workflows and triggers waiting on them go on."""
+        from runner.crawler.crawl import STALE_AFTER_S
+
+        for run in self.service.crawlers.mark_stale_runs(STALE_AFTER_S, unclaimed_after_s=Settings.load().job_requeue_s):
+            log.warning("run %d of crawler %s: %s", run.id, run.crawler, run.error)
 
     def run_forever(self) -> None:
         log.info("scheduler %s polling every %.0f s", self.identity, self.poll_s)
