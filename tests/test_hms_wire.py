@@ -1,6 +1,6 @@
-"""Partition listings written from encoded bytes (metastore/hms/wire.py) and the bare-DBAPI read path.
+"""Answers written from encoded bytes (metastore/hms/wire.py) and the bare-DBAPI read path.
 
-In process: every listing method's reply is compared byte for byte with what the generated processor
+In process: every such method's reply is compared byte for byte with what the generated processor
 writes for the same call, over partitions that exercise each part of a storage descriptor. Against
 running servers: compact connections, two servers sharing one database (a change made through one is
 seen at once through the other: nothing is cached across calls), and PostgreSQL connections killed
@@ -87,6 +87,15 @@ CALLS = [
     ("get_partitions", ("nodb", "t", -1)),
     ("get_partitions_by_filter", ("w", "t", "dt = ", -1)),
     ("get_partitions_by_names", ("w", "t", ["nonsense"])),
+    ("get_table", ("w", "t")),
+    ("get_table", ("W", "T")),
+    ("get_table", ("@hive#w", "t")),
+    ("get_table", ("w", "missing")),
+    ("get_table", ("nodb", "t")),
+    ("get_table", ("@nocat#w", "t")),
+    ("get_table_req", (tt.GetTableRequest(dbName="w", tblName="t"),)),
+    ("get_table_req", (tt.GetTableRequest(dbName="w", tblName="t", catName="hive"),)),
+    ("get_table_req", (tt.GetTableRequest(dbName="w", tblName="missing"),)),
 ]
 
 
@@ -94,7 +103,7 @@ def test_every_listing_method_is_written_from_bytes():
     assert set(WIRE_METHODS) == {m for m, _ in CALLS}
 
 
-@pytest.mark.parametrize(("method", "args"), CALLS, ids=[f"{m}{a[2:]}" for m, a in CALLS])
+@pytest.mark.parametrize(("method", "args"), CALLS, ids=[f"{m}{a[2:] if len(a) > 2 else a}" for m, a in CALLS])
 def test_encoded_reply_is_what_the_generated_code_writes(listed, method, args):
     mine = _reply(Processor(listed), method, *args)
     assert mine == _reply(T.Processor(listed), method, *args)
@@ -162,6 +171,15 @@ def test_changes_through_one_server_are_seen_through_another(two_servers):
                                         parameters={}) for d in ("a", "b", "c")])  # fmt: skip
         for reader in (cb, cc):  # binary (encoded) and compact (objects) answers
             assert [p.values for p in reader.get_partitions(db, "t", -1)] == [["a"], ["b"], ["c"]]
+
+        # table parameters, as an Iceberg commit changes them: each change seen at once, also back and forth
+        for location in ("s3://m/1.json", "s3://m/2.json", "s3://m/1.json"):
+            t = cb.get_table(db, "t")
+            t.parameters["metadata_location"] = location
+            ca.alter_table(db, "t", t)
+            for reader in (cb, cc):
+                assert reader.get_table(db, "t").parameters["metadata_location"] == location
+                assert reader.get_table_req(tt.GetTableRequest(db, "t")).table.parameters["metadata_location"] == location
 
         # alter a partition (location, parameters), then the table's columns with cascade
         p = cb.get_partitions_by_names(db, "t", ["dt=b"])[0]

@@ -118,11 +118,13 @@ class DbapiReader:
         return self.cursor.fetchall()
 
 
-def dbapi_read(engine: Engine, fn):
+def dbapi_read(engine: Engine, fn, single: bool = False):
     """`fn(reader)` on a pooled DBAPI connection, bypassing SQLAlchemy's Connection: for the hot reads
     (get_table, partition listings). Same isolation as `read_transaction`: on SQLite one deferred
     transaction (a snapshot across statements), on PostgreSQL autocommit (each statement sees what is
-    committed), elsewhere the driver's own transaction, ended by the pool's reset. A connection found
+    committed), elsewhere the driver's own transaction, ended by the pool's reset. `single`: `fn` needs
+    no snapshot across statements (one look-up; the others only explain why it found nothing), so on
+    SQLite each statement is its own transaction too. A connection found
     dead (the database restarted) is invalidated and `fn` runs once more on a new one: reads are
     idempotent. Driver errors come out as SQLAlchemy's DBAPIError, as from every other path."""
     dialect = engine.dialect
@@ -134,7 +136,9 @@ def dbapi_read(engine: Engine, fn):
         try:
             cursor = dbapi_conn.cursor()
             if name == "sqlite":
-                dbapi_conn.isolation_level = None
+                dbapi_conn.isolation_level = None  # statements in autocommit, unless in BEGIN ... COMMIT
+                if single:
+                    return fn(DbapiReader(cursor, dialect))
                 cursor.execute("BEGIN")
                 try:
                     result = fn(DbapiReader(cursor, dialect))
@@ -209,8 +213,8 @@ class Area:
 
     # --- the same look-ups on the bare DBAPI connection (hot read paths, see `dbapi_read`) -------
 
-    def _fast_read(self, fn):
-        return dbapi_read(self.ctx.engine, fn)
+    def _fast_read(self, fn, single: bool = False):
+        return dbapi_read(self.ctx.engine, fn, single)
 
     @staticmethod
     def _table_row_fast(r: DbapiReader, catalog: str, db: str, table: str):

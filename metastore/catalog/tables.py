@@ -130,8 +130,13 @@ class Tables(Area):
     # --- read ---------------------------------------------------------------------------------------
 
     def get(self, db: str, name: str, catalog: str = DEFAULT_CATALOG) -> Table:
-        row = self._fast_read(lambda r: self._table_row_fast(r, catalog, db, name))
-        return table_from_row(row, db.lower(), catalog.lower())
+        return table_from_row(self.get_stored(db, name, catalog), db.lower(), catalog.lower())
+
+    def get_stored(self, db: str, name: str, catalog: str = DEFAULT_CATALOG):
+        """The table's row as stored (a named tuple of TableRow's columns; `table_from_row` makes it a
+        Table): for protocol layers that derive their answer from the row alone, e.g. to reuse an
+        encoding made for the same row content."""
+        return self._fast_read(lambda r: self._table_row_fast(r, catalog, db, name), single=True)
 
     def get_many(self, db: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> list[Table]:
         """The tables among `names` that exist, in one query (missing names are skipped, as in HMS)."""

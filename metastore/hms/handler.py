@@ -194,6 +194,14 @@ class Handler:
         cat, db = split_db(req.dbName, req.catName)
         return tt.GetTableResult(table=cv.table_out(self.cat.tables.get(db, req.tblName, cat)))
 
+    def get_table_wire(self, dbname, tbl_name):
+        cat, db = split_db(dbname)
+        return wire.table(self.cat.tables.get_stored(db, tbl_name, cat), db.lower(), cat)
+
+    def get_table_req_wire(self, req):
+        cat, db = split_db(req.dbName, req.catName)
+        return wire.get_table_result(wire.table(self.cat.tables.get_stored(db, req.tblName, cat), db.lower(), cat))
+
     def get_table_objects_by_name(self, dbname, tbl_names):
         cat, db = split_db(dbname)
         return [cv.table_out(x) for x in self.cat.tables.get_many(db, tbl_names or [], cat)]
@@ -365,7 +373,7 @@ class Handler:
         return cv.partitions_out(parts)
 
     # The same listings as encoded bytes (see wire.py), for the processor to write on binary connections.
-    # Each takes the arguments of the IDL method named without `_wire`.
+    # Each `x_wire` takes the arguments of the IDL method `x` and returns its success value, encoded.
 
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
         cat, db = split_db(db_name)

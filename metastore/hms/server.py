@@ -17,7 +17,7 @@ import threading
 
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol, TBinaryProtocolAccelerated
 from thrift.protocol.TCompactProtocol import TCompactProtocolAccelerated
-from thrift.Thrift import TApplicationException, TMessageType, TType
+from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport import TSocket, TTransport
 
 from metastore.catalog import CatalogService
@@ -37,16 +37,17 @@ IMPLEMENTED = frozenset(
 
 
 def _encoded_reply(method: str):
-    """A process function for `method` that writes the handler's `<method>_wire` bytes (the encoded
-    list, see wire.py) as the reply's success value on binary connections: the partitions are never
-    Thrift objects. Compact connections take the generated path. Errors are answered as the generated
+    """A process function for `method` that writes the handler's `<method>_wire` bytes (see wire.py)
+    as the reply's success value on binary connections: partitions and tables are never Thrift
+    objects. Compact connections take the generated path. Errors are answered as the generated
     code answers them."""
     args_cls = getattr(ThriftHiveMetastore, f"{method}_args")
     result_cls = getattr(ThriftHiveMetastore, f"{method}_result")
     arg_names = [spec[2] for spec in args_cls.thrift_spec if spec is not None]
     declared = [(spec[2], spec[3][0]) for spec in result_cls.thrift_spec if spec is not None and spec[2] != "success"]
     generated = getattr(ThriftHiveMetastore.Processor, f"process_{method}")
-    success_list = bytes([TType.LIST, 0, 0])  # field 0 (success) of the result struct
+    success = bytes([result_cls.thrift_spec[0][1], 0, 0])  # field 0 (success) of the result struct
+    wire_method = f"{method}_wire"
     name = method.encode()
     head = struct.pack(">iI", TBinaryProtocol.VERSION_1 | TMessageType.REPLY, len(name)) + name
 
@@ -57,7 +58,7 @@ def _encoded_reply(method: str):
         args.read(iprot)
         iprot.readMessageEnd()
         try:
-            body = getattr(self._handler, f"{method}_wire")(*(getattr(args, n) for n in arg_names))
+            body = getattr(self._handler, wire_method)(*(getattr(args, n) for n in arg_names))
         except TTransport.TTransportException:
             raise
         except Exception as e:  # noqa: BLE001 - as the generated process function
@@ -78,7 +79,7 @@ def _encoded_reply(method: str):
             oprot.writeMessageEnd()
             oprot.trans.flush()
             return
-        oprot.trans.write(b"".join((head, struct.pack(">i", seqid), success_list, body, b"\x00")))
+        oprot.trans.write(b"".join((head, struct.pack(">i", seqid), success, body, b"\x00")))
         oprot.trans.flush()
 
     return process
@@ -87,7 +88,7 @@ def _encoded_reply(method: str):
 class Processor(ThriftHiveMetastore.Processor):
     """The generated processor, knowing only the methods the handler implements: any other call is
     answered with TApplicationException UNKNOWN_METHOD (the generated one would say INTERNAL_ERROR).
-    Partition listings are written from encoded bytes (see `_encoded_reply`)."""
+    Partition listings and tables are written from encoded bytes (see `_encoded_reply`)."""
 
     def __init__(self, handler: Handler):
         super().__init__(handler)
