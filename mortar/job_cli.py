@@ -247,7 +247,7 @@ def logs(run_id: int, follow: bool) -> None:
 def stop(run_id: int) -> None:
     """Stop run RUN_ID (its worker kills the driver's processes; state STOPPED)."""
     from metastore.catalog import CatalogError
-    from runner.jobs.execute import enqueue_started
+    from metastore.catalog.dispatch import enqueue_started
 
     try:
         finished = _catalog().jobs.stop_run(run_id)
@@ -398,7 +398,7 @@ def trigger_delete(name: str) -> None:
 def trigger_start(name: str) -> None:
     """Fire trigger NAME now (on-demand triggers, or any other by hand)."""
     from metastore.catalog import CatalogError
-    from runner.triggers.fire import start_trigger
+    from metastore.catalog.dispatch import start_trigger
 
     try:
         done = start_trigger(_catalog(), name, _send)
@@ -457,7 +457,7 @@ def workflow_list() -> None:
 def workflow_run(name: str, properties) -> None:
     """Start a run of workflow NAME (its start triggers fire)."""
     from metastore.catalog import CatalogError
-    from runner.triggers.fire import start_workflow
+    from metastore.catalog.dispatch import start_workflow
 
     try:
         run = start_workflow(_catalog(), name, _send, _pairs(properties, "--property"))
@@ -487,7 +487,7 @@ def workflow_runs(name: str) -> None:
 def workflow_resume(run_id: int) -> None:
     """Run again the failed nodes of workflow run RUN_ID, and what follows them."""
     from metastore.catalog import CatalogError
-    from runner.triggers.fire import resume_workflow
+    from metastore.catalog.dispatch import resume_workflow
 
     try:
         nodes = resume_workflow(_catalog(), run_id, _send)

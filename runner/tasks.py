@@ -23,8 +23,8 @@ def crawl(crawler: str, run_id: int | None = None, trigger: str | None = None) -
     """Run a crawler; the run's state and metrics are recorded in the catalog. `run_id`: a run recorded
     already (a workflow's crawler node) to execute; `trigger`: the trigger that started the crawl. A run
     in a workflow run then fires the workflow's triggers that watch it."""
+    from metastore.catalog.dispatch import on_crawler_run_ended
     from runner.crawler.crawl import run_crawler
-    from runner.triggers.fire import on_crawler_run_ended
 
     service = catalog()
     try:
@@ -89,6 +89,6 @@ def job_start(job: str, arguments: dict | None = None) -> dict:
 @app.task(name="runner.trigger_start")
 def trigger_start(trigger: str) -> list:
     """Fire a trigger now (on demand)."""
-    from runner.triggers.fire import start_trigger
+    from metastore.catalog.dispatch import start_trigger
 
     return start_trigger(catalog(), trigger, _send)

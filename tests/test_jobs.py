@@ -17,9 +17,9 @@ import pytest
 
 from metastore.catalog import CatalogService, Conflict, InvalidInput, NotFound
 from metastore.catalog.crawlers import Crawler, CrawlerTarget
+from metastore.catalog.dispatch import on_job_run_ended
 from metastore.catalog.jobs import END_STATES, STALE_RUN_ERROR, Job
 from metastore.catalog.triggers import Action, Condition, Trigger
-from runner.triggers.fire import on_job_run_ended
 from runner.triggers.scheduler import Scheduler
 from tests.conftest import database_url, start_metastore, stop_metastore
 
@@ -325,8 +325,8 @@ def test_scheduled_triggers_fire_once_across_schedulers(service):
 
 
 def test_workflow_runs_show_every_node_and_resume_from_the_failed_ones(service):
+    from metastore.catalog.dispatch import resume_workflow, start_workflow
     from metastore.catalog.workflows import Workflow
-    from runner.triggers.fire import resume_workflow, start_workflow
 
     for name in ("extract", "load", "outside"):
         service.jobs.create(_job(name, max_concurrent_runs=5))
@@ -741,8 +741,8 @@ def test_stop_kills_the_run(cluster, tmp_path):
 def test_a_workflow_on_the_worker_crawls_then_runs_jobs_sharing_run_properties(cluster, tmp_path):
     """crawler (started by the workflow's on-demand trigger) → its SUCCEEDED starts a job that writes a run
     property → that job's SUCCEEDED starts one that reads it; the crawl and the jobs run on the worker."""
+    from metastore.catalog.dispatch import start_workflow
     from metastore.catalog.workflows import Workflow
-    from runner.triggers.fire import start_workflow
     from tests.crawler_data import csv_text, write_files
 
     svc = cluster.service
@@ -880,8 +880,8 @@ def test_cli_jobs_and_triggers(tmp_path):
 
 
 def test_crawler_runs_fire_conditional_and_event_triggers(service, tmp_path):
+    from metastore.catalog.dispatch import on_crawler_runs
     from runner.crawler.crawl import run_crawler
-    from runner.triggers.fire import on_crawler_runs
     from tests.crawler_data import csv_text, write_files
 
     root = tmp_path / "sales"

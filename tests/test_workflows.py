@@ -8,11 +8,7 @@ import pytest
 
 from metastore.catalog import CatalogService, Conflict
 from metastore.catalog.crawlers import Crawler, CrawlerTarget
-from metastore.catalog.jobs import Job
-from metastore.catalog.triggers import Action, Condition, Trigger
-from metastore.catalog.workflows import Workflow
-from runner.crawler.crawl import run_crawler
-from runner.triggers.fire import (
+from metastore.catalog.dispatch import (
     on_crawler_run_ended,
     on_crawler_runs,
     on_job_run_ended,
@@ -20,6 +16,10 @@ from runner.triggers.fire import (
     resume_workflow,
     start_workflow,
 )
+from metastore.catalog.jobs import Job
+from metastore.catalog.triggers import Action, Condition, Trigger
+from metastore.catalog.workflows import Workflow
+from runner.crawler.crawl import run_crawler
 from tests.conftest import database_url
 from tests.crawler_data import csv_text, write_files
 

@@ -39,6 +39,7 @@ RUNNING, SUCCEEDED, FAILED, CANCELLED = "RUNNING", "SUCCEEDED", "FAILED", "CANCE
 RUN_STATES = (RUNNING, SUCCEEDED, FAILED, CANCELLED)
 END_STATES = (SUCCEEDED, FAILED, CANCELLED)
 STALE_RUN_ERROR = "worker stopped responding"
+STALE_AFTER_S = 120  # a run without a heartbeat for this long lost its worker: a new run may start
 
 CLASSIFIER_KINDS = ("grok", "json", "csv", "xml")
 CSV_HEADERS = ("PRESENT", "ABSENT", "UNKNOWN")

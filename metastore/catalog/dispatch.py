@@ -1,4 +1,8 @@
-"""Firing triggers: their actions start job runs (with argument overrides) and crawls, on the workers.
+"""Starting work: record a run in the catalog, then enqueue its Celery task by *name* (`runner.job_run`,
+`runner.crawl`) — the workers execute it. Used by the CLI, the web layer, the scheduler and the workers
+alike, so a run starts the same way whoever asks; nothing here imports `runner`.
+
+Firing triggers: their actions start job runs (with argument overrides) and crawls, on the workers.
 
 Conditional triggers are evaluated when a run they watch ends: right away for job runs (by the worker
 that ran it, or whoever marked it stale) and for crawler runs in workflow runs (by the worker that ran
@@ -15,15 +19,32 @@ import logging
 from collections.abc import Callable
 
 from metastore.catalog import CatalogError, CatalogService
-from metastore.catalog.crawlers import CrawlerRun
+from metastore.catalog.crawlers import STALE_AFTER_S, CrawlerRun
 from metastore.catalog.jobs import JobRun
 from metastore.catalog.triggers import ACTIVATED, CONDITIONAL, EVENT, ON_DEMAND, SCHEDULED, Trigger
 
 log = logging.getLogger(__name__)
 
-SendTask = Callable[[str, list], None]
+SendTask = Callable[[str, list], None]  # (task name, args): a Celery app's send_task, or a test's list
 CRAWL_TASK = "runner.crawl"  # args: crawler name[, recorded run id[, trigger name]]
+JOB_RUN_TASK = "runner.job_run"  # args: run id
 WORKER_GRACE_S = 60  # the scheduler evaluates a workflow's ended crawler run if its worker did not by then
+
+
+def start_job_run(service: CatalogService, name: str, send_task: SendTask, arguments: dict | None = None,
+                  trigger: str | None = None, workflow_run_id: int | None = None) -> JobRun:  # fmt: skip
+    """Record a new run of job `name` and enqueue it (a WAITING run is enqueued when a slot frees)."""
+    run = service.jobs.start_run(name, arguments, trigger=trigger, workflow_run_id=workflow_run_id)
+    if run.state == "STARTING":
+        send_task(JOB_RUN_TASK, [run.id])
+    return run
+
+
+def enqueue_started(runs: list[JobRun], send_task: SendTask) -> None:
+    """Enqueue runs that became STARTING (a retry, a WAITING run given a slot)."""
+    for r in runs:
+        log.info("run %d of job %s (attempt %d) enqueued", r.id, r.job, r.attempt)
+        send_task(JOB_RUN_TASK, [r.id])
 
 
 def fire_actions(service: CatalogService, trigger: Trigger, send_task: SendTask,
@@ -31,8 +52,6 @@ def fire_actions(service: CatalogService, trigger: Trigger, send_task: SendTask,
     """Start what `trigger`'s actions name; returns what each did ({"job", "run_id", "state"} or
     {"crawler"[, "run_id"]} or {"job" or "crawler", "error"}). A job at its concurrency limit, or a
     crawler already running, is reported, not raised."""
-    from runner.jobs.execute import start_job_run
-
     done = []
     for action in trigger.actions:
         if action.job is not None:
@@ -61,8 +80,6 @@ def start_crawl(service: CatalogService, crawler: str, send_task: SendTask, trig
                 workflow_run_id: int) -> CrawlerRun:  # fmt: skip
     """Record a run of `crawler` in workflow run `workflow_run_id` now (the workflow sees it under way at
     once) and enqueue it: a worker takes it (claim_run) and crawls."""
-    from runner.crawler.crawl import STALE_AFTER_S
-
     run = service.crawlers.start_run(crawler, STALE_AFTER_S, trigger=trigger, workflow_run_id=workflow_run_id)
     send_task(CRAWL_TASK, [crawler, run.id])
     return run
@@ -99,8 +116,6 @@ def start_workflow(service: CatalogService, name: str, send_task: SendTask, run_
 def resume_workflow(service: CatalogService, run_id: int, send_task: SendTask) -> list[str]:
     """Start again, in workflow run `run_id`, the jobs and crawlers whose last run in it did not succeed;
     downstream triggers then fire as usual. Returns the nodes started ("job NAME", "crawler NAME")."""
-    from runner.jobs.execute import start_job_run
-
     failed = service.workflows.failed_nodes(run_id, crawlers=True)
     if not failed:
         return []

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from metastore.catalog import AlreadyExists, CatalogService, Conflict, NotFound
 from metastore.catalog import types as t
+from metastore.catalog.crawlers import STALE_AFTER_S
 from metastore.catalog.names import make_partition_name
 from runner.crawler.classifiers import Classification, ClassificationError, CustomClassifier, classify
 from runner.crawler.formats import storage_descriptor, table_parameters
@@ -31,7 +32,6 @@ DEPRECATED_PARAM = "DEPRECATED_BY_CRAWLER"
 MAX_SKIPPED_LISTED = 200
 CLASSIFY_THREADS = 8
 HEARTBEAT_S = 5
-STALE_AFTER_S = 120  # a run without a heartbeat for this long lost its worker: a new run may start
 
 
 class RunEnded(Exception):

@@ -15,11 +15,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from metastore.catalog import CatalogService, Conflict, NotFound
+from metastore.catalog.dispatch import JOB_RUN_TASK, SendTask, enqueue_started, on_job_run_ended
 from metastore.catalog.jobs import FAILED, STOPPED, STOPPING, SUCCEEDED, TIMEOUT, Job, JobRun
 from metastore.config import Settings
 from runner.jobs.logship import LogShipper
@@ -27,8 +27,6 @@ from runner.jobs.pool import ROOT, WarmPool, kill_tree, set_parent_death_signal
 
 log = logging.getLogger(__name__)
 
-SendTask = Callable[[str, list], None]  # (task name, args)
-JOB_RUN_TASK = "runner.job_run"
 
 
 def metastore_uri(settings: Settings) -> str:
@@ -102,21 +100,6 @@ class Outcome:
     warm: bool
 
 
-def start_job_run(service: CatalogService, name: str, send_task: SendTask, arguments: dict | None = None,
-                  trigger: str | None = None, workflow_run_id: int | None = None) -> JobRun:  # fmt: skip
-    """Record a new run of job `name` and enqueue it (a WAITING run is enqueued when a slot frees)."""
-    run = service.jobs.start_run(name, arguments, trigger=trigger, workflow_run_id=workflow_run_id)
-    if run.state == "STARTING":
-        send_task(JOB_RUN_TASK, [run.id])
-    return run
-
-
-def enqueue_started(runs: list[JobRun], send_task: SendTask) -> None:
-    for r in runs:
-        log.info("run %d of job %s (attempt %d) enqueued", r.id, r.job, r.attempt)
-        send_task(JOB_RUN_TASK, [r.id])
-
-
 def execute_run(service: CatalogService, run_id: int, settings: Settings, send_task: SendTask,
                 pool: WarmPool | None = None) -> Outcome:  # fmt: skip
     """Execute STARTING run `run_id` here, to its end. A run another worker took, or that was stopped
@@ -143,8 +126,6 @@ def execute_run(service: CatalogService, run_id: int, settings: Settings, send_t
         current = service.jobs.get_run(run_id)
         return Outcome(run_id, current.state, current.error, warm)
     enqueue_started(finished.started, send_task)
-    from runner.triggers.fire import on_job_run_ended
-
     try:
         on_job_run_ended(service, finished.run, send_task)
     except Exception:  # noqa: BLE001 - the run's outcome is recorded; a trigger failure is logged
@@ -277,8 +258,6 @@ def recover_stale_runs(service: CatalogService, send_task: SendTask, older_than_
     """End the runs whose worker stopped heartbeating (FAILED, or STOPPED if a stop was asked), enqueue
     their retries and the WAITING runs they free, and evaluate downstream triggers; enqueue again the
     STARTING runs no worker took for the job_requeue_s setting (default 600 s)."""
-    from runner.triggers.fire import on_job_run_ended
-
     # STARTING runs nobody took for long (a task lost with a broker, or never sent): enqueued again
     requeue_s = Settings.load().job_requeue_s
     for run in service.jobs.unclaimed_runs(requeue_s):

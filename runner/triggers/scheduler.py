@@ -68,14 +68,14 @@ class Scheduler:
         """Scheduled triggers that are due; conditional triggers on crawler runs that ended (those of
         workflow runs too, if their worker did not evaluate them); job runs whose worker stopped
         heartbeating (failed or retried, see runner.jobs.execute)."""
-        from metastore.catalog.triggers import ACTIVATED, SCHEDULED
-        from runner.jobs.execute import recover_stale_runs
-        from runner.triggers.fire import (
+        from metastore.catalog.dispatch import (
             fire_actions,
             on_crawler_runs,
             on_workflow_crawler_runs,
             start_workflow,
         )
+        from metastore.catalog.triggers import ACTIVATED, SCHEDULED
+        from runner.jobs.execute import recover_stale_runs
 
         fired = []
         for trigger in self.service.triggers.list(SCHEDULED, ACTIVATED):
@@ -102,7 +102,7 @@ class Scheduler:
     def _fail_stale_crawler_runs(self) -> None:
         """Crawler runs whose worker died (or that no worker took, e.g. a workflow's crawler node whose task
         was lost) end FAILED, so the workflows and triggers waiting on them go on."""
-        from runner.crawler.crawl import STALE_AFTER_S
+        from metastore.catalog.crawlers import STALE_AFTER_S
 
         for run in self.service.crawlers.mark_stale_runs(STALE_AFTER_S, unclaimed_after_s=Settings.load().job_requeue_s):
             log.warning("run %d of crawler %s: %s", run.id, run.crawler, run.error)
