@@ -234,3 +234,13 @@ def test_search_tables_across_databases(site):
         ("archive", "orders_2019"),
         ("sales", "orders"),
     ]
+
+
+@pytest.mark.parametrize("path", ["/", "/databases", "/databases/sales", "/databases/sales/tables/orders", "/crawlers",
+                                  "/classifiers", "/jobs", "/triggers", "/workflows", "/connections", "/search?q=t"])  # fmt: skip
+def test_every_page_has_a_plain_title_and_one_h1(site, path):
+    _, c = site
+    page = c.get(path).get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "<" not in title and title.endswith("· Mortar"), title
+    assert page.count("<h1") == 1
