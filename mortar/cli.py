@@ -23,8 +23,22 @@ def _settings(**overrides):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mortar")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def main(verbose: bool) -> None:
-    """Mortar: a Hive Metastore-compatible data catalog, crawlers and Spark ETL jobs."""
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML settings file for every command (as MORTAR_CONFIG).")  # fmt: skip
+@click.option("--data-dir", "data_dir", help="Data folder for every command (as MORTAR_DATA_DIR).")
+@click.option("--database-url", "database_url", help="Catalog storage for every command (as MORTAR_DATABASE_URL).")
+def main(verbose: bool, config_file: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """Mortar: a Hive Metastore-compatible data catalog, crawlers and Spark ETL jobs.
+
+    `mortar --data-dir /srv/mortar job list` works on the catalog that `mortar up --data-dir /srv/mortar`
+    serves; settings given here reach every sub-command and the processes it starts.
+    """
+    import os
+
+    for name, value in (("MORTAR_CONFIG", config_file), ("MORTAR_DATA_DIR", data_dir),
+                        ("MORTAR_DATABASE_URL", database_url)):  # fmt: skip
+        if value:
+            os.environ[name] = value
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

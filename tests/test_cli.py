@@ -66,3 +66,17 @@ def test_spark_sql_shell_uses_the_metastore(metastore, hms):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert "from_cli" in out.stdout.split()
+
+
+def test_global_data_dir_reaches_every_sub_command(tmp_path, monkeypatch):
+    from metastore.catalog import CatalogService
+    from metastore.catalog.jobs import Job
+
+    monkeypatch.setenv("MORTAR_DATA_DIR", str(tmp_path / "elsewhere"))  # restored after the test
+    monkeypatch.delenv("MORTAR_DATABASE_URL", raising=False)
+    svc = CatalogService.open(f"sqlite:///{tmp_path}/catalog.db", str(tmp_path / "warehouse"))
+    svc.jobs.create(Job("nightly", script="print(1)\n", job_type="pythonshell"))
+    svc.ctx.engine.dispose()
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "job", "list"])
+    assert result.exit_code == 0, result.output
+    assert "nightly" in result.output
