@@ -92,6 +92,52 @@ def create(name, **options) -> None:
     click.echo(f"job {made.name} created (script version {made.script_version})")
 
 
+@job.command("generate")
+@click.argument("name")
+@click.option("--source", required=True, help="Catalog table to read: db.table.")
+@click.option("--target", required=True, help="Table to write: db.table (created by the first run if missing).")
+@click.option("--map", "maps", multiple=True, metavar="SRC[:DST[:TYPE]]",
+              help="A column to copy, renamed and cast if DST/TYPE are given. Repeatable; none: every column.")
+@click.option("--partition-by", "partition_by", multiple=True, metavar="COLUMN",
+              help="Target partition column (a target column name). Repeatable.")
+@click.option("--format", "target_format", type=click.Choice(["parquet", "orc", "json", "csv", "avro"]),
+              default="parquet", show_default=True, help="Format of a target the script creates.")
+@click.option("--mode", type=click.Choice(["append", "overwrite"]), default="append", show_default=True,
+              help="overwrite replaces the target partitions written (the whole table if unpartitioned).")
+@click.option("--where", help="Spark SQL condition on the source rows, e.g. \"amount > 0\".")
+@click.option("--print", "print_only", is_flag=True, help="Print the script; define nothing.")
+@_job_options
+def generate(name, source, target, maps, partition_by, target_format, mode, where, print_only, **options) -> None:
+    """Generate job NAME's PySpark script from a source → target column mapping (as Glue's ApplyMapping),
+    checked against the catalog, and define the job (a new script version if it exists). With the job's
+    bookmark enabled, each run reads only new partitions (or files) of the source."""
+    from metastore.catalog import CatalogError, NotFound
+    from metastore.catalog.jobs import Job
+    from metastore.catalog.mapping import Mapping, mapping_script, parse_column_mapping
+
+    if options["script"] is not None:
+        raise click.UsageError("--script and generate exclude each other: the script is generated")
+    cat = _catalog()
+    try:
+        mapping = Mapping(source, target, [parse_column_mapping(m) for m in maps], list(partition_by),
+                          target_format, mode, where)  # fmt: skip
+        script = mapping_script(cat, mapping)
+        if print_only:
+            click.echo(script, nl=False)
+            return
+        try:
+            j, exists = cat.jobs.get(name), True
+        except NotFound:
+            j, exists = Job(name=name), False
+        j = _apply(j, **options)
+        j.script, j.script_location = script, f"mapping {mapping.source} -> {mapping.target}"
+        made = cat.jobs.update(name, j) if exists else cat.jobs.create(j)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"job {made.name} {'updated' if exists else 'created'} from the mapping "
+               f"{mapping.source} -> {mapping.target} (script version {made.script_version})")  # fmt: skip
+
+
 @job.command("update")
 @click.argument("name")
 @_job_options

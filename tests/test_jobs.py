@@ -655,6 +655,50 @@ def test_bookmarks_of_an_unpartitioned_table_read_only_new_files(cluster, tmp_pa
 
 
 @pytest.mark.timeout(300)
+def test_a_job_generated_from_a_mapping_creates_then_fills_its_target(cluster, tmp_path):
+    """A crawled partitioned table mapped (renamed, cast, one column left out) to a new partitioned table:
+    run 1 creates it; run 2, with the bookmark on, appends only the new day through insertInto."""
+    from metastore.catalog.mapping import ColumnMapping, Mapping, mapping_script
+    from metastore.catalog.types import Database
+    from runner.crawler.crawl import run_crawler
+
+    if cluster.broker == "redis":
+        pytest.skip("the generated script does not depend on the broker: run once")
+    svc, root = cluster.service, tmp_path / "clicks"
+    _events(root, "2024-05-01", [("u1", 5), ("u2", 7)])
+    svc.crawlers.create(Crawler(name="clicks", targets=[CrawlerTarget(str(root))], database="raw"))
+    assert run_crawler(svc, "clicks").state == "SUCCEEDED"
+    mapping = Mapping("raw.clicks", "mart.spend", partition_by=["dt"], columns=[
+        ColumnMapping("user", "customer"), ColumnMapping("amount", "amount_eur", "double"), ColumnMapping("dt")])  # fmt: skip
+    if "mart" not in svc.databases.list():
+        svc.databases.create(Database("mart"))
+    svc.jobs.create(Job("spend", mapping_script(svc, mapping), bookmark="enable",
+                        spark_conf={"spark.sql.shuffle.partitions": "1"}))  # fmt: skip
+
+    def run_once() -> str:
+        run = svc.jobs.start_run("spend")
+        cluster.send("runner.job_run", [run.id])
+        done = cluster.wait_run(run.id)
+        assert done.state == "SUCCEEDED", (done.error, cluster.log(run.id))
+        return cluster.log(run.id)
+
+    assert "raw.clicks -> mart.spend: mapped 3 columns" in run_once()
+    table = svc.tables.get("mart", "spend")
+    assert [(c.name, c.type) for c in table.sd.cols] == [("customer", "string"), ("amount_eur", "double")]
+    assert [c.name for c in table.partition_keys] == ["dt"]
+    _events(root, "2024-05-02", [("u3", 1)])
+    assert run_crawler(svc, "clicks").state == "SUCCEEDED"
+    # the target exists now: the regenerated script inserts by the target's column order
+    svc.jobs.update("spend", Job("spend", mapping_script(svc, mapping), bookmark="enable",
+                                 spark_conf={"spark.sql.shuffle.partitions": "1"}))  # fmt: skip
+    assert "insertInto" in svc.jobs.get("spend").script
+    run_once()
+    assert svc.partitions.names("mart", "spend") == ["dt=2024-05-01", "dt=2024-05-02"]
+    assert [(r["dt"], r["customer"], r["amount_eur"]) for r in _read_table(svc, "mart", "spend")] == [
+        ("2024-05-01", "u1", 5.0), ("2024-05-01", "u2", 7.0), ("2024-05-02", "u3", 1.0)]  # each row once
+
+
+@pytest.mark.timeout(300)
 def test_a_job_needing_its_own_spark_context_runs_cold(cluster):
     """A SparkContext-level setting cannot be given to a warm driver: the run gets a fresh driver."""
     if cluster.broker == "redis":

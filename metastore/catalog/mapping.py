@@ -1,0 +1,165 @@
+"""Job scripts generated from a source → target mapping, as Glue's ApplyMapping: which columns of a catalog
+table to read, under which names and types to write them, into which table, format and partitions.
+
+The script is plain PySpark over the `mortar_job` helpers, meant to be read and edited: it reads only new
+partitions (or files) when the job's bookmark is enabled, casts and renames the mapped columns, and
+appends (or overwrites the partitions it writes) to the target table, creating it on the first run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from metastore.catalog.errors import InvalidInput
+from metastore.catalog.names import check_column_name, check_type
+from metastore.catalog.types import Table
+
+FORMATS = ("parquet", "orc", "json", "csv", "avro")
+MODES = ("append", "overwrite")
+
+
+@dataclass(slots=True)
+class ColumnMapping:
+    source: str  # a column (or partition key) of the source table
+    target: str | None = None  # None: the source's name
+    target_type: str | None = None  # a Hive type; None: the source's type
+
+
+@dataclass(slots=True)
+class Mapping:
+    source: str  # db.table, in the catalog
+    target: str  # db.table: created on the first run if it does not exist
+    columns: list[ColumnMapping] = field(default_factory=list)  # empty: every column, as it is
+    partition_by: list[str] = field(default_factory=list)  # target columns
+    target_format: str = "parquet"  # of a target the script creates
+    mode: str = "append"  # overwrite: replaces the target partitions written (the whole table if none)
+    where: str | None = None  # a Spark SQL condition on the source's columns
+
+
+def split_table_name(what: str, name: str) -> tuple[str, str]:
+    db, dot, table = (name or "").strip().lower().partition(".")
+    if not dot or not db or not table or "." in table:
+        raise InvalidInput(f"{what} {name!r} is not db.table")
+    return db, table
+
+
+def parse_column_mapping(text: str) -> ColumnMapping:
+    """`source[:target[:type]]`, e.g. `amount:amount_eur:decimal(10,2)`; the type is everything after the
+    second colon (struct types contain colons)."""
+    parts = text.split(":", 2)
+    if not parts[0].strip():
+        raise InvalidInput(f"column mapping {text!r} is not source[:target[:type]]")
+    return ColumnMapping(parts[0].strip(), (parts[1].strip() or None) if len(parts) > 1 else None,
+                         (parts[2].strip() or None) if len(parts) > 2 else None)  # fmt: skip
+
+
+def _resolve(m: Mapping, source: Table, target: Table | None) -> list[tuple[str, str, str, bool]]:
+    """(source column, target column, target type, cast needed) for every mapped column, checked."""
+    types = {c.name.lower(): c.type for c in [*source.sd.cols, *source.partition_keys]}
+    chosen = m.columns or [ColumnMapping(name) for name in types]
+    out, seen = [], set()
+    for c in chosen:
+        src = (c.source or "").strip().lower()
+        if src not in types:
+            raise InvalidInput(
+                f"column {c.source!r} is not a column of {m.source} (it has {', '.join(types)})"
+            )
+        dst = check_column_name(c.target or src)
+        if dst in seen:
+            raise InvalidInput(f"target column {dst} is mapped twice")
+        seen.add(dst)
+        typ = check_type(c.target_type) if c.target_type else types[src]
+        out.append((src, dst, typ, typ.lower() != types[src].lower()))
+    for p in m.partition_by:
+        if p.lower() not in seen:
+            raise InvalidInput(f"partition column {p} is not one of the target columns ({', '.join(seen)})")
+    if target is not None:
+        wanted = [c.name.lower() for c in [*target.sd.cols, *target.partition_keys]]
+        if sorted(wanted) != sorted(seen):
+            raise InvalidInput(
+                f"{m.target} exists with columns {', '.join(wanted)}; the mapping gives {', '.join(seen)}"
+            )
+    return out
+
+
+def check_mapping(m: Mapping) -> tuple[tuple[str, str], tuple[str, str]]:
+    src, dst = split_table_name("source", m.source), split_table_name("target", m.target)
+    if src == dst:
+        raise InvalidInput("the source and the target are the same table")
+    if m.target_format not in FORMATS:
+        raise InvalidInput(f"format {m.target_format!r} is not one of {', '.join(FORMATS)}")
+    if m.mode not in MODES:
+        raise InvalidInput(f"mode {m.mode!r} is not one of {', '.join(MODES)}")
+    if m.where is not None and not isinstance(m.where, str):
+        raise InvalidInput("the condition must be text")
+    return src, dst
+
+
+def render_script(m: Mapping, source: Table, target: Table | None) -> str:
+    """The PySpark script of mapping `m` from `source` to `target` (None: the script creates it)."""
+    (sdb, stable), (tdb, ttable) = check_mapping(m)
+    columns = _resolve(m, source, target)
+    src_name, dst_name = f"{sdb}.{stable}", f"{tdb}.{ttable}"
+    select = []
+    for src, dst, typ, cast in columns:
+        expr = f"F.col({_q(_backticked(src))})" + (f".cast({_q(typ)})" if cast else "")
+        select.append(f"    {expr}.alias({_q(dst)}),")
+    if target is not None:  # insertInto matches by position: the target's order, partition keys last
+        order = [c.name.lower() for c in [*target.sd.cols, *target.partition_keys]]
+        by_name = dict(zip([d for _, d, _, _ in columns], select, strict=True))
+        select = [by_name[name] for name in order]
+    where = f"source = source.where({_q(m.where)})\n" if m.where else ""
+    partition = f".partitionBy({', '.join(_q(p.lower()) for p in m.partition_by)})" if m.partition_by else ""
+    mapping_doc = "\n".join(f"    {src} {t_src} -> {dst} {typ}" for (src, dst, typ, _), t_src in
+                            zip(columns, [_type_of(source, c[0]) for c in columns], strict=True))  # fmt: skip
+    return f'''"""Generated by Mortar from a mapping: {src_name} -> {dst_name} ({m.mode}). Edit freely.
+
+Mapping:
+{mapping_doc}
+"""
+
+from pyspark.sql import functions as F
+
+from mortar_job import read_new_partitions, spark_session
+
+SOURCE, TARGET = {_q(src_name)}, {_q(dst_name)}
+
+spark = spark_session()
+spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")  # overwrite only the partitions written
+spark.conf.set("hive.exec.dynamic.partition.mode", "nonstrict")  # a Hive-format target too
+source = read_new_partitions(SOURCE)  # every row, or only new partitions/files when the bookmark is enabled
+{where}mapped = source.select(
+{chr(10).join(select)}
+)
+if spark.catalog.tableExists(TARGET):
+    mapped.write.insertInto(TARGET, overwrite={m.mode == "overwrite"})
+else:
+    mapped.write.format({_q(m.target_format)}){partition}.mode({_q(m.mode)}).saveAsTable(TARGET)
+print(f"{{SOURCE}} -> {{TARGET}}: mapped {len(columns)} columns")
+'''
+
+
+def _type_of(table: Table, column: str) -> str:
+    return next(c.type for c in [*table.sd.cols, *table.partition_keys] if c.name.lower() == column)
+
+
+def _backticked(column: str) -> str:
+    """A column name as Spark reads it literally (a dot would otherwise mean a struct field)."""
+    return "`" + column.replace("`", "``") + "`"
+
+
+def _q(text: str) -> str:
+    return repr(str(text))
+
+
+def mapping_script(service, m: Mapping) -> str:
+    """The script of mapping `m`, checked against the source (and target, if it exists) in `service`'s catalog."""
+    from metastore.catalog.errors import NotFound
+
+    (sdb, stable), (tdb, ttable) = check_mapping(m)
+    source = service.tables.get(sdb, stable)
+    try:
+        target = service.tables.get(tdb, ttable)
+    except NotFound:
+        target = None
+    return render_script(m, source, target)

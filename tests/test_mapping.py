@@ -1,0 +1,96 @@
+"""Job scripts generated from a source → target mapping: checked against the catalog, and valid Python
+that says what it maps. (Run through a real worker and Spark: tests/test_jobs.py.)"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from click.testing import CliRunner
+
+from metastore.catalog import CatalogService, InvalidInput, NotFound
+from metastore.catalog.mapping import ColumnMapping, Mapping, mapping_script, parse_column_mapping
+from metastore.catalog.types import Column, Database, StorageDescriptor, Table
+from mortar.cli import main
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    monkeypatch.setenv("MORTAR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("MORTAR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MORTAR_WAREHOUSE", raising=False)
+    svc = CatalogService.open(f"sqlite:///{tmp_path}/catalog.db", str(tmp_path / "warehouse"))
+    svc.databases.create(Database("raw"))
+    sd = StorageDescriptor(cols=[Column("user", "string"), Column("amount", "bigint"), Column("a.b", "int")])
+    svc.tables.create(Table("clicks", "raw", sd=sd, partition_keys=[Column("dt", "string")]))
+    yield svc
+    svc.ctx.engine.dispose()
+
+
+def test_column_mappings_parse_with_types_that_contain_colons():
+    assert parse_column_mapping("a") == ColumnMapping("a", None, None)
+    assert parse_column_mapping("a:b") == ColumnMapping("a", "b", None)
+    assert parse_column_mapping("a::bigint") == ColumnMapping("a", None, "bigint")
+    assert parse_column_mapping("s:t:struct<x:int,y:string>") == ColumnMapping(
+        "s", "t", "struct<x:int,y:string>"
+    )
+    with pytest.raises(InvalidInput):
+        parse_column_mapping(":b")
+
+
+def test_a_script_is_generated_for_every_column_by_default(service):
+    script = mapping_script(service, Mapping("raw.clicks", "mart.all"))
+    ast.parse(script)
+    for line in ("F.col('`user`').alias('user')", "F.col('`a.b`').alias('a.b')", "F.col('`dt`').alias('dt')",
+                 "SOURCE, TARGET = 'raw.clicks', 'mart.all'", "saveAsTable(TARGET)"):  # fmt: skip
+        assert line in script, script
+    assert ".cast(" not in script  # nothing to convert
+
+
+def test_a_mapping_is_checked_against_the_catalog(service):
+    def script(**kw):
+        return mapping_script(service, Mapping(**{"source": "raw.clicks", "target": "mart.out", **kw}))
+
+    with pytest.raises(NotFound):
+        script(source="raw.nope")
+    for kw, message in [
+        ({"source": "clicks"}, "is not db.table"),
+        ({"target": "raw.clicks"}, "same table"),
+        ({"columns": [ColumnMapping("nope")]}, "is not a column of raw.clicks"),
+        ({"columns": [ColumnMapping("user", "x"), ColumnMapping("amount", "x")]}, "mapped twice"),
+        ({"columns": [ColumnMapping("amount", None, "int(")]}, "type"),
+        ({"columns": [ColumnMapping("user")], "partition_by": ["dt"]}, "not one of the target columns"),
+        ({"target_format": "xls"}, "format"),
+        ({"mode": "merge"}, "mode"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            script(**kw)
+    # an existing target must have exactly the mapped columns; the script inserts in the target's order
+    service.databases.create(Database("mart"))
+    service.tables.create(Table("out", "mart", sd=StorageDescriptor(cols=[Column("eur", "double")]),
+                                partition_keys=[Column("customer", "string")]))  # fmt: skip
+    with pytest.raises(InvalidInput, match="exists with columns eur, customer"):
+        script(columns=[ColumnMapping("user", "customer")])
+    text = script(columns=[ColumnMapping("user", "customer"), ColumnMapping("amount", "eur", "double")],
+                  mode="overwrite")  # fmt: skip
+    assert text.index("alias('eur')") < text.index("alias('customer')")
+    assert "insertInto(TARGET, overwrite=True)" in text
+
+
+def test_cli_generates_prints_and_defines_the_job(service):
+    args = ["job", "generate", "spend", "--source", "raw.clicks", "--target", "mart.spend",
+            "--map", "user:customer", "--map", "amount:eur:double", "--map", "dt", "--partition-by", "dt"]  # fmt: skip
+    printed = CliRunner().invoke(main, [*args, "--print"])
+    assert printed.exit_code == 0, printed.output
+    assert "F.col('`amount`').cast('double').alias('eur')" in printed.output
+    with pytest.raises(NotFound):
+        service.jobs.get("spend")
+    made = CliRunner().invoke(main, [*args, "--bookmark", "enable"])
+    assert made.exit_code == 0, made.output
+    job = service.jobs.get("spend")
+    assert (job.script, job.bookmark, job.script_version) == (printed.output, "enable", 1)
+    again = CliRunner().invoke(main, [*args[:-2]])  # regenerated: a new version of the same job
+    assert again.exit_code == 0 and "updated" in again.output
+    assert service.jobs.get("spend").script_version == 2
+    bad = CliRunner().invoke(main, [*args[:5], "--target", "mart.spend", "--map", "nope"])
+    assert bad.exit_code == 1 and "nope" in bad.output
