@@ -305,3 +305,27 @@ def test_etl_bodies_of_the_wrong_shape_are_400s(web):
         r = getattr(web, method)(f"{API}{path}", body)
         assert r.status_code == 400, (path, body, r.get_json())
         assert r.get_json()["error"]["type"] == "InvalidInput"
+
+
+def test_a_script_is_generated_from_a_mapping(web):
+    from metastore.catalog.types import Column, Database, StorageDescriptor, Table
+
+    web.service.databases.create(Database("raw"))
+    sd = StorageDescriptor(cols=[Column("id", "int"), Column("amount", "double")])
+    web.service.tables.create(Table("orders", "raw", sd=sd, partition_keys=[Column("dt", "string")]))
+    body = {"source": "raw.orders", "target": "mart.orders", "partition_by": ["dt"],
+            "columns": [{"source": "id", "target": "order_id", "type": "bigint"}, {"source": "dt"}]}  # fmt: skip
+    r = web.post(f"{API}/job-scripts/generate", body, who="viewer")
+    assert r.status_code == 200, r.get_json()
+    script = r.get_json()["script"]
+    assert "F.col('`id`').cast('bigint').alias('order_id')" in script and ".partitionBy('dt')" in script
+    assert web.post(f"{API}/jobs", {"name": "orders", "script": script}).status_code == 201
+    for bad, status, message in [
+        ({**body, "source": "raw.nope"}, 404, "nope"),
+        ({**body, "columns": [{"source": "nope"}]}, 400, "not a column of raw.orders"),
+        ({**body, "mode": "merge"}, 400, None),
+        ({**body, "columns": "id"}, 400, None),
+    ]:
+        r = web.post(f"{API}/job-scripts/generate", bad)
+        assert r.status_code == status, r.get_json()
+        assert message is None or message in r.get_json()["error"]["message"]

@@ -218,3 +218,26 @@ def test_classifier_edit_form(site):
     assert r.status_code == 302
     got = w.service.crawlers.get_classifier("semi")
     assert (got.csv_delimiter, got.csv_header) == ("|", "PRESENT")
+
+
+def test_generate_a_job_from_a_mapping_then_save_it(site):
+    from metastore.catalog.types import Column, Database, StorageDescriptor, Table
+
+    w, c, token = site
+    w.service.databases.create(Database("shop"))
+    sd = StorageDescriptor(cols=[Column("id", "int"), Column("amount", "double")])
+    w.service.tables.create(Table("sales", "shop", sd=sd))
+    assert "Generate the script from a mapping" in text(c.get("/jobs/new"))
+    form = {"csrf_token": token, "name": "sales_copy", "source": "shop.sales", "target": "mart.sales",
+            "columns": "id:sale_id\namount::decimal(10,2)\n", "format": "orc", "mode": "append"}  # fmt: skip
+    r = c.post("/jobs/generate", data={**form, "columns": "nope"})
+    assert r.status_code == 400 and "is not a column of shop.sales" in unescape(r.get_data(as_text=True))
+    page = text(c.post("/jobs/generate", data=form))
+    # the job form, filled: name, the script in the editor, bookmarks on; it saves through /jobs/new
+    assert 'value="sales_copy"' in page and 'action="/jobs/new"' in page
+    script = re.search(r'<textarea id="script"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    assert "F.col('`amount`').cast('decimal(10,2)').alias('amount')" in script and "format('orc')" in script
+    r = c.post("/jobs/new", data={"csrf_token": token, "name": "sales_copy", "type": "spark", "script": script,
+                                  "bookmark": "enable", "max_retries": "0", "max_concurrent_runs": "1"})  # fmt: skip
+    assert r.status_code == 302
+    assert w.service.jobs.get("sales_copy").script == script.replace("\r\n", "\n")

@@ -140,3 +140,25 @@ def job_run_log(name: str, run_id: int):
     svc = _service()
     run_of(svc, name, run_id)
     return jsonify(read_log(svc, run_id, _int_arg("offset", 0)))
+
+
+@bp.post("/job-scripts/generate")
+def generate_job_script():
+    """The PySpark script of a source → target mapping, checked against the catalog (define the job with
+    it through POST /jobs)."""
+    from metastore.catalog.mapping import ColumnMapping, Mapping, mapping_script
+
+    body = _body()
+    columns = body.get("columns") or []
+    if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+        raise InvalidInput("columns must be a list of {source, target, type}")
+    mapping = Mapping(
+        source=str(body.get("source") or ""),
+        target=str(body.get("target") or ""),
+        columns=[ColumnMapping(str(c.get("source") or ""), c.get("target"), c.get("type")) for c in columns],
+        partition_by=[str(p) for p in body.get("partition_by") or []],
+        target_format=body.get("format") or "parquet",
+        mode=body.get("mode") or "append",
+        where=body.get("where"),
+    )
+    return jsonify({"script": mapping_script(_service(), mapping)})

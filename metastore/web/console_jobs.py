@@ -115,6 +115,30 @@ def new_job():
     return redirect(url_for("console.job", name=made.name))
 
 
+@bp.route("/jobs/generate", methods=["GET", "POST"])
+def generate_job():
+    """A mapping's generated script, opened in the job form (to read, edit, then save as a new job)."""
+    from metastore.catalog.mapping import FORMATS, MODES, Mapping, mapping_script, parse_column_mapping
+
+    require_edit()
+    form = request.form if request.method == "POST" else {"format": "parquet", "mode": "append"}
+    if request.method == "POST":
+        try:
+            mapping = Mapping(
+                (form.get("source") or "").strip(), (form.get("target") or "").strip(),
+                [parse_column_mapping(line) for line in (form.get("columns") or "").splitlines() if line.strip()],
+                [p.strip() for p in (form.get("partition_by") or "").split(",") if p.strip()],
+                form.get("format") or "parquet", form.get("mode") or "append",
+                (form.get("where") or "").strip() or None,
+            )  # fmt: skip
+            script = mapping_script(_service(), mapping)
+        except CatalogError as e:
+            return render_template("job_generate.html", f=form, error=str(e), formats=FORMATS, modes=MODES), 400
+        name = (form.get("name") or "").strip()
+        return _job_form(Job(name=name, script=script, bookmark="enable"), False)
+    return render_template("job_generate.html", f=form, error=None, formats=FORMATS, modes=MODES)
+
+
 @bp.route("/jobs/<name>/edit", methods=["GET", "POST"])
 def edit_job(name: str):
     require_edit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from metastore.catalog.connections import CONNECTION_TYPES
 from metastore.catalog.jobs import BOOKMARK_OPTIONS, JOB_TYPES, RUN_STATES
+from metastore.catalog.mapping import FORMATS, MODES
 from metastore.catalog.triggers import LOGICALS, TRIGGER_TYPES
 
 _STR = {"type": "string"}
@@ -82,6 +83,24 @@ SCHEMAS = {
         },
     ),  # fmt: skip
     "JobInput": _obj(["script"], _JOB_INPUT, closed=True),
+    "Mapping": _obj(
+        ["source", "target"],
+        {
+            "source": {"type": "string", "description": "db.table in the catalog", "example": "raw.orders"},
+            "target": {"type": "string", "description": "db.table, created by the first run", "example": "mart.orders"},
+            "columns": {
+                "type": "array",
+                "description": "empty: every column as it is",
+                "items": _obj(["source"], {"source": _STR, "target": _null(_STR), "type": _null(_STR)}, closed=True),
+            },
+            "partition_by": {"type": "array", "items": _STR},
+            "format": {"enum": list(FORMATS)},
+            "mode": {"enum": list(MODES)},
+            "where": _null(_STR),
+        },
+        closed=True,
+    ),  # fmt: skip
+    "GeneratedScript": _obj(["script"], {"script": _STR}),
     "JobRun": _obj(
         ["id", "job", "state"],
         {
@@ -261,6 +280,8 @@ ROUTES = [
     ("get", "/jobs/{name}", "A job with its current script", "jobs", [JOB], None, 200, "Job"),
     ("put", "/jobs/{name}", "Replace a job's definition (a changed script becomes a new version)", "jobs", [JOB], "JobInput", 200, "Job"),
     ("delete", "/jobs/{name}", "Delete a job with its runs (Conflict while one is under way)", "jobs", [JOB], None, 204, None),
+    ("post", "/job-scripts/generate", "The PySpark script of a source → target column mapping (ApplyMapping)", "jobs",
+     [], "Mapping", 200, "GeneratedScript"),
     ("get", "/jobs/{name}/scripts", "The script versions of a job, oldest first", "jobs", [JOB], None, 200, "ScriptVersions"),
     ("get", "/jobs/{name}/scripts/{version}", "One script version's text", "jobs",
      [JOB, _p("version", schema={"type": "integer", "minimum": 0, "maximum": 2**31}, description="Script version")], None, 200, "Script"),
