@@ -377,18 +377,18 @@ class Handler:
 
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
         cat, db = split_db(db_name)
-        return wire.partition_list(self.cat.partitions.list_rows(db, tbl_name, _max(max_parts), cat))
+        return wire.partition_chunks(self.cat.partitions.list_rows(db, tbl_name, _max(max_parts), cat))
 
     def get_partitions_with_auth_wire(self, db_name, tbl_name, max_parts, user_name, group_names):
         return self.get_partitions_wire(db_name, tbl_name, max_parts)
 
     def get_partitions_by_filter_wire(self, db_name, tbl_name, filter, max_parts):  # noqa: A002
         cat, db = split_db(db_name)
-        return wire.partition_list(self.cat.partitions.by_filter_rows(db, tbl_name, filter, _max(max_parts), cat))
+        return wire.partition_chunks(self.cat.partitions.by_filter_rows(db, tbl_name, filter, _max(max_parts), cat))
 
     def get_partitions_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
         cat, db = split_db(db_name)
-        return wire.partition_list(
+        return wire.partition_chunks(
             self.cat.partitions.by_partial_values_rows(db, tbl_name, list(part_vals or []), _max(max_parts), cat)
         )
 
@@ -397,7 +397,7 @@ class Handler:
 
     def get_partitions_by_names_wire(self, db_name, tbl_name, names):
         cat, db = split_db(db_name)
-        return wire.partition_list(self.cat.partitions.get_by_names_rows(db, tbl_name, list(names or []), cat))
+        return wire.partition_chunks(self.cat.partitions.get_by_names_rows(db, tbl_name, list(names or []), cat))
 
     def get_num_partitions_by_filter(self, db_name, tbl_name, filter):  # noqa: A002
         cat, db = split_db(db_name)

@@ -37,10 +37,10 @@ IMPLEMENTED = frozenset(
 
 
 def _encoded_reply(method: str):
-    """A process function for `method` that writes the handler's `<method>_wire` bytes (see wire.py)
-    as the reply's success value on binary connections: partitions and tables are never Thrift
-    objects. Compact connections take the generated path. Errors are answered as the generated
-    code answers them."""
+    """A process function for `method` that writes the handler's `<method>_wire` bytes, or pieces of
+    bytes (see wire.py), as the reply's success value on binary connections: partitions and tables are
+    never Thrift objects. Compact connections take the generated path. Errors are answered as the
+    generated code answers them."""
     args_cls = getattr(ThriftHiveMetastore, f"{method}_args")
     result_cls = getattr(ThriftHiveMetastore, f"{method}_result")
     arg_names = [spec[2] for spec in args_cls.thrift_spec if spec is not None]
@@ -79,8 +79,24 @@ def _encoded_reply(method: str):
             oprot.writeMessageEnd()
             oprot.trans.flush()
             return
-        oprot.trans.write(b"".join((head, struct.pack(">i", seqid), success, body, b"\x00")))
-        oprot.trans.flush()
+        trans = oprot.trans
+        start = head + struct.pack(">i", seqid) + success
+        if isinstance(body, bytes):
+            trans.write(b"".join((start, body, b"\x00")))
+        elif isinstance(trans, TTransport.TBufferedTransport):
+            # a long answer in pieces, each sent as soon as it is encoded (see wire.partition_chunks)
+            trans.write(start)
+            try:
+                for chunk in body:
+                    trans.write(chunk)
+                    trans.flush()
+            except Exception as e:  # the reply is half written: this connection cannot go on
+                log.exception("encoding the answer to %s failed", method)
+                raise TTransport.TTransportException(TTransport.TTransportException.UNKNOWN, str(e)) from e
+            trans.write(b"\x00")
+        else:  # framed: one frame per message
+            trans.write(b"".join((start, *body, b"\x00")))
+        trans.flush()
 
     return process
 

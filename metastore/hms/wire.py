@@ -86,14 +86,30 @@ class _Encoder:
         return out
 
 
+CHUNK = 500  # partitions per chunk of `partition_chunks`
+
+
 def partition_list(listing: PartitionRows) -> bytes:
     """The listing as the value of a list<Partition>: element type, count, then the partitions."""
+    return b"".join(partition_chunks(listing))
+
+
+def partition_chunks(listing: PartitionRows):
+    """`partition_list` in pieces of CHUNK partitions (the first piece is the list's header), so that
+    the server can send the first partitions while it encodes the next and the client decodes them."""
+    rows = listing.rows
+    yield bytes([12]) + _I32(len(rows))
     enc = _Encoder(listing)
-    out = [bytes([12]), _I32(len(listing.rows))]
+    for i in range(0, len(rows), CHUNK):
+        yield _encode_rows(enc, listing, rows[i : i + CHUNK])
+
+
+def _encode_rows(enc: _Encoder, listing: PartitionRows, rows: list[tuple]) -> bytes:
+    out: list[bytes] = []
     append = out.append
     names, tail = enc.names, enc.tail
     sds, params = enc.sds, enc.params
-    for _id, values, create_time, last_access_time, location, sd, parameters in listing.rows:
+    for _id, values, create_time, last_access_time, location, sd, parameters in rows:
         parts = sds.get(sd) or enc.sd(sd)
         if parts is None or create_time is None or last_access_time is None:
             append(_slow(listing, (_id, values, create_time, last_access_time, location, sd, parameters)))
