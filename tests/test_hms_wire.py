@@ -273,3 +273,28 @@ def test_server_survives_its_postgresql_connections_being_killed(tmp_path, pg_da
     finally:
         admin.dispose()
         stop_metastore(ms)
+
+
+@pytest.mark.parametrize("readers", [0, 2])
+def test_reads_beyond_the_reader_connections_use_the_pool(service, readers, monkeypatch):
+    """With no reader connection (or fewer than the threads reading), reads take pooled connections."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from metastore.catalog import base
+
+    monkeypatch.setitem(base.READERS, service.ctx.engine.dialect.name, readers)
+    service.ctx.engine.dispose()  # a new pool: new readers, with the limit above
+    h = Handler(service)
+    h.create_database(tt.Database("r", "", None, {}))
+    h.create_table(tt.Table(tableName="t", dbName="r", sd=_sd([tt.FieldSchema("id", "int", None)]),
+                            partitionKeys=[tt.FieldSchema("k", "string", None)], parameters={},
+                            tableType="MANAGED_TABLE"))  # fmt: skip
+    h.add_partitions([tt.Partition(values=[str(i)], dbName="r", tableName="t", sd=_sd([]), parameters={})
+                      for i in range(5)])  # fmt: skip
+
+    def read(_):
+        return h.get_table("r", "t").tableName, len(h.get_partitions("r", "t", -1)), h.get_partition_names("r", "t", 2)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert {(a, b, tuple(c)) for a, b, c in pool.map(read, range(200))} == {("t", 5, ("k=0", "k=1"))}
+    assert base._readers(service.ctx.engine).open <= readers

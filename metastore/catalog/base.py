@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque, namedtuple
 from dataclasses import dataclass
@@ -120,25 +121,31 @@ class DbapiReader:
 
 
 def dbapi_read(engine: Engine, fn, single: bool = False):
-    """`fn(reader)` on a pooled DBAPI connection, bypassing SQLAlchemy's Connection: for the hot reads
+    """`fn(reader)` on a bare DBAPI connection, bypassing SQLAlchemy's Connection: for the hot reads
     (get_table, partition listings). Same isolation as `read_transaction`: on SQLite one deferred
     transaction (a snapshot across statements), on PostgreSQL autocommit (each statement sees what is
     committed), elsewhere the driver's own transaction, ended by the pool's reset. `single`: `fn` needs
     no snapshot across statements (one look-up; the others only explain why it found nothing), so on
-    SQLite each statement is its own transaction too. A connection found
-    dead (the database restarted) is invalidated and `fn` runs once more on a new one: reads are
-    idempotent. Driver errors come out as SQLAlchemy's DBAPIError, as from every other path."""
+    SQLite each statement is its own transaction too.
+
+    On SQLite and PostgreSQL the connection is one of this process's readers (see `_Readers`), else
+    (all readers busy, other databases) one from SQLAlchemy's pool. A connection found dead (the
+    database restarted) is dropped and `fn` runs once more on a new one: reads are idempotent. Driver
+    errors come out as SQLAlchemy's DBAPIError, as from every other path."""
+    readers = _readers(engine)
+    if readers is not None:
+        result = _reader_read(engine, readers, fn, single)
+        if result is not _BUSY:
+            return result
     dialect = engine.dialect
     name = dialect.name
-    if name == "sqlite" and (idle := _sqlite_idle(engine)) is not None:
-        return _sqlite_read(engine, idle, fn, single)
     for attempt in (0, 1):
         fairy = engine.raw_connection()
         dbapi_conn = fairy.driver_connection
         cursor = None
         try:
             cursor = dbapi_conn.cursor()
-            if name == "sqlite":  # in memory: the pool's one connection is the database
+            if name == "sqlite":
                 dbapi_conn.isolation_level = None
                 cursor.execute("BEGIN")
                 try:
@@ -169,56 +176,117 @@ def dbapi_read(engine: Engine, fn, single: bool = False):
     raise AssertionError("unreachable")
 
 
-SQLITE_IDLE_READERS = 64  # SQLite connections kept for hot reads, beyond those in use
+READERS = {"sqlite": 256, "postgresql": 8}  # reader connections per process, by database
+_BUSY = object()
 
 
-def _sqlite_idle(engine: Engine) -> deque | None:
-    """This process's idle SQLite connections for `dbapi_read`, kept with the engine's pool (a new pool,
-    after `engine.dispose()` or in a forked child, starts with none); None for an in-memory database,
-    which is the pool's own connection."""
+class _Readers:
+    """This process's connections for `dbapi_read`, kept outside SQLAlchemy's pool: taking one is a
+    deque pop, where the pool's checkout and reset cost about 10 µs (a third of a get_table on SQLite),
+    and PostgreSQL ones stay in autocommit rather than switching to it and back on every read. Each is
+    made by the pool (so it has the engine's set-up: WAL, busy timeout, ...) and then detached from it.
+    At most `limit` are open; reads beyond that use the pool."""
+
+    def __init__(self, engine: Engine, limit: int):
+        self.engine, self.limit = engine, limit
+        self.idle: deque = deque()
+        self.open = 0
+        self.lock = threading.Lock()
+
+    def take(self):
+        try:
+            return self.idle.pop()
+        except IndexError:
+            pass
+        with self.lock:
+            if self.open >= self.limit:
+                return None
+            self.open += 1
+        try:
+            fairy = self.engine.raw_connection()
+            conn = fairy.dbapi_connection
+            fairy.detach()
+            if self.engine.dialect.name == "sqlite":
+                conn.isolation_level = None  # statements in autocommit, unless in BEGIN ... COMMIT
+            else:
+                conn.autocommit = True
+            return conn
+        except BaseException:
+            with self.lock:
+                self.open -= 1
+            raise
+
+    def drop(self, conn) -> None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - already dead
+            pass
+        with self.lock:
+            self.open -= 1
+
+    def drop_idle(self) -> None:
+        """After a dead connection: the idle ones most likely died with it (the database restarted)."""
+        while True:
+            try:
+                conn = self.idle.pop()
+            except IndexError:
+                return
+            self.drop(conn)
+
+
+def _readers(engine: Engine) -> _Readers | None:
+    """The readers of `engine` in this process, kept with its pool (a new pool, after `engine.dispose()`
+    or in a forked child, starts with none); None where the pool must be used: other databases, and
+    in-memory SQLite, whose one pooled connection is the database."""
     held = getattr(engine.pool, "_mortar_readers", None)
     if held is None or held[0] != os.getpid():
-        database = engine.url.database
-        in_file = bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url.query)
-        held = (os.getpid(), deque() if in_file else None)
+        name, database = engine.dialect.name, engine.url.database
+        usable = name == "postgresql" or (
+            name == "sqlite" and bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url.query)
+        )
+        held = (os.getpid(), _Readers(engine, READERS[name]) if usable else None)
         engine.pool._mortar_readers = held
     return held[1]
 
 
-def _sqlite_read(engine: Engine, idle: deque, fn, single: bool):
-    """`dbapi_read` on SQLite, on connections kept outside SQLAlchemy's pool: taking one is a deque pop,
-    where the pool's checkout and reset cost about 10 µs, a third of a get_table. Each is made by the
-    pool (so it has the engine's set-up: WAL, busy timeout) and then detached from it."""
-    try:
-        conn = idle.pop()
-    except IndexError:
-        fairy = engine.raw_connection()
-        conn = fairy.dbapi_connection
-        fairy.detach()
-        conn.isolation_level = None  # statements in autocommit, unless in BEGIN ... COMMIT
+def _reader_read(engine: Engine, readers: _Readers, fn, single: bool):
     dialect = engine.dialect
-    cursor = conn.cursor()
-    try:
-        if single:
-            return fn(DbapiReader(cursor, dialect))
-        cursor.execute("BEGIN")
+    sqlite = dialect.name == "sqlite"
+    for attempt in (0, 1):
+        conn = readers.take()
+        if conn is None:
+            return _BUSY
+        cursor = None
+        alive = True
         try:
-            return fn(DbapiReader(cursor, dialect))
-        finally:
-            cursor.execute("COMMIT")  # a read: commit and rollback both just end it
-    except dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(None, None, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
-    finally:
-        cursor.close()
-        if conn.in_transaction:  # a failed COMMIT
+            cursor = conn.cursor()
+            if single or not sqlite:
+                return fn(DbapiReader(cursor, dialect))
+            cursor.execute("BEGIN")
             try:
-                conn.rollback()
-            except dialect.loaded_dbapi.Error:
-                pass
-        if len(idle) < SQLITE_IDLE_READERS and not conn.in_transaction:
-            idle.append(conn)
-        else:
-            conn.close()
+                return fn(DbapiReader(cursor, dialect))
+            finally:
+                cursor.execute("COMMIT")  # a read: commit and rollback both just end it
+        except dialect.loaded_dbapi.Error as e:
+            if dialect.is_disconnect(e, conn, cursor):
+                alive = False
+                readers.drop_idle()
+                if attempt == 0:
+                    continue
+            raise DBAPIError.instance(None, None, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
+        finally:
+            if alive:
+                try:
+                    if cursor is not None:
+                        cursor.close()
+                    if sqlite and conn.in_transaction:  # a failed COMMIT
+                        conn.rollback()
+                    readers.idle.append(conn)
+                except dialect.loaded_dbapi.Error:
+                    readers.drop(conn)
+            else:
+                readers.drop(conn)
+    raise AssertionError("unreachable")
 
 
 _TABLE_SQL = Sql(_TABLE_BY_NAME, named=True)
