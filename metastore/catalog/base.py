@@ -76,11 +76,19 @@ class Sql:
     tuples with `named=True`."""
 
     __slots__ = ("stmt", "_compiled", "row")
+    every: list[Sql] = []
 
     def __init__(self, stmt, named: bool = False):
         self.stmt = stmt
         self._compiled: dict[str, tuple] = {}
         self.row = namedtuple("Row", [c.key for c in stmt.selected_columns]) if named else None  # noqa: PYI024
+        Sql.every.append(self)
+
+    @classmethod
+    def compile_all(cls, dialect) -> None:
+        """Compile every statement for `dialect` now (a server, before it forks): not in first calls."""
+        for q in cls.every:
+            q.compiled(dialect)
 
     def compiled(self, dialect) -> tuple[str, tuple | None, dict]:
         c = self._compiled.get(dialect.name)

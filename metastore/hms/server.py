@@ -21,6 +21,7 @@ from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport import TSocket, TTransport
 
 from metastore.catalog import CatalogService
+from metastore.catalog.base import Sql
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.handler import WIRE_METHODS, Handler
 
@@ -223,6 +224,7 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
           on_ready=None) -> None:  # fmt: skip
     """Serve until SIGTERM or Ctrl-C. With several processes, each accepts on the same port
     (SO_REUSEPORT, the kernel spreads connections) so that calls use every core despite the GIL."""
+    Sql.compile_all(catalog.ctx.engine.dialect)
     if processes <= 1:
         server = MetastoreServer(catalog, host, port, max_connections)
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
