@@ -185,6 +185,7 @@ def dbapi_read(engine: Engine, fn, single: bool = False):
 
 
 READERS = {"sqlite": 256, "postgresql": 8}  # reader connections per process, by database
+READER_WORK_MEM = "32MB"  # PostgreSQL readers' sort memory
 _BUSY = object()
 
 
@@ -218,6 +219,9 @@ class _Readers:
                 conn.isolation_level = None  # statements in autocommit, unless in BEGIN ... COMMIT
             else:
                 conn.autocommit = True
+                # listings sort a few MB (10,000 partitions: ~5 MB) by name: in memory, not in temporary
+                # files (4 MB by default); only these few connections, only while they sort
+                conn.execute(f"SET work_mem = '{READER_WORK_MEM}'")
             return conn
         except BaseException:
             with self.lock:
