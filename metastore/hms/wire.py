@@ -4,8 +4,9 @@ Through Thrift objects, a listing of 10,000 partitions costs about 0.2 s of Pyth
 objects built, then walked again by the encoder. But the partitions of a table nearly always share
 one storage-descriptor text and few parameter texts (see `PartitionRow.sd`): here each distinct text
 is converted and encoded once per listing, by the generated code, and a partition's bytes are those
-encodings with its own values, times and location spliced in. Nothing is cached across calls, so
-nothing can go stale when another server process changes the table.
+encodings with its own values, times and location spliced in. A listing keeps nothing across calls,
+so nothing can go stale when another server process changes the table; it goes out in pieces, so that
+the client decodes the first partitions while the server encodes the next.
 
 A table's encoding is a pure function of its stored row: each process keeps the encodings of recent
 rows, looked up by the row's whole content, read on every call. Any change to the table changes its row,
