@@ -6,6 +6,8 @@ exceptions compare by type. Differences made on purpose are listed in tests/refe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hmsclient import hmsclient
 from hmsclient.genthrift.hive_metastore import ttypes as tt
@@ -111,6 +113,9 @@ def scenario() -> list[tuple[str, object]]:
         ("drop_partition", lambda c: c.drop_partition(DB, "events", ["2024-01-01", "1"], True)),
         ("drop_partition missing", lambda c: c.drop_partition(DB, "events", ["2024-01-01", "1"], True)),
         ("get_partition_names after drop", lambda c: c.get_partition_names(DB, "events", -1)),
+        ("drop_partitions_req deleteData unset", lambda c: _drop_with_files(c, "dt=2024-01-03/hr=1", None)),
+        ("drop_partitions_req deleteData false", lambda c: _drop_with_files(c, "dt=2024-01-03/hr=9", False)),
+        ("drop_partitions_req deleteData true", lambda c: _drop_with_files(c, "dt=2024-01-02/hr=1", True)),
         ("create_function", lambda c: c.create_function(tt.Function(
             "to_upper", DB, "org.apache.hadoop.hive.ql.udf.generic.GenericUDFUpper", "tester", tt.PrincipalType.USER,
             0, tt.FunctionType.JAVA, [tt.ResourceUri(tt.ResourceType.JAR, "file:/tmp/udf.jar")]))),
@@ -133,6 +138,16 @@ def scenario() -> list[tuple[str, object]]:
         ("get_databases after", lambda c: c.get_databases("cmp_*")),
     ]  # fmt: skip
     return steps
+
+
+def _drop_with_files(c, name: str, delete_data: bool | None) -> dict:
+    """Drop a partition whose folder holds a file; answers whether the folder is still there."""
+    path = Path(c.get_partition_by_name(DB, "events", name).sd.location.removeprefix("file:"))
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "part-0").write_text("1,a\n")
+    req = tt.DropPartitionsRequest(DB, "events", tt.RequestPartsSpec(names=[name]), deleteData=delete_data)
+    dropped = c.drop_partitions_req(req).partitions
+    return {"dropped": [p.values for p in dropped], "folder kept": path.exists()}
 
 
 def _with_column(t: tt.Table) -> tt.Table:

@@ -478,7 +478,7 @@ class Handler:
         if names is None:
             raise InvalidInput("drop_partitions_req: only dropping by partition names is supported, not by expressions")
         dropped = self.cat.partitions.drop_by_names(
-            db, req.tblName, names, delete_data=req.deleteData is not False,
+            db, req.tblName, names, delete_data=bool(req.deleteData),  # unset keeps the data, as in HMS
             if_exists=req.ifExists is not False, catalog=cat,
         )  # fmt: skip
         return tt.DropPartitionsResult(partitions=cv.partitions_out(dropped) if req.needResult else None)
