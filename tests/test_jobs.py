@@ -252,6 +252,12 @@ def test_run_logs_are_appended_and_read_from_any_offset(service, tmp_path):
     assert (text, nxt) == ("héllo\n", 6) and service.jobs.read_log(run.id, nxt) == ("world\n", 12)
     with pytest.raises(NotFound):
         service.jobs.append_log(run.id + 1000, "x")
+    # a chunk sent again because its answer was lost is stored once; a gap is refused
+    assert service.jobs.append_log(run.id, "world\n", at=6) == 12
+    assert service.jobs.append_log(run.id, "!\n", at=12) == 14
+    with pytest.raises(Conflict, match="ends at 14, not 20"):
+        service.jobs.append_log(run.id, "?", at=20)
+    assert service.jobs.read_log(run.id) == ("héllo\nworld\n!\n", 14)
     # the worker's shipper: what the file gains, in order, a UTF-8 sequence cut in two included
     other = service.jobs.start_run("chatty", queue=True)
     path = tmp_path / "run.log"

@@ -576,11 +576,15 @@ class Jobs(Area):
 
     # --- logs -------------------------------------------------------------------------------------------
 
-    def append_log(self, run_id: int, data: str) -> int:
+    def append_log(self, run_id: int, data: str, at: int | None = None) -> int:
         """Append `data` to run `run_id`'s log (the worker running it sends what the driver wrote since
-        its last call); answers the log's length in characters."""
+        its last call); answers the log's length in characters. `at`: where the sender believes the log
+        ends; a chunk sent again after a lost answer (it ends at or before the stored end) is not stored
+        twice, and a gap is a Conflict."""
         if not isinstance(data, str):
             raise InvalidInput("log data must be text")
+        if at is not None and (not _is_int(at) or at < 0):
+            raise InvalidInput(f"log position {at!r} is not a non-negative integer")
         with self._write() as conn:
             self._run_row(conn, run_id)
             last = conn.execute(
@@ -588,6 +592,10 @@ class Jobs(Area):
                 .where(JobRunLogRow.run_id == run_id).order_by(JobRunLogRow.seq.desc()).limit(1)
             ).first()  # fmt: skip
             seq, position = (0, 0) if last is None else (last[0] + 1, last[1] + len(last[2]))
+            if at is not None and at != position:
+                if at + len(data) <= position:
+                    return position  # stored already
+                raise Conflict(f"log of run {run_id} ends at {position}, not {at}")
             if data:
                 conn.execute(insert(JobRunLogRow).values(run_id=run_id, seq=seq, position=position, data=data,
                                                          created_at=now_ms()))  # fmt: skip

@@ -28,6 +28,7 @@ class LogShipper:
         self.every_s = every_s
         self.offset = 0  # bytes of the file read so far
         self.pending = ""  # text read but not yet in the catalog
+        self.shipped = 0  # characters in the catalog: a send retried after a lost answer is not doubled
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.next_at = 0.0
 
@@ -45,7 +46,7 @@ class LogShipper:
         try:
             while self.pending:
                 chunk = self.pending[:MAX_CHUNK]
-                self.service.jobs.append_log(self.run_id, chunk)
+                self.shipped = self.service.jobs.append_log(self.run_id, chunk, at=self.shipped)
                 self.pending = self.pending[len(chunk) :]
         except Exception:  # noqa: BLE001 - the run goes on; the text is sent next time
             log.warning(
