@@ -105,6 +105,11 @@ def timed(fn) -> float:
         return time.perf_counter() - start
 
 
+def timed_median(fn, repeat: int) -> float:
+    """The median of `repeat` timings of `fn` (a read: the same answer each time)."""
+    return statistics.median(timed(fn) for _ in range(repeat))
+
+
 def _get_table_worker(args) -> int:
     port, n = args
     with Client(port) as c, client_gc_paused():
@@ -113,8 +118,9 @@ def _get_table_worker(args) -> int:
     return n
 
 
-def run_suite(port: int, n_get: int, n_parts: int, clients: int) -> dict[str, float]:
-    """The operations, in order, on the server at `port`; returns seconds per operation."""
+def run_suite(port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5) -> dict[str, float]:
+    """The operations, in order, on the server at `port`; returns seconds per operation (listings: the
+    median of `repeat` calls, as a single call measures a server's first, cold answer)."""
     out: dict[str, float] = {}
     days = n_parts // 100
     with Client(port) as c:
@@ -134,16 +140,16 @@ def run_suite(port: int, n_get: int, n_parts: int, clients: int) -> dict[str, fl
             lambda: [c.add_partitions(parts[i : i + 1000]) for i in range(0, len(parts), 1000)]
         )
         progress("get_partitions")
-        got: list = []
-        out[f"get_partitions of {len(parts):,}"] = timed(lambda: got.extend(c.get_partitions(DB, "big", -1)))
+        got = c.get_partitions(DB, "big", -1)
         assert len(got) == len(parts), len(got)
+        out[f"get_partitions of {len(parts):,}"] = timed_median(lambda: c.get_partitions(DB, "big", -1), repeat)
         flt = 'dt = "d0007"'
-        sel: list = []
-        out["get_partitions_by_filter (1%)"] = timed(lambda: sel.extend(c.get_partitions_by_filter(DB, "big", flt, -1)))
-        assert len(sel) == 100, len(sel)
-        names: list = []
-        out["get_partition_names"] = timed(lambda: names.extend(c.get_partition_names(DB, "big", -1)))
-        assert len(names) == len(parts)
+        assert len(c.get_partitions_by_filter(DB, "big", flt, -1)) == 100
+        out["get_partitions_by_filter (1%)"] = timed_median(
+            lambda: c.get_partitions_by_filter(DB, "big", flt, -1), repeat
+        )
+        assert len(c.get_partition_names(DB, "big", -1)) == len(parts)
+        out["get_partition_names"] = timed_median(lambda: c.get_partition_names(DB, "big", -1), repeat)
     progress(f"get_table from {clients} clients")
     per_client = max(1, n_get // 4)
     with mp.get_context("fork").Pool(clients) as pool:
@@ -227,6 +233,7 @@ def main() -> None:
     ap.add_argument("--get-table", type=int, default=2000, help="get_table calls (default 2000)")
     ap.add_argument("--partitions", type=int, default=10_000, help="partitions in the big table (default 10,000)")
     ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=5, help="listings: median of this many calls (default 5)")
     ap.add_argument("--processes", type=int, default=2, help="Mortar server processes (default 2: one per core)")
     ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
     ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
@@ -261,7 +268,7 @@ def main() -> None:
     ms = start_metastore(args.backend, tmp / "mortar", url, "--processes", str(args.processes))
     mortar_start = time.perf_counter() - t0
     try:
-        results["mortar"] = run_suite(ms.port, args.get_table, args.partitions, args.clients)
+        results["mortar"] = run_suite(ms.port, args.get_table, args.partitions, args.clients, args.repeat)
         results["mortar"]["startup (to first accepted connection)"] = mortar_start
         m100 = m10k = None
         if args.million:
@@ -278,7 +285,7 @@ def main() -> None:
         # the start script measures from the JVM's launch to its first accepted connection
         ref_start = float(re.search(r"TCP accept after ([\d.]+) s", (base / "start.out").read_text()).group(1))
         try:
-            results["reference"] = run_suite(port, args.get_table, args.partitions, args.clients)
+            results["reference"] = run_suite(port, args.get_table, args.partitions, args.clients, args.repeat)
             results["reference"]["startup (to first accepted connection)"] = ref_start
         finally:
             stop_reference(pid)
