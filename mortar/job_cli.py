@@ -293,14 +293,13 @@ def logs(run_id: int, follow: bool) -> None:
 def stop(run_id: int) -> None:
     """Stop run RUN_ID (its worker kills the driver's processes; state STOPPED)."""
     from metastore.catalog import CatalogError
-    from metastore.catalog.dispatch import enqueue_started
+    from metastore.catalog.dispatch import stop_job_run
 
     try:
-        finished = _catalog().jobs.stop_run(run_id)
+        run = stop_job_run(_catalog(), run_id, _send, claimed_by="cli")
     except CatalogError as e:
         _fail(e)
-    enqueue_started(finished.started, _send)
-    click.echo(f"run {run_id}: {finished.run.state}")
+    click.echo(f"run {run_id}: {run.state}")
 
 
 @job.command("reset-bookmark")

@@ -196,6 +196,22 @@ def test_stop_and_timeout_states(service):
     assert (ended.state, ended.error) == ("TIMEOUT", "too slow") and ended.ended_at >= ended.started_at
 
 
+def test_a_run_stopped_before_it_started_is_passed_to_its_triggers(service):
+    """Stopping a run no worker has ends it at once: its downstream triggers fire (the CLI and the web
+    stop through this one function)."""
+    from metastore.catalog.dispatch import stop_job_run
+
+    service.jobs.create(_job("early"))
+    service.jobs.create(_job("cleanup"))
+    service.triggers.create(Trigger("on_stop", "CONDITIONAL", [Action(job="cleanup")],
+                                    conditions=[Condition("STOPPED", job="early")]), activate=True)  # fmt: skip
+    sent = []
+    run = service.jobs.start_run("early")
+    assert stop_job_run(service, run.id, lambda name, args: sent.append((name, args)), "cli").state == "STOPPED"
+    [cleanup] = service.jobs.runs("cleanup")
+    assert (cleanup.trigger, sent) == ("on_stop", [("runner.job_run", [cleanup.id])])
+
+
 def test_bookmarks_commit_only_when_the_run_succeeds(service):
     service.jobs.create(_job("bm", bookmark="enable", max_concurrent_runs=5))
     bad = service.jobs.start_run("bm")

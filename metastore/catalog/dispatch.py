@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from metastore.catalog import CatalogError, CatalogService
 from metastore.catalog.crawlers import STALE_AFTER_S, CrawlerRun
-from metastore.catalog.jobs import JobRun
+from metastore.catalog.jobs import END_STATES, JobRun
 from metastore.catalog.triggers import ACTIVATED, CONDITIONAL, EVENT, ON_DEMAND, SCHEDULED, Trigger
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,17 @@ def enqueue_started(runs: list[JobRun], send_task: SendTask) -> None:
     for r in runs:
         log.info("run %d of job %s (attempt %d) enqueued", r.id, r.job, r.attempt)
         send_task(JOB_RUN_TASK, [r.id])
+
+
+def stop_job_run(service: CatalogService, run_id: int, send_task: SendTask, claimed_by: str) -> JobRun:
+    """Stop a run: at once if no worker has it (STOPPED), else STOPPING until its worker kills the driver.
+    What its end starts (a WAITING run given the slot) is enqueued, and a run that ended at once is passed
+    to its downstream triggers and workflow run, as a worker does for the runs it ends."""
+    finished = service.jobs.stop_run(run_id)
+    enqueue_started(finished.started, send_task)
+    if finished.run.state in END_STATES:
+        on_job_run_ended(service, finished.run, send_task, claimed_by=claimed_by)
+    return finished.run
 
 
 def fire_actions(service: CatalogService, trigger: Trigger, send_task: SendTask,

@@ -6,7 +6,7 @@ and the workers do it.
 from __future__ import annotations
 
 from metastore.catalog import dispatch
-from metastore.catalog.jobs import END_STATES, JobRun
+from metastore.catalog.jobs import JobRun
 from metastore.web.security import state
 
 
@@ -20,13 +20,8 @@ def start_job(svc, name: str, arguments: dict | None = None) -> JobRun:
 
 
 def stop_job_run(svc, run_id: int) -> JobRun:
-    """Stop a run; what its end starts (a WAITING run now that a slot is free) is enqueued, and a run that
-    ended at once (it had not started) is passed to its downstream triggers and its workflow run."""
-    finished = svc.jobs.stop_run(run_id)
-    dispatch.enqueue_started(finished.started, _send())
-    if finished.run.state in END_STATES:
-        dispatch.on_job_run_ended(svc, finished.run, _send(), claimed_by="web")
-    return finished.run
+    """Stop a run (see dispatch.stop_job_run)."""
+    return dispatch.stop_job_run(svc, run_id, _send(), claimed_by="web")
 
 
 def start_trigger(svc, name: str) -> list[dict]:
