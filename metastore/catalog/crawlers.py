@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metastore.catalog import codec
@@ -722,19 +722,19 @@ class Crawlers(Area):
             at = now_ms()
             cutoff = at - int(older_than_s * 1000)
             unclaimed_cutoff = at - int((older_than_s if unclaimed_after_s is None else unclaimed_after_s) * 1000)
+            unclaimed = CrawlerRunRow.heartbeat_at == CrawlerRunRow.started_at  # see claim_run
             rows = conn.execute(
                 _RUN_WITH_CRAWLER.where(
                     CrawlerRunRow.state == RUNNING,
-                    CrawlerRunRow.heartbeat_at < max(cutoff, unclaimed_cutoff),
+                    or_(
+                        and_(~unclaimed, CrawlerRunRow.heartbeat_at < cutoff),
+                        and_(unclaimed, CrawlerRunRow.heartbeat_at < unclaimed_cutoff),
+                    ),
                 )
                 .order_by(CrawlerRunRow.id)
                 .with_for_update(of=CrawlerRunRow)
             ).all()
-            failed = [
-                self._fail_stale(conn, row, row.crawler_name, at)
-                for row in rows
-                if row.heartbeat_at < (unclaimed_cutoff if row.heartbeat_at == row.started_at else cutoff)
-            ]
+            failed = [self._fail_stale(conn, row, row.crawler_name, at) for row in rows]
         return failed
 
     def _fail_stale(self, conn: Connection, row, crawler: str, at: int) -> CrawlerRun:
