@@ -71,6 +71,12 @@ def _like(column, q: str | None):
     return None if not q else column.contains(q.lower(), autoescape=True)
 
 
+def _page_rows(conn, query, model, where: list, order, limit: int, offset: int) -> tuple[list, int]:
+    """One page of `query` filtered by `where`, in `order`; and how many rows of `model` match in all."""
+    total = conn.execute(select(func.count()).select_from(model).where(*where)).scalar()
+    return conn.execute(query.where(*where).order_by(order).limit(limit).offset(offset)).all(), total
+
+
 def _summary(r, db: str) -> TableSummary:
     sd = codec.loads(r.sd)
     return TableSummary(r.name, db, r.table_type, r.owner, r.create_time, len(sd.get("cols", [])),
@@ -118,12 +124,9 @@ class Browse(Area):
             where = [TableRow.database_id == dbrow.id]
             if (cond := _like(TableRow.name, q)) is not None:
                 where.append(cond)
-            total = conn.execute(select(func.count()).select_from(TableRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(TableRow.name, TableRow.table_type, TableRow.owner, TableRow.create_time, TableRow.sd,
-                       TableRow.partition_keys, TableRow.version, TableRow.parameters)
-                .where(*where).order_by(TableRow.name).limit(limit).offset(offset)
-            ).all()  # fmt: skip
+            columns = select(TableRow.name, TableRow.table_type, TableRow.owner, TableRow.create_time, TableRow.sd,
+                             TableRow.partition_keys, TableRow.version, TableRow.parameters)  # fmt: skip
+            rows, total = _page_rows(conn, columns, TableRow, where, TableRow.name, limit, offset)
         return [_summary(r, dbrow.name) for r in rows], total
 
     def search_tables(self, q: str | None, limit: int = 50, offset: int = 0, only: list[str] | None = None,
@@ -193,10 +196,7 @@ class Browse(Area):
             where = [FunctionRow.database_id == dbrow.id]
             if (cond := _like(FunctionRow.name, q)) is not None:
                 where.append(cond)
-            total = conn.execute(select(func.count()).select_from(FunctionRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(FunctionRow).where(*where).order_by(FunctionRow.name).limit(limit).offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, select(FunctionRow), FunctionRow, where, FunctionRow.name, limit, offset)
         return [_function(r, dbrow.name, catalog) for r in rows], total
 
     def crawlers(self, q: str | None = None, limit: int = 50, offset: int = 0,
@@ -210,10 +210,7 @@ class Browse(Area):
         if only is not None:
             where.append(CrawlerRow.database_name.in_(only or [""]))
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(CrawlerRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(CrawlerRow).where(*where).order_by(CrawlerRow.name).limit(limit).offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, select(CrawlerRow), CrawlerRow, where, CrawlerRow.name, limit, offset)
             ids = [r.id for r in rows]
             last = {}
             if ids:
@@ -238,14 +235,8 @@ class Browse(Area):
             where = [CrawlerRunRow.crawler_id == row.id]
             if state:
                 where.append(CrawlerRunRow.state == state)
-            total = conn.execute(select(func.count()).select_from(CrawlerRunRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(CrawlerRunRow)
-                .where(*where)
-                .order_by(CrawlerRunRow.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, select(CrawlerRunRow), CrawlerRunRow, where, CrawlerRunRow.id.desc(),
+                                     limit, offset)  # fmt: skip
         return [_run(r, row.name) for r in rows], total
 
     def audit(self, db: str | None = None, obj: str | None = None, before_id: int | None = None,
@@ -300,10 +291,7 @@ class Browse(Area):
             where.append(JobRow.id.in_(select(JobRunRow.job_id).where(
                 JobRunRow.id.in_(newest), JobRunRow.state == last_state)))  # fmt: skip
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(JobRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(JobRow).where(*where).order_by(JobRow.name).limit(limit).offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, select(JobRow), JobRow, where, JobRow.name, limit, offset)
             last = {}
             if rows:
                 ids = [r.id for r in rows]
@@ -328,10 +316,7 @@ class Browse(Area):
                 where.append(JobRunRow.state == state)
             if workflow_run_id is not None:
                 where.append(JobRunRow.workflow_run_id == workflow_run_id)
-            total = conn.execute(select(func.count()).select_from(JobRunRow).where(*where)).scalar()
-            rows = conn.execute(
-                _RUN_WITH_JOB.where(*where).order_by(JobRunRow.id.desc()).limit(limit).offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, _RUN_WITH_JOB, JobRunRow, where, JobRunRow.id.desc(), limit, offset)
         return [_job_run(r, r.job_name) for r in rows], total
 
     def job_count_by_state(self, job: str) -> dict[str, int]:
@@ -354,10 +339,7 @@ class Browse(Area):
             if value:
                 where.append(column == value)
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(TriggerRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(TriggerRow).where(*where).order_by(TriggerRow.name).limit(limit).offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, select(TriggerRow), TriggerRow, where, TriggerRow.name, limit, offset)
         return [_trigger(r) for r in rows], total
 
     def workflows(self, q: str | None = None, limit: int = 50, offset: int = 0
@@ -368,10 +350,7 @@ class Browse(Area):
         if (cond := _like(WorkflowRow.name, q)) is not None:
             where.append(cond)
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(WorkflowRow).where(*where)).scalar()
-            rows = conn.execute(
-                select(WorkflowRow).where(*where).order_by(WorkflowRow.name).limit(limit).offset(offset)
-            ).all()
+            rows, total = _page_rows(conn, select(WorkflowRow), WorkflowRow, where, WorkflowRow.name, limit, offset)
             last = {}
             if rows:
                 newest = (select(func.max(WorkflowRunRow.id)).where(WorkflowRunRow.workflow_id.in_([r.id for r in rows]))
@@ -397,9 +376,8 @@ class Browse(Area):
             if row is None:
                 raise NotFound(f"workflow {workflow} does not exist")
             where = [WorkflowRunRow.workflow_id == row.id]
-            total = conn.execute(select(func.count()).select_from(WorkflowRunRow).where(*where)).scalar()
-            rows = conn.execute(select(WorkflowRunRow).where(*where).order_by(WorkflowRunRow.id.desc())
-                                .limit(limit).offset(offset)).all()  # fmt: skip
+            rows, total = _page_rows(conn, select(WorkflowRunRow), WorkflowRunRow, where, WorkflowRunRow.id.desc(),
+                                     limit, offset)  # fmt: skip
         return [_workflow_run(r, row.name) for r in rows], total
 
     def connections(self, q: str | None = None, connection_type: str | None = None, limit: int = 50,
@@ -412,9 +390,8 @@ class Browse(Area):
         if connection_type:
             where.append(ConnectionRow.connection_type == connection_type)
         with self._read() as conn:
-            total = conn.execute(select(func.count()).select_from(ConnectionRow).where(*where)).scalar()
-            rows = conn.execute(select(ConnectionRow).where(*where).order_by(ConnectionRow.name)
-                                .limit(limit).offset(offset)).all()  # fmt: skip
+            rows, total = _page_rows(conn, select(ConnectionRow), ConnectionRow, where, ConnectionRow.name,
+                                     limit, offset)  # fmt: skip
         return [_connection(r, False) for r in rows], total
 
     def etl_counts(self) -> dict[str, int]:
