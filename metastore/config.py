@@ -21,6 +21,7 @@ class Settings:
     port: int = 9083
     processes: int = 1  # metastore server processes sharing the port (SO_REUSEPORT)
     max_connections: int = 1000  # per process; beyond it new connections are refused
+    listing_cache_mb: int = 256  # per process: encoded partition listings kept (0: none)
     lock_timeout_s: int = 300  # locks without a heartbeat for this long are released
     broker_url: str = ""  # Celery broker; default: an embedded one (SQLite file under data_dir)
     worker_concurrency: int = 2  # tasks a worker runs at once

@@ -74,7 +74,8 @@ def metastore(**options) -> None:
         click.echo(f"Mortar metastore ready on thrift://{settings.host}:{port} "
                    f"({settings.processes} process{'es' if settings.processes > 1 else ''})", err=True)  # fmt: skip
 
-    serve(catalog, settings.host, settings.port, settings.processes, settings.max_connections, on_ready=ready)
+    serve(catalog, settings.host, settings.port, settings.processes, settings.max_connections, on_ready=ready,
+          listing_cache_mb=settings.listing_cache_mb)  # fmt: skip
 
 
 @main.command()

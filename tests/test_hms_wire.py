@@ -3,8 +3,8 @@
 In process: every such method's reply is compared byte for byte with what the generated processor
 writes for the same call, over partitions that exercise each part of a storage descriptor. Against
 running servers: compact connections, two servers sharing one database (a change made through one is
-seen at once through the other: nothing is cached across calls), and PostgreSQL connections killed
-under a running server.
+seen at once through the other, although each keeps the listings it answered: see listings.py), and
+PostgreSQL connections killed under a running server.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from metastore.hms import wire
 from metastore.hms.gen.hive import ThriftHiveMetastore as T
 from metastore.hms.gen.hive import ttypes as tt
 from metastore.hms.handler import WIRE_METHODS, Handler
+from metastore.hms.listings import ListingCache
 from metastore.hms.server import Processor
 from tests.conftest import database_url, start_metastore, stop_metastore, unique
 
@@ -46,7 +47,7 @@ def service(request, tmp_path, pg_databases):
 @pytest.fixture
 def listed(service, tmp_path):
     """A table whose partitions differ in every part a partition's bytes are spliced from."""
-    h = Handler(service)
+    h = Handler(service, ListingCache(1 << 20))
     h.create_database(tt.Database("w", "", None, {}))
     cols = [tt.FieldSchema("id", "bigint", None), tt.FieldSchema("ünï", "string", "a comment é")]
     keys = [tt.FieldSchema("dt", "string", None), tt.FieldSchema("hr", "int", None)]
@@ -102,6 +103,9 @@ CALLS = [
     ("get_partitions_ps", ("w", "t", ["d2"], -1)),
     ("get_partitions_ps_with_auth", ("w", "t", ["", "3"], -1, "me", [])),
     ("get_partitions_by_names", ("w", "t", ["dt=d5/hr=5", "dt=d0/hr=0", "dt=nope/hr=1", "dt=d0/hr=0"])),
+    ("get_partition_names", ("w", "t", -1)),
+    ("get_partition_names", ("w", "t", 3)),
+    ("get_partition_names", ("w", "missing", -1)),
     # errors: each answered with the exception the method declares, as the generated code answers
     ("get_partitions", ("w", "missing", -1)),
     ("get_partitions", ("nodb", "t", -1)),
@@ -127,6 +131,8 @@ def test_every_listing_method_is_written_from_bytes():
 def test_encoded_reply_is_what_the_generated_code_writes(listed, method, args, monkeypatch):
     expected = _reply(T.Processor(listed), method, *args)
     assert _reply(Processor(listed), method, *args) == expected
+    assert _reply(Processor(listed), method, *args) == expected  # as kept by the listing cache, if kept
+    listed.listings = ListingCache(0)
     monkeypatch.setattr(wire, "CHUNK", 2)  # on a socket: sent in pieces of 2 partitions
     assert _socket_reply(Processor(listed), method, *args) == expected
 
@@ -241,6 +247,103 @@ def test_changes_through_one_server_are_seen_through_another(two_servers):
             with pytest.raises(tt.NoSuchObjectException):
                 reader.get_table(db, "u")
         ca.drop_database(db, True, True)
+
+
+def test_listings_are_kept_until_the_table_s_partitions_change(two_servers, tmp_path):
+    """Server b keeps its answers (fb303 counters tell hits from misses); changes made through server a,
+    or by another process writing to the catalog directly, are seen at once."""
+    a, b = two_servers
+    db = unique("kdb")
+    cols = [tt.FieldSchema("id", "bigint", None)]
+    keys = [tt.FieldSchema("dt", "string", None)]
+
+    def table(name: str) -> tt.Table:
+        return tt.Table(tableName=name, dbName=db, sd=_sd(cols), partitionKeys=keys, parameters={},
+                        tableType="EXTERNAL_TABLE")  # fmt: skip
+
+    def parts(name: str, *values: str) -> list[tt.Partition]:
+        return [tt.Partition(values=[v], dbName=db, tableName=name, sd=_sd(cols, f"file:/k/{v}"), parameters={})
+                for v in values]  # fmt: skip
+
+    with _Client(a.port) as ca, _Client(b.port) as cb:
+        def counts() -> tuple[int, int]:
+            c = cb.getCounters()
+            return c["listing_cache.hits"], c["listing_cache.misses"]
+
+        def listed(name: str = "t") -> tuple:
+            return ([p.values[0] for p in cb.get_partitions(db, name, -1)], cb.get_partition_names(db, name, -1),
+                    [p.values[0] for p in cb.get_partitions_by_filter(db, name, 'dt >= "b"', -1)],
+                    [p.values[0] for p in cb.get_partitions_ps(db, name, ["c"], -1)])  # fmt: skip
+
+        ca.create_database(tt.Database(db, "", None, {}))
+        ca.create_table(table("t"))
+        ca.add_partitions(parts("t", "a", "b", "c"))
+        hits, misses = counts()
+        expected = (["a", "b", "c"], ["dt=a", "dt=b", "dt=c"], ["b", "c"], ["c"])
+        assert listed() == expected
+        assert counts() == (hits, misses + 4)
+        assert listed() == expected
+        assert counts() == (hits + 4, misses + 4)
+
+        # a change to the table alone (not its partitions) keeps the listings
+        t = cb.get_table(db, "t")
+        t.parameters["k"] = "v"
+        ca.alter_table(db, "t", t)
+        assert listed() == expected
+        assert counts() == (hits + 8, misses + 4)
+
+        # each change to the partitions, through the other server, is seen at once
+        ca.add_partitions(parts("t", "d"))
+        assert listed() == (["a", "b", "c", "d"], ["dt=a", "dt=b", "dt=c", "dt=d"], ["b", "c", "d"], ["c"])
+        ca.drop_partition(db, "t", ["b"], False)
+        assert listed() == (["a", "c", "d"], ["dt=a", "dt=c", "dt=d"], ["c", "d"], ["c"])
+        p = cb.get_partition(db, "t", ["c"])
+        p.parameters = {"n": "1"}
+        ca.alter_partition(db, "t", p)
+        assert cb.get_partitions_ps(db, "t", ["c"], -1)[0].parameters["n"] == "1"
+        p.values = ["e"]
+        ca.rename_partition(db, "t", ["c"], p)
+        assert listed() == (["a", "d", "e"], ["dt=a", "dt=d", "dt=e"], ["d", "e"], [])
+        ca.drop_partitions_req(tt.DropPartitionsRequest(dbName=db, tblName="t", deleteData=False,
+                                                        parts=tt.RequestPartsSpec(names=["dt=a"])))  # fmt: skip
+        assert listed() == (["d", "e"], ["dt=d", "dt=e"], ["d", "e"], [])
+
+        # by another process writing to the catalog (not through a server)
+        other = CatalogService.open(a.database_url, str(tmp_path / "warehouse"))
+        try:
+            other.partitions.drop(db, "t", ["d"], delete_data=False)
+        finally:
+            other.ctx.engine.dispose()
+        assert listed() == (["e"], ["dt=e"], ["e"], [])
+
+        # the table dropped and made again under the same name, with other partitions
+        ca.drop_table(db, "t", False)
+        ca.create_table(table("t"))
+        assert listed() == ([], [], [], [])
+        ca.add_partitions(parts("t", "c", "x"))
+        assert listed() == (["c", "x"], ["dt=c", "dt=x"], ["c", "x"], ["c"])
+        ca.drop_database(db, True, True)
+
+
+def test_listing_cache_keeps_the_most_recently_used_answers_within_its_size():
+    cache = ListingCache(10)
+
+    def answer(key, version, pieces):
+        return b"".join(cache.answer(key, version, lambda: iter(pieces)))
+
+    assert answer("a", 1, [b"aaa", b"a"]) == b"aaaa"
+    assert answer("a", 1, [b"other"]) == b"aaaa"  # kept
+    assert answer("a", 2, [b"AA"]) == b"AA"  # a new version replaces it
+    assert answer("b", 1, [b"bbbb"]) == b"bbbb"
+    assert answer("a", 2, [b"other"]) == b"AA"  # a is now the most recently used
+    assert answer("c", 1, [b"cccccc"]) == b"cccccc"  # 2 + 4 + 6 > 10: b, the least recently used, goes
+    assert answer("b", 1, [b"new"]) == b"new"
+    assert answer("big", 1, [b"x" * 11]) == b"x" * 11  # larger than the whole cache: not kept
+    assert cache.stats()["bytes"] <= 10
+    half = iter(cache.answer("d", 1, lambda: iter([b"d", b"d"])))
+    next(half)
+    half.close()  # the connection failed half way: nothing kept
+    assert answer("d", 1, [b"e"]) == b"e"
 
 
 def test_server_survives_its_postgresql_connections_being_killed(tmp_path, pg_databases):

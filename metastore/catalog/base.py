@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from collections import deque, namedtuple
@@ -24,6 +25,12 @@ def now_s() -> int:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def new_partitions_version() -> int:
+    """A value for `tables.partitions_version` after a change: random rather than counted, so that a table
+    dropped and made again (perhaps under the same id) never takes back a version its predecessor had."""
+    return random.getrandbits(62)
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,20 @@ from typing import NamedTuple
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, DbapiReader, Sql, now_s
+from metastore.catalog.base import Area, DbapiReader, Sql, new_partitions_version, now_s
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
 from metastore.catalog.partition_filter import compile_filter, integral_value
 from metastore.catalog.tables import DDL_TIME
 from metastore.catalog.types import DEFAULT_CATALOG, Column, Partition, StorageDescriptor
 from metastore.catalog.warehouse import Warehouse
-from metastore.storage.models import PARTITION_NAME, PARTITION_VALUE, PartitionKeyValueRow, PartitionRow
+from metastore.storage.models import (
+    PARTITION_NAME,
+    PARTITION_VALUE,
+    PartitionKeyValueRow,
+    PartitionRow,
+    TableRow,
+)
 
 _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, PartitionRow.last_access_time,
             PartitionRow.location, PartitionRow.sd, PartitionRow.parameters)  # fmt: skip
@@ -82,8 +88,20 @@ class _TableInfo:
 
 
 class Partitions(Area):
-    def _table(self, conn: Connection, catalog: str, db: str, table: str, for_update: bool = False) -> _TableInfo:
-        return _TableInfo(self._table_row(conn, catalog, db, table, for_update), db.lower(), catalog.lower())
+    def _table(self, conn: Connection, catalog: str, db: str, table: str) -> _TableInfo:
+        return _TableInfo(self._table_row(conn, catalog, db, table), db.lower(), catalog.lower())
+
+    def _table_to_change(self, conn: Connection, catalog: str, db: str, table: str) -> _TableInfo:
+        """The table whose partitions this transaction changes: locked first (one lock order for every
+        partition change), and given a new partitions version."""
+        t = _TableInfo(self._table_row(conn, catalog, db, table, for_update=True), db.lower(), catalog.lower())
+        conn.execute(update(TableRow).where(TableRow.id == t.id).values(partitions_version=new_partitions_version()))
+        return t
+
+    def version(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> tuple[int, int]:
+        """(table id, partitions version): while it stays the same, so do the table's partitions."""
+        row = self._fast_read(lambda r: self._table_row_fast(r, catalog, db, table), single=True)
+        return row.id, row.partitions_version
 
     def objects(self, listing: PartitionRows) -> list[Partition]:
         """Partition objects of a listing's rows."""
@@ -160,7 +178,7 @@ class Partitions(Area):
             return []
         created = now_s()
         with self._write() as conn:
-            t = self._table(conn, catalog, db, table, for_update=True)
+            t = self._table_to_change(conn, catalog, db, table)
             keys = t.key_names
             new: dict[str, Partition] = {}
             for p in parts:
@@ -398,7 +416,7 @@ class Partitions(Area):
             return
         now = str(now_s())
         with self._write() as conn:
-            t = self._table(conn, catalog, db, table, for_update=True)
+            t = self._table_to_change(conn, catalog, db, table)
             updates = []
             for p in parts:
                 t.check_values(p.values)
@@ -437,7 +455,7 @@ class Partitions(Area):
         """Give a partition new values; a managed table's partition at its default place moves with it."""
         move = None
         with self._write() as conn:
-            t = self._table(conn, catalog, db, table, for_update=True)
+            t = self._table_to_change(conn, catalog, db, table)
             t.check_values(old_values)
             t.check_values(new.values)
             old_name = make_partition_name(t.key_names, old_values)
@@ -480,7 +498,7 @@ class Partitions(Area):
         self, db: str, table: str, values: list[str], *, delete_data: bool = True, catalog: str = DEFAULT_CATALOG
     ) -> Partition:
         with self._write() as conn:
-            t = self._table(conn, catalog, db, table, for_update=True)
+            t = self._table_to_change(conn, catalog, db, table)
             t.check_values(values)
             name = make_partition_name(t.key_names, values)
             dropped = self._drop(conn, t, [PartitionRow.name == name], catalog)
@@ -494,7 +512,7 @@ class Partitions(Area):
         catalog: str = DEFAULT_CATALOG,
     ) -> list[Partition]:  # fmt: skip
         with self._write() as conn:
-            t = self._table(conn, catalog, db, table, for_update=True)
+            t = self._table_to_change(conn, catalog, db, table)
             wanted = [make_partition_name(t.key_names, parse_partition_name(n, t.key_names)) for n in names]
             if not if_exists:
                 missing = set(wanted) - self._existing(conn, t, wanted)
@@ -510,7 +528,7 @@ class Partitions(Area):
         self, db: str, table: str, filter_text: str, *, delete_data: bool = True, catalog: str = DEFAULT_CATALOG
     ) -> list[Partition]:
         with self._write() as conn:
-            t = self._table(conn, catalog, db, table, for_update=True)
+            t = self._table_to_change(conn, catalog, db, table)
             dropped = self._drop(conn, t, self._filter(t, filter_text), catalog)
         self._delete_data(t, dropped, delete_data)
         return dropped

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, now_ms, now_s
+from metastore.catalog.base import Area, new_partitions_version, now_ms, now_s
 from metastore.catalog.databases import hive_pattern
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput
 from metastore.catalog.names import check_column_name, check_name, check_type
@@ -107,6 +107,7 @@ class Tables(Area):
                 sd.location = Warehouse.table_location(db.location_uri, name)
             table_id = conn.execute(
                 insert(TableRow).values(database_id=db.id, create_time=created, version=1,
+                                        partitions_version=new_partitions_version(),
                                         **_row_values(table, name, table.table_type, params))  # fmt: skip
             ).inserted_primary_key[0]
             self._add_version(conn, table_id, 1, table.sd.cols, table.partition_keys)
@@ -265,10 +266,12 @@ class Tables(Area):
             if schema_changed or [c.name for c in old.partition_keys] != [c.name for c in new.partition_keys]:
                 version += 1
                 self._add_version(conn, old_row.id, version, sd.cols, new.partition_keys)
+            # partitions given new locations (rename) or columns (cascade) make a new partitions version
+            changes = {"partitions_version": new_partitions_version()} if moves or (cascade and schema_changed) else {}
             conn.execute(
                 update(TableRow)
                 .where(TableRow.id == old_row.id)
-                .values(database_id=target_db.id, version=version,
+                .values(database_id=target_db.id, version=version, **changes,
                         **_row_values(new, new_name, new.table_type or old.table_type, params))  # fmt: skip
             )
             if cascade and schema_changed:

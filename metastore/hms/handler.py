@@ -18,6 +18,7 @@ from metastore.hms import convert as cv
 from metastore.hms import wire
 from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
+from metastore.hms.listings import ListingCache
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,10 @@ def _stats_result(stats: list[t.ColumnStats], db: str, table: str, part: str | N
 
 
 class Handler:
-    def __init__(self, catalog: CatalogService):
+    def __init__(self, catalog: CatalogService, listings: ListingCache | None = None):
         self._root = catalog
         self.cat = catalog
+        self.listings = listings or ListingCache(0)  # shared by the process's connections
 
     # --- fb303 and session --------------------------------------------------------------------------
 
@@ -70,8 +72,11 @@ class Handler:
         return STARTED
 
     def getCounters(self):
-        """Calls per method since the server started, as `calls.<method>`."""
-        return {f"calls.{name}": n for name, n in CALLS.items()}
+        """Calls per method since the server started, as `calls.<method>`, and this process's listing
+        cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`)."""
+        counters = {f"calls.{name}": n for name, n in CALLS.items()}
+        counters.update({f"listing_cache.{k}": v for k, v in self.listings.stats().items()})
+        return counters
 
     def getCounter(self, key):
         return self.getCounters().get(key, 0)
@@ -373,24 +378,52 @@ class Handler:
         return cv.partitions_out(parts)
 
     # The same listings as encoded bytes (see wire.py), for the processor to write on binary connections.
-    # Each `x_wire` takes the arguments of the IDL method `x` and returns its success value, encoded.
+    # Each `x_wire` takes the arguments of the IDL method `x` and returns its success value, encoded;
+    # listings of a table's partitions are kept while the table's partitions stay the same (listings.py).
+
+    def _listing(self, db_name, tbl_name, request: tuple, encode):
+        """`encode(catalog, db)`'s answer to `request` on this table, or the one kept from before."""
+        cat, db = split_db(db_name)
+        if not self.listings.max_bytes:
+            return encode(cat, db)
+        version = self.cat.partitions.version(db, tbl_name, cat)
+        key = (cat, db.lower(), (tbl_name or "").lower(), *request)
+        return self.listings.answer(key, version, lambda: encode(cat, db))
 
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
-        cat, db = split_db(db_name)
-        return wire.partition_chunks(self.cat.partitions.list_rows(db, tbl_name, _max(max_parts), cat))
+        n = _max(max_parts)
+
+        def encode(cat, db):
+            return wire.partition_chunks(self.cat.partitions.list_rows(db, tbl_name, n, cat))
+
+        return self._listing(db_name, tbl_name, ("all", n), encode)
+
+    def get_partition_names_wire(self, db_name, tbl_name, max_parts):
+        n = _max(max_parts)
+
+        def encode(cat, db):
+            return [wire.string_list(self.cat.partitions.names(db, tbl_name, n, cat))]
+
+        return self._listing(db_name, tbl_name, ("names", n), encode)
 
     def get_partitions_with_auth_wire(self, db_name, tbl_name, max_parts, user_name, group_names):
         return self.get_partitions_wire(db_name, tbl_name, max_parts)
 
     def get_partitions_by_filter_wire(self, db_name, tbl_name, filter, max_parts):  # noqa: A002
-        cat, db = split_db(db_name)
-        return wire.partition_chunks(self.cat.partitions.by_filter_rows(db, tbl_name, filter, _max(max_parts), cat))
+        n = _max(max_parts)
+
+        def encode(cat, db):
+            return wire.partition_chunks(self.cat.partitions.by_filter_rows(db, tbl_name, filter, n, cat))
+
+        return self._listing(db_name, tbl_name, ("filter", filter, n), encode)
 
     def get_partitions_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
-        cat, db = split_db(db_name)
-        return wire.partition_chunks(
-            self.cat.partitions.by_partial_values_rows(db, tbl_name, list(part_vals or []), _max(max_parts), cat)
-        )
+        values, n = list(part_vals or []), _max(max_parts)
+
+        def encode(cat, db):
+            return wire.partition_chunks(self.cat.partitions.by_partial_values_rows(db, tbl_name, values, n, cat))
+
+        return self._listing(db_name, tbl_name, ("ps", tuple(values), n), encode)
 
     def get_partitions_ps_with_auth_wire(self, db_name, tbl_name, part_vals, max_parts, user_name, group_names):
         return self.get_partitions_ps_wire(db_name, tbl_name, part_vals, max_parts)

@@ -24,12 +24,14 @@ from metastore.catalog import CatalogService
 from metastore.catalog.base import Sql
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.handler import WIRE_METHODS, Handler
+from metastore.hms.listings import ListingCache
 
 log = logging.getLogger(__name__)
 
 STRING_LIMIT = 64 * 1024 * 1024  # largest string or binary field accepted
 CONTAINER_LIMIT = 10_000_000  # largest list/map/set accepted
 FRAME_LIMIT = 256 * 1024 * 1024  # largest frame accepted on framed connections
+LISTING_CACHE_MB = 256  # encoded partition listings each process keeps (see listings.py)
 BINARY, COMPACT = 0x80, 0x82  # first byte of a binary (strict) and of a compact message
 
 IMPLEMENTED = frozenset(
@@ -145,8 +147,9 @@ def open_protocols(sock: socket.socket):
 
 class MetastoreServer:
     def __init__(self, catalog: CatalogService, host: str = "0.0.0.0", port: int = 9083, max_connections: int = 1000,
-                 sock: socket.socket | None = None):  # fmt: skip
+                 sock: socket.socket | None = None, listing_cache_mb: int = LISTING_CACHE_MB):  # fmt: skip
         self.catalog = catalog
+        self.listings = ListingCache(listing_cache_mb * 1024 * 1024)
         self.max_connections = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
         self._stopping = threading.Event()
@@ -203,7 +206,7 @@ class MetastoreServer:
                 log.info("closing connection from %s: not a Thrift binary or compact message", addr[0])
                 return
             iprot, oprot = protocols
-            processor = Processor(Handler(self.catalog))
+            processor = Processor(Handler(self.catalog, self.listings))
             while not self._stopping.is_set():
                 processor.process(iprot, oprot)
         except TTransport.TTransportException as e:
@@ -221,12 +224,12 @@ class MetastoreServer:
 
 
 def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max_connections: int = 1000,
-          on_ready=None) -> None:  # fmt: skip
+          on_ready=None, listing_cache_mb: int = LISTING_CACHE_MB) -> None:  # fmt: skip
     """Serve until SIGTERM or Ctrl-C. With several processes, each accepts on the same port
     (SO_REUSEPORT, the kernel spreads connections) so that calls use every core despite the GIL."""
     Sql.compile_all(catalog.ctx.engine.dialect)
     if processes <= 1:
-        server = MetastoreServer(catalog, host, port, max_connections)
+        server = MetastoreServer(catalog, host, port, max_connections, listing_cache_mb=listing_cache_mb)
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         if on_ready:
             on_ready(server.port)
@@ -245,7 +248,7 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
     for _ in range(processes):
         pid = os.fork()
         if pid == 0:
-            os._exit(_serve_child(catalog, host, port, max_connections))
+            os._exit(_serve_child(catalog, host, port, max_connections, listing_cache_mb))
         children.append(pid)
     probe.close()
     if on_ready:
@@ -271,10 +274,10 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
                 break
 
 
-def _serve_child(catalog: CatalogService, host: str, port: int, max_connections: int) -> int:
+def _serve_child(catalog: CatalogService, host: str, port: int, max_connections: int, listing_cache_mb: int) -> int:
     try:
         sock = MetastoreServer._listen(host, port, reuse_port=True)
-        server = MetastoreServer(catalog, max_connections=max_connections, sock=sock)
+        server = MetastoreServer(catalog, max_connections=max_connections, sock=sock, listing_cache_mb=listing_cache_mb)
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         signal.signal(signal.SIGINT, lambda *_: server.stop())
         server.serve_forever()

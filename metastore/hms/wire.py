@@ -138,6 +138,12 @@ def _slow(listing: PartitionRows, row: tuple) -> bytes:
     return encode(cv.partition_out(part))
 
 
+def string_list(items: list[str]) -> bytes:
+    """A list<string> value (e.g. partition names)."""
+    encoded = [s.encode() for s in items]
+    return bytes([11]) + _I32(len(encoded)) + b"".join([_I32(len(b)) + b for b in encoded])
+
+
 TABLE_ENCODINGS = 512  # rows whose Table encoding each process keeps
 _tables: dict[tuple, bytes] = {}
 

@@ -95,6 +95,9 @@ class TableRow(Base):
     temporary: Mapped[bool] = mapped_column(Boolean, default=False)
     rewrite_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)  # schema version, see table_versions
+    # changes (to a random value) with every change to the table's partitions: answers derived from the
+    # partitions can be kept for as long as it stays the same (see metastore/hms/listings.py)
+    partitions_version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class TableVersionRow(Base):
