@@ -5,7 +5,12 @@
     python -m bench.metastore --million             # also: filter on a table of 1,000,000 partitions
 
 Each operation runs through the same client for both servers and prints the time on
-each server and the ratio reference / Mortar (higher is better for Mortar).
+each server and the ratio reference / Mortar (higher is better for Mortar). Two measurements:
+- end to end: a call through the generated Python client, decoding of the answer included; for 10,000
+  partitions the client's decoding alone costs some 70 ms, far more than a JVM client (Spark, Trino) pays;
+- server time (reads only): ready-made request bytes sent on a plain socket, the clock stopped when the
+  last byte of the answer has arrived (its length known from an untimed first call; for the first call
+  after a change, the arrival of its last byte, found by decoding afterwards), nothing decoded meanwhile.
 
 The client's garbage collector is paused during each timed call (`--client-gc` keeps it running):
 decoding 10,000 partitions makes some 300,000 Python objects, whose collections add 100-200 ms to the
@@ -19,6 +24,7 @@ import gc
 import multiprocessing as mp
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -27,7 +33,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.protocol.TBinaryProtocol import TBinaryProtocol, TBinaryProtocolAccelerated
+from thrift.Thrift import TMessageType
 from thrift.transport import TSocket, TTransport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +117,122 @@ def timed_median(fn, repeat: int) -> float:
     return statistics.median(timed(fn) for _ in range(repeat))
 
 
+def decode_reply(method: str, data: bytes):
+    """(answer, length in bytes) of the reply to `method` at the start of `data`; None while `data` is not yet
+    a complete reply. An error answer (MetaException, TApplicationException...) raises."""
+    buf = TTransport.TMemoryBuffer(data)
+    try:
+        answer = getattr(ThriftHiveMetastore.Client(TBinaryProtocolAccelerated(buf)), f"recv_{method}")()
+    except EOFError:
+        return None
+    except TypeError:
+        # the C decoder reports some cut replies so ("got wrong ttype"); the Python one says EOFError
+        buf = TTransport.TMemoryBuffer(data)
+        try:
+            answer = getattr(ThriftHiveMetastore.Client(TBinaryProtocol(buf)), f"recv_{method}")()
+        except EOFError:
+            return None
+    return answer, buf.cstringio_buf.tell()
+
+
+class RawCall:
+    """One read sent as ready-made bytes (unframed binary protocol, fixed seqid) on a plain socket, its answer
+    received as bytes and not decoded: the server time, request sent → last byte of the answer received."""
+
+    TIMEOUT = 300.0
+
+    def __init__(self, port: int, method: str, **args):
+        self.method = method
+        buf = TTransport.TMemoryBuffer()
+        proto = TBinaryProtocol(buf)
+        proto.writeMessageBegin(method, TMessageType.CALL, 1)
+        getattr(ThriftHiveMetastore, f"{method}_args")(**args).write(proto)
+        proto.writeMessageEnd()
+        self.request = buf.getvalue()
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=self.TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reply = b""  # the first answer, byte for byte
+        self.paused = False  # the first answer paused long enough for an attempt to decode it before its end
+        self.buf = bytearray()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def first(self, idle: float = 0.2):
+        """Untimed reference call: receive until the bytes decode as a complete reply (tried whenever the socket
+        has been idle `idle` s, so never while bytes are arriving); keeps the reply's bytes for the timed calls.
+        Returns the decoded answer and the seconds from sending to the arrival of the last byte (which includes
+        the time of any decoding attempt made before the answer was complete: `self.paused` says so)."""
+        chunks: list[bytes] = []
+        self.paused = False
+        self.sock.settimeout(idle)
+        try:
+            start = last = time.perf_counter()
+            self.sock.sendall(self.request)
+            while True:
+                try:
+                    chunk = self.sock.recv(1 << 20)
+                except TimeoutError:
+                    decoded = decode_reply(self.method, b"".join(chunks)) if chunks else None
+                    if decoded is not None:
+                        break
+                    self.paused = bool(chunks)
+                    if time.perf_counter() - start > self.TIMEOUT:
+                        raise RuntimeError(
+                            f"{self.method}: no complete reply after {self.TIMEOUT:.0f} s"
+                        ) from None
+                    continue
+                if not chunk:
+                    raise RuntimeError(f"{self.method}: the server closed the connection")
+                last = time.perf_counter()
+                chunks.append(chunk)
+        finally:
+            self.sock.settimeout(self.TIMEOUT)
+        self.reply = b"".join(chunks)
+        answer, length = decoded
+        if length != len(self.reply):
+            raise RuntimeError(f"{self.method}: {len(self.reply) - length} bytes after the reply")
+        self.buf = bytearray(length)
+        return answer, last - start
+
+    def timed(self) -> float:
+        """Seconds from sending the request to receiving the last byte of an answer as long as the first one;
+        then (untimed) checks that it is the first answer, byte for byte, and that nothing follows it."""
+        sock, view, n = self.sock, memoryview(self.buf), len(self.buf)
+        got = 0
+        start = time.perf_counter()
+        sock.sendall(self.request)
+        while got < n:
+            k = sock.recv_into(view[got:], n - got)
+            if not k:
+                raise RuntimeError(f"{self.method}: the server closed the connection")
+            got += k
+        elapsed = time.perf_counter() - start
+        if self.buf != self.reply:
+            raise RuntimeError(
+                f"{self.method}: the answer differs from the first one (same read, same seqid)"
+            )
+        sock.settimeout(0)
+        try:
+            more = sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            more = None
+        finally:
+            sock.settimeout(self.TIMEOUT)
+        if more is not None:
+            raise RuntimeError(
+                f"{self.method}: the answer is longer than the first one, or the connection closed"
+            )
+        return elapsed
+
+    def median(self, repeat: int) -> float:
+        with client_gc_paused():
+            return statistics.median(self.timed() for _ in range(repeat))
+
+
 def _get_table_worker(args) -> int:
     port, n = args
     with Client(port) as c, client_gc_paused():
@@ -118,10 +241,14 @@ def _get_table_worker(args) -> int:
     return n
 
 
-def run_suite(port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5) -> dict[str, float]:
-    """The operations, in order, on the server at `port`; returns seconds per operation (listings: the
-    median of `repeat` calls, as a single call measures a server's first, cold answer)."""
+def run_suite(
+    port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The operations, in order, on the server at `port`; returns seconds per operation end to end, and the
+    server time of the reads (listings: the median of `repeat` calls, as a single call measures a server's
+    first, cold answer; the row "first call after a change" is that single call)."""
     out: dict[str, float] = {}
+    server: dict[str, float] = {}
     days = n_parts // 100
     with Client(port) as c:
         try:
@@ -134,6 +261,10 @@ def run_suite(port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5
         c.create_table(t)
         progress(f"get_table ×{n_get}")
         out[f"get_table ×{n_get}"] = timed(lambda: [c.get_table(DB, "small") for _ in range(n_get)])
+        with RawCall(port, "get_table", dbname=DB, tbl_name="small") as raw:
+            assert raw.first()[0].tableName == "small"
+            with client_gc_paused():
+                server[f"get_table ×{n_get}"] = sum(raw.timed() for _ in range(n_get))
         parts = partitions(t, days, 100)
         progress(f"add_partitions {len(parts)}")
         out[f"add_partitions {len(parts):,} (batches of 1,000)"] = timed(
@@ -142,14 +273,50 @@ def run_suite(port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5
         progress("get_partitions")
         got = c.get_partitions(DB, "big", -1)
         assert len(got) == len(parts), len(got)
-        out[f"get_partitions of {len(parts):,}"] = timed_median(lambda: c.get_partitions(DB, "big", -1), repeat)
+        out[f"get_partitions of {len(parts):,}"] = timed_median(
+            lambda: c.get_partitions(DB, "big", -1), repeat
+        )
+        with RawCall(port, "get_partitions", db_name=DB, tbl_name="big", max_parts=-1) as raw:
+            assert len(raw.first()[0]) == len(parts)
+            server[f"get_partitions of {len(parts):,}"] = raw.median(repeat)
         flt = 'dt = "d0007"'
         assert len(c.get_partitions_by_filter(DB, "big", flt, -1)) == 100
         out["get_partitions_by_filter (1%)"] = timed_median(
             lambda: c.get_partitions_by_filter(DB, "big", flt, -1), repeat
         )
+        with RawCall(
+            port, "get_partitions_by_filter", db_name=DB, tbl_name="big", filter=flt, max_parts=-1
+        ) as raw:
+            assert len(raw.first()[0]) == 100
+            server["get_partitions_by_filter (1%)"] = raw.median(repeat)
         assert len(c.get_partition_names(DB, "big", -1)) == len(parts)
         out["get_partition_names"] = timed_median(lambda: c.get_partition_names(DB, "big", -1), repeat)
+        with RawCall(port, "get_partition_names", db_name=DB, tbl_name="big", max_parts=-1) as raw:
+            assert len(raw.first()[0]) == len(parts)
+            server["get_partition_names"] = raw.median(repeat)
+        # The first listing after a change (a server caching listings cannot answer it from its cache): one more
+        # partition, one call. Each measurement gets its own change (add it, measure, drop it), and the table is
+        # left with its `n_parts` partitions for drop_table.
+        extra = tt.Partition(values=[f"d{days:04d}", "0"], dbName=DB, tableName="big", sd=t.sd, parameters={})
+        after = f"get_partitions of {len(parts) + 1:,}, first call after a change"
+        progress(after)
+        c.add_partitions([extra])
+        got: list = []
+        out[after] = timed(lambda: got.extend(c.get_partitions(DB, "big", -1)))
+        assert len(got) == len(parts) + 1, len(got)
+        c.drop_partition(DB, "big", extra.values, True)
+        with RawCall(port, "get_partitions", db_name=DB, tbl_name="big", max_parts=-1) as raw:
+            c.add_partitions([extra])
+            with client_gc_paused():
+                answer, server[after] = raw.first()
+            assert len(answer) == len(parts) + 1, len(answer)
+            if raw.paused:
+                progress(
+                    f"{after}: the answer paused before its end; its server time includes a decoding attempt"
+                )
+        c.drop_partition(DB, "big", extra.values, True)
+        assert len(c.get_partitions_by_filter(DB, "big", flt, -1)) == 100
+        assert len(c.get_partition_names(DB, "big", -1)) == len(parts)
     progress(f"get_table from {clients} clients")
     per_client = max(1, n_get // 4)
     with mp.get_context("fork").Pool(clients) as pool:
@@ -160,7 +327,7 @@ def run_suite(port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5
         progress("drop_table")
         out[f"drop_table with {n_parts:,} partitions"] = timed(lambda: c.drop_table(DB, "big", True))
         c.drop_database(DB, True, True)
-    return out
+    return out, server
 
 
 def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]:
@@ -202,8 +369,18 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
             for pid, r in zip(ids, rows, strict=True):
                 dpart, hpart = r["name"].split("/")
                 d, h = dpart.removeprefix("dt="), int(hpart.removeprefix("hr="))
-                kv.append({"partition_id": pid, "key_index": 0, "table_id": table_id, "value": d, "int_value": None})
-                kv.append({"partition_id": pid, "key_index": 1, "table_id": table_id, "value": str(h), "int_value": h})
+                kv.append(
+                    {"partition_id": pid, "key_index": 0, "table_id": table_id, "value": d, "int_value": None}
+                )
+                kv.append(
+                    {
+                        "partition_id": pid,
+                        "key_index": 1,
+                        "table_id": table_id,
+                        "value": str(h),
+                        "int_value": h,
+                    }
+                )
             conn.execute(insert(PartitionKeyValueRow), kv)
         if start % 200_000 == 0:
             progress(f"{start:,}")
@@ -215,11 +392,13 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
             conn.exec_driver_sql("ANALYZE")
     results = []
     with Client(port) as c:
-        for flt, expect in (('dt = "d4321"', 100), ('hr = 42', 10_000)):
+        for flt, expect in (('dt = "d4321"', 100), ("hr = 42", 10_000)):
             times = []
             for _ in range(runs):
                 got: list = []
-                times.append(timed(lambda f=flt, g=got: g.extend(c.get_partitions_by_filter("bench_m", "huge", f, -1))))
+                times.append(
+                    timed(lambda f=flt, g=got: g.extend(c.get_partitions_by_filter("bench_m", "huge", f, -1)))
+                )
                 assert len(got) == expect, (flt, len(got))
             results.append(statistics.median(times))
         c.drop_database("bench_m", True, True)
@@ -231,10 +410,14 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
                     help="Mortar's storage; the reference uses Derby for sqlite, PostgreSQL for postgresql")  # fmt: skip
     ap.add_argument("--get-table", type=int, default=2000, help="get_table calls (default 2000)")
-    ap.add_argument("--partitions", type=int, default=10_000, help="partitions in the big table (default 10,000)")
+    ap.add_argument(
+        "--partitions", type=int, default=10_000, help="partitions in the big table (default 10,000)"
+    )
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=5, help="listings: median of this many calls (default 5)")
-    ap.add_argument("--processes", type=int, default=2, help="Mortar server processes (default 2: one per core)")
+    ap.add_argument(
+        "--processes", type=int, default=2, help="Mortar server processes (default 2: one per core)"
+    )
     ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
     ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
     ap.add_argument("--client-gc", action="store_true",
@@ -251,6 +434,7 @@ def main() -> None:
     compileall.compile_dir(str(ROOT / "metastore"), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-"))
     results: dict[str, dict[str, float]] = {}
+    server: dict[str, dict[str, float]] = {}
 
     print(f"Mortar ({args.backend}):", file=sys.stderr)
     if args.backend == "sqlite":
@@ -268,7 +452,9 @@ def main() -> None:
     ms = start_metastore(args.backend, tmp / "mortar", url, "--processes", str(args.processes))
     mortar_start = time.perf_counter() - t0
     try:
-        results["mortar"] = run_suite(ms.port, args.get_table, args.partitions, args.clients, args.repeat)
+        results["mortar"], server["mortar"] = run_suite(
+            ms.port, args.get_table, args.partitions, args.clients, args.repeat
+        )
         results["mortar"]["startup (to first accepted connection)"] = mortar_start
         m100 = m10k = None
         if args.million:
@@ -283,25 +469,41 @@ def main() -> None:
         base = tmp / "reference"
         pid = _start_ref(base, port, os.environ["BACKEND"])
         # the start script measures from the JVM's launch to its first accepted connection
-        ref_start = float(re.search(r"TCP accept after ([\d.]+) s", (base / "start.out").read_text()).group(1))
+        ref_start = float(
+            re.search(r"TCP accept after ([\d.]+) s", (base / "start.out").read_text()).group(1)
+        )
         try:
-            results["reference"] = run_suite(port, args.get_table, args.partitions, args.clients, args.repeat)
+            results["reference"], server["reference"] = run_suite(
+                port, args.get_table, args.partitions, args.clients, args.repeat
+            )
             results["reference"]["startup (to first accepted connection)"] = ref_start
         finally:
             stop_reference(pid)
 
     print()
     print(f"(client garbage collector {'running' if CLIENT_GC else 'paused'} during timed calls)")
-    print(f"| operation ({args.backend}) | reference HMS | Mortar | ratio |")
+    print_table(f"operation ({args.backend})", results)
+    if args.million:
+        print(
+            f"| get_partitions_by_filter on 1,000,000 partitions, 100 selected (median) | - | {m100 * 1000:.1f} ms | - |"
+        )
+        print(
+            f"| get_partitions_by_filter on 1,000,000 partitions, 10,000 selected (median) | - | {m10k * 1000:.1f} ms | - |"
+        )
+    print()
+    print("server time (request sent → last byte of the answer received; client decoding excluded)")
+    print_table(f"read ({args.backend})", server)
+
+
+def print_table(title: str, results: dict[str, dict[str, float]]) -> None:
+    """A markdown table of seconds per operation: reference, Mortar, ratio reference / Mortar."""
+    print(f"| {title} | reference HMS | Mortar | ratio |")
     print("|---|---:|---:|---:|")
     for op, mine in results["mortar"].items():
         theirs = results.get("reference", {}).get(op)
         ratio = f"{theirs / mine:.1f}x" if theirs else "-"
         ref_text = f"{theirs * 1000:,.0f} ms" if theirs else "-"
         print(f"| {op} | {ref_text} | {mine * 1000:,.0f} ms | {ratio} |")
-    if args.million:
-        print(f"| get_partitions_by_filter on 1,000,000 partitions, 100 selected (median) | - | {m100 * 1000:.1f} ms | - |")
-        print(f"| get_partitions_by_filter on 1,000,000 partitions, 10,000 selected (median) | - | {m10k * 1000:.1f} ms | - |")
 
 
 def _start_ref(base: Path, port: int, backend: str) -> int:
