@@ -492,18 +492,24 @@ def main() -> None:
         )
     print()
     print("server time (request sent → last byte of the answer received; client decoding excluded)")
-    print_table(f"read ({args.backend})", server)
+    print_table(f"read ({args.backend})", server, precise=True)
 
 
-def print_table(title: str, results: dict[str, dict[str, float]]) -> None:
-    """A markdown table of seconds per operation: reference, Mortar, ratio reference / Mortar."""
+def print_table(title: str, results: dict[str, dict[str, float]], precise: bool = False) -> None:
+    """A markdown table of seconds per operation: reference, Mortar, ratio reference / Mortar; `precise`:
+    times under 10 ms with decimals (server times can be under 1 ms)."""
+
+    def ms(seconds: float) -> str:
+        v = seconds * 1000
+        return f"{v:.2f} ms" if precise and v < 1 else f"{v:.1f} ms" if precise and v < 10 else f"{v:,.0f} ms"
+
     print(f"| {title} | reference HMS | Mortar | ratio |")
     print("|---|---:|---:|---:|")
     for op, mine in results["mortar"].items():
         theirs = results.get("reference", {}).get(op)
         ratio = f"{theirs / mine:.1f}x" if theirs else "-"
-        ref_text = f"{theirs * 1000:,.0f} ms" if theirs else "-"
-        print(f"| {op} | {ref_text} | {mine * 1000:,.0f} ms | {ratio} |")
+        ref_text = ms(theirs) if theirs else "-"
+        print(f"| {op} | {ref_text} | {ms(mine)} | {ratio} |")
 
 
 def _start_ref(base: Path, port: int, backend: str) -> int:
