@@ -10,7 +10,9 @@ each server and the ratio reference / Mortar (higher is better for Mortar). Two 
   partitions the client's decoding alone costs some 70 ms, far more than a JVM client (Spark, Trino) pays;
 - server time (reads only): ready-made request bytes sent on a plain socket, the clock stopped when the
   last byte of the answer has arrived (its length known from an untimed first call; for the first call
-  after a change, the arrival of its last byte, found by decoding afterwards), nothing decoded meanwhile.
+  after a change, the arrival of its last byte, found by decoding afterwards), nothing decoded meanwhile;
+- the reads again through the JVM client (bench/jvm.py: the generated Java client inside Spark's Hive
+  client, warmed up), end to end: what a JVM engine sees (`--no-jvm` skips it).
 
 The client's garbage collector is paused during each timed call (`--client-gc` keeps it running):
 decoding 10,000 partitions makes some 300,000 Python objects, whose collections add 100-200 ms to the
@@ -40,6 +42,7 @@ from thrift.transport import TSocket, TTransport
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.jvm import jvm_timings  # noqa: E402
 from metastore.hms.gen.hive import ThriftHiveMetastore  # noqa: E402
 from metastore.hms.gen.hive import ttypes as tt  # noqa: E402
 from tests.conftest import free_port, start_metastore, stop_metastore  # noqa: E402
@@ -242,13 +245,15 @@ def _get_table_worker(args) -> int:
 
 
 def run_suite(
-    port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5
-) -> tuple[dict[str, float], dict[str, float]]:
-    """The operations, in order, on the server at `port`; returns seconds per operation end to end, and the
+    port: int, n_get: int, n_parts: int, clients: int, repeat: int = 5, jvm: bool = True
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """The operations, in order, on the server at `port`; returns seconds per operation end to end, the
     server time of the reads (listings: the median of `repeat` calls, as a single call measures a server's
-    first, cold answer; the row "first call after a change" is that single call)."""
+    first, cold answer; the row "first call after a change" is that single call), and the reads end to end
+    through the JVM client (bench/jvm.py; empty unless `jvm`)."""
     out: dict[str, float] = {}
     server: dict[str, float] = {}
+    through_jvm: dict[str, float] = {}
     days = n_parts // 100
     with Client(port) as c:
         try:
@@ -294,6 +299,18 @@ def run_suite(
         with RawCall(port, "get_partition_names", db_name=DB, tbl_name="big", max_parts=-1) as raw:
             assert len(raw.first()[0]) == len(parts)
             server["get_partition_names"] = raw.median(repeat)
+        if jvm:
+            progress("the same reads through the JVM client")
+            got_jvm = jvm_timings(
+                port, DB, "big", repeat=repeat, get_table_calls=n_get, small="small", flt=flt
+            )
+            expected = {"get_table": n_get, "get_partitions": len(parts), "get_partitions_by_filter": 100,
+                        "get_partition_names": len(parts)}  # fmt: skip
+            assert {op: check for op, (_, check) in got_jvm.items()} == expected, got_jvm
+            for op, row in ((f"get_table ×{n_get}", "get_table"), (f"get_partitions of {len(parts):,}", "get_partitions"),
+                            ("get_partitions_by_filter (1%)", "get_partitions_by_filter"),
+                            ("get_partition_names", "get_partition_names")):  # fmt: skip
+                through_jvm[op] = got_jvm[row][0]
         # The first listing after a change (a server caching listings cannot answer it from its cache): one more
         # partition, one call. Each measurement gets its own change (add it, measure, drop it), and the table is
         # left with its `n_parts` partitions for drop_table.
@@ -327,7 +344,7 @@ def run_suite(
         progress("drop_table")
         out[f"drop_table with {n_parts:,} partitions"] = timed(lambda: c.drop_table(DB, "big", True))
         c.drop_database(DB, True, True)
-    return out, server
+    return out, server, through_jvm
 
 
 def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]:
@@ -420,6 +437,9 @@ def main() -> None:
     )
     ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
     ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
+    ap.add_argument(
+        "--no-jvm", action="store_true", help="skip the reads through the JVM client (needs a JDK)"
+    )
     ap.add_argument("--client-gc", action="store_true",
                     help="keep the client's garbage collector running during timed calls")  # fmt: skip
     args = ap.parse_args()
@@ -435,6 +455,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-"))
     results: dict[str, dict[str, float]] = {}
     server: dict[str, dict[str, float]] = {}
+    jvm: dict[str, dict[str, float]] = {}
 
     print(f"Mortar ({args.backend}):", file=sys.stderr)
     if args.backend == "sqlite":
@@ -452,8 +473,8 @@ def main() -> None:
     ms = start_metastore(args.backend, tmp / "mortar", url, "--processes", str(args.processes))
     mortar_start = time.perf_counter() - t0
     try:
-        results["mortar"], server["mortar"] = run_suite(
-            ms.port, args.get_table, args.partitions, args.clients, args.repeat
+        results["mortar"], server["mortar"], jvm["mortar"] = run_suite(
+            ms.port, args.get_table, args.partitions, args.clients, args.repeat, not args.no_jvm
         )
         results["mortar"]["startup (to first accepted connection)"] = mortar_start
         m100 = m10k = None
@@ -473,8 +494,8 @@ def main() -> None:
             re.search(r"TCP accept after ([\d.]+) s", (base / "start.out").read_text()).group(1)
         )
         try:
-            results["reference"], server["reference"] = run_suite(
-                port, args.get_table, args.partitions, args.clients, args.repeat
+            results["reference"], server["reference"], jvm["reference"] = run_suite(
+                port, args.get_table, args.partitions, args.clients, args.repeat, not args.no_jvm
             )
             results["reference"]["startup (to first accepted connection)"] = ref_start
         finally:
@@ -493,6 +514,10 @@ def main() -> None:
     print()
     print("server time (request sent → last byte of the answer received; client decoding excluded)")
     print_table(f"read ({args.backend})", server, precise=True)
+    if not args.no_jvm:
+        print()
+        print("JVM client (the generated Java client Spark's Hive client runs; warmed up; end to end)")
+        print_table(f"read ({args.backend})", jvm, precise=True)
 
 
 def print_table(title: str, results: dict[str, dict[str, float]], precise: bool = False) -> None:
