@@ -587,11 +587,11 @@ class Jobs(Area):
             raise InvalidInput(f"log position {at!r} is not a non-negative integer")
         with self._write() as conn:
             self._run_row(conn, run_id)
-            last = conn.execute(
-                select(JobRunLogRow.seq, JobRunLogRow.position, JobRunLogRow.data)
+            last = conn.execute(  # the last chunk's end, computed by the database (not its text)
+                select(JobRunLogRow.seq, JobRunLogRow.position + func.char_length(JobRunLogRow.data))
                 .where(JobRunLogRow.run_id == run_id).order_by(JobRunLogRow.seq.desc()).limit(1)
             ).first()  # fmt: skip
-            seq, position = (0, 0) if last is None else (last[0] + 1, last[1] + len(last[2]))
+            seq, position = (0, 0) if last is None else (last[0] + 1, last[1])
             if at is not None and at != position:
                 if at + len(data) <= position:
                     return position  # stored already
