@@ -325,6 +325,23 @@ def test_listings_are_kept_until_the_table_s_partitions_change(two_servers, tmp_
         ca.drop_database(db, True, True)
 
 
+def test_listing_cache_can_be_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("MORTAR_LISTING_CACHE_MB", "0")
+    ms = start_metastore("sqlite", tmp_path, f"sqlite:///{tmp_path / 'catalog.db'}")
+    try:
+        with _Client(ms.port) as c:
+            c.create_table(tt.Table(tableName="t", dbName="default", sd=_sd([tt.FieldSchema("id", "int", None)]),
+                                    partitionKeys=[tt.FieldSchema("k", "string", None)], parameters={},
+                                    tableType="MANAGED_TABLE"))  # fmt: skip
+            c.add_partitions([tt.Partition(values=["1"], dbName="default", tableName="t", sd=_sd([]), parameters={})])
+            assert [len(c.get_partitions("default", "t", -1)) for _ in range(3)] == [1, 1, 1]
+            counters = c.getCounters()
+            assert (counters["listing_cache.hits"], counters["listing_cache.misses"]) == (0, 0)
+            assert counters["calls.get_partitions"] == 3
+    finally:
+        stop_metastore(ms)
+
+
 def test_listing_cache_keeps_the_most_recently_used_answers_within_its_size():
     cache = ListingCache(10)
 
