@@ -44,17 +44,20 @@ class ListingCache:
         return self._keeping(key, version, encode())
 
     def _keeping(self, key: tuple, version: object, pieces: Iterable[bytes]) -> Iterator[bytes]:
-        kept: list[bytes] = []
+        kept: list[bytes] | None = []
         size = 0
         for piece in pieces:
-            kept.append(piece)
             size += len(piece)
+            if kept is not None:
+                if size > self.max_bytes:
+                    kept = None  # larger than the whole cache: sent as it is encoded, never held
+                else:
+                    kept.append(piece)
             yield piece
-        self._put(key, version, kept, size)
+        if kept is not None:
+            self._put(key, version, kept, size)
 
     def _put(self, key: tuple, version: object, pieces: list[bytes], size: int) -> None:
-        if size > self.max_bytes:
-            return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
