@@ -1,763 +1,403 @@
-"""The OpenAPI 3 description of the JSON API in api.py: the one description, served at /api/v1/openapi.json.
+"""The OpenAPI 3 description of the JSON API, served at /api/v1/openapi.json: SPEC.
 
-tests/test_web_api.py checks that every route of the API is described here, and schemathesis checks the
-answers against it.
+The catalog's routes (api.py) are described here, those of jobs, triggers, workflows and connections in
+openapi_etl.py: both as schemas and a table of routes, which openapi_build.paths turns into OpenAPI paths.
+tests/test_web_api.py checks that every route of the API is described, and schemathesis checks the
+answers against the description.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from metastore.catalog.crawlers import (
+    CLASSIFIER_KINDS,
+    CSV_HEADERS,
+    DELETE_BEHAVIORS,
+    RECRAWL_BEHAVIORS,
+    RUN_STATES,
+    UPDATE_BEHAVIORS,
+)
+from metastore.catalog.types import EXTERNAL_TABLE, MANAGED_TABLE, VIRTUAL_VIEW
+from metastore.catalog.users import ROLES
 from metastore.web import openapi_etl
+from metastore.web.openapi_build import (
+    BOOL,
+    INT,
+    LIMIT,
+    NAME,
+    PAGING,
+    STR,
+    STR_MAP,
+    array,
+    nullable,
+    obj,
+    page_of,
+    param,
+    paths,
+    ref,
+    requiring,
+)
 
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict) -> dict:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
-_STR_MAP = {"type": "object", "additionalProperties": _STR}
-_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$"}
-
-_ERRORS = {
-    "default": {
-        "description": "An error: 400 bad input, 401 not logged in, 403 not allowed, 404 missing, 409 conflict",
-        "content": {"application/json": {"schema": _ref("Error")}},
-    }
-}
-
-
-def _json(description: str, schema: dict, status: str = "200") -> dict:
-    return {
-        status: {"description": description, "content": {"application/json": {"schema": schema}}},
-        **_ERRORS,
-    }
-
-
-def _no_content(description: str) -> dict:
-    return {"204": {"description": description}, **_ERRORS}
-
-
-def _page_of(item: str) -> dict:
-    return {
-        "type": "object",
-        "required": ["items", "total", "limit", "offset"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(item)},
-            "total": _INT,
-            "limit": _INT,
-            "offset": _INT,
-        },
-    }
-
-
-def _path_param(name: str, description: str, schema: dict | None = None) -> dict:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": schema or _STR,
-    }
-
-
-def _query(name: str, description: str, schema: dict) -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-_PAGING = [
-    _query("q", "Only names containing this text (case-insensitive)", _STR),
-    _query(
-        "limit", "Items per page (1-1000, default 50)", {"type": "integer", "minimum": 1, "maximum": 1000}
-    ),
-    _query("offset", "Items to skip (default 0)", {"type": "integer", "minimum": 0}),
-]
-_DB = _path_param("db", "Database name")
-_TABLE = _path_param("table", "Table name")
-
-
-def _body(schema: str) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _op(
-    summary: str, responses: dict, params: list | None = None, body: str | None = None, tag: str = ""
-) -> dict:
-    op: dict[str, Any] = {"summary": summary, "responses": responses, "tags": [tag] if tag else []}
-    if params:
-        op["parameters"] = params
-    if body:
-        op["requestBody"] = _body(body)
-    return op
-
-
-_COLUMN = {
-    "type": "object",
-    "required": ["name", "type"],
-    "properties": {"name": _STR, "type": _STR, "comment": _nullable(_STR)},
-    "additionalProperties": False,
-}
+_COLUMNS = array(ref("Column"))
+_UPDATE_BEHAVIOR = {"enum": list(UPDATE_BEHAVIORS)}
+_DELETE_BEHAVIOR = {"enum": list(DELETE_BEHAVIORS)}
+_RECRAWL_BEHAVIOR = {"enum": list(RECRAWL_BEHAVIORS)}
+_RUN_STATE = {"enum": list(RUN_STATES)}
+_ROLE = {"enum": list(ROLES)}
 
 SCHEMAS = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["type", "message"],
-                "properties": {
+    "Error": obj(
+        ["error"],
+        {
+            "error": obj(
+                ["type", "message"],
+                {
                     "type": {
                         "type": "string",
                         "description": "NotFound, AlreadyExists, InvalidInput, Conflict, Unauthorized, Forbidden, ...",
                     },
                     "message": {"type": "string", "description": "What went wrong, naming the object"},
                 },
-            }
+            )
         },
-    },
-    "Column": _COLUMN,
-    "Database": {
-        "type": "object",
-        "required": ["name"],
-        "properties": {
-            "name": _STR,
-            "description": _nullable(_STR),
-            "location": _nullable(_STR),
-            "parameters": _STR_MAP,
-            "owner": _nullable(_STR),
-            "create_time": _INT,
+    ),
+    "Column": obj(["name", "type"], {"name": STR, "type": STR, "comment": nullable(STR)}, closed=True),
+    "Database": obj(
+        ["name"],
+        {
+            "name": STR,
+            "description": nullable(STR),
+            "location": nullable(STR),
+            "parameters": STR_MAP,
+            "owner": nullable(STR),
+            "create_time": INT,
             "tables": {"type": "integer", "description": "number of tables (in lists)"},
         },
-    },  # fmt: skip
-    "DatabaseInput": {
-        "type": "object",
-        "properties": {
-            "name": _NAME,
-            "description": _nullable(_STR),
-            "location": _nullable(_STR),
-            "parameters": _STR_MAP,
-            "owner": _nullable(_STR),
+    ),
+    "DatabaseInput": obj(
+        None,
+        {
+            "name": NAME,
+            "description": nullable(STR),
+            "location": nullable(STR),
+            "parameters": STR_MAP,
+            "owner": nullable(STR),
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "TableSummary": {
-        "type": "object",
-        "required": ["name", "database", "table_type"],
-        "properties": {
-            "name": _STR,
-            "database": _STR,
-            "table_type": _STR,
-            "owner": _nullable(_STR),
-            "create_time": _INT,
-            "columns": _INT,
-            "partition_keys": {"type": "array", "items": _STR},
-            "location": _nullable(_STR),
-            "version": _INT,
-            "comment": _nullable(_STR),
+        closed=True,
+    ),
+    "TableSummary": obj(
+        ["name", "database", "table_type"],
+        {
+            "name": STR,
+            "database": STR,
+            "table_type": STR,
+            "owner": nullable(STR),
+            "create_time": INT,
+            "columns": INT,
+            "partition_keys": array(STR),
+            "location": nullable(STR),
+            "version": INT,
+            "comment": nullable(STR),
         },
-    },  # fmt: skip
-    "Storage": {
-        "type": "object",
-        "properties": {
-            "location": _nullable(_STR),
-            "input_format": _nullable(_STR),
-            "output_format": _nullable(_STR),
-            "serde": {
-                "type": "object",
-                "properties": {"serialization_lib": _nullable(_STR), "parameters": _STR_MAP},
-            },
-            "compressed": {"type": "boolean"},
-            "num_buckets": _INT,
-            "bucket_columns": {"type": "array", "items": _STR},
-            "parameters": _STR_MAP,
+    ),
+    # closed: serialize.table_in refuses unknown storage and serde fields
+    "Storage": obj(
+        None,
+        {
+            "location": nullable(STR),
+            "input_format": nullable(STR),
+            "output_format": nullable(STR),
+            "serde": obj(None, {"serialization_lib": nullable(STR), "parameters": STR_MAP}, closed=True),
+            "compressed": BOOL,
+            "num_buckets": INT,
+            "bucket_columns": array(STR),
+            "parameters": STR_MAP,
         },
-    },  # fmt: skip
-    "Table": {
-        "type": "object",
-        "required": ["name", "database", "columns", "partition_keys"],
-        "properties": {
-            "name": _STR,
-            "database": _STR,
-            "table_type": _STR,
-            "owner": _nullable(_STR),
-            "create_time": _INT,
-            "columns": {"type": "array", "items": _ref("Column")},
-            "partition_keys": {"type": "array", "items": _ref("Column")},
-            "parameters": _STR_MAP,
-            "storage": _ref("Storage"),
-            "view_original_text": _nullable(_STR),
-            "view_expanded_text": _nullable(_STR),
-            "version": _INT,
+        closed=True,
+    ),
+    "Table": obj(
+        ["name", "database", "columns", "partition_keys"],
+        {
+            "name": STR,
+            "database": STR,
+            "table_type": STR,
+            "owner": nullable(STR),
+            "create_time": INT,
+            "columns": _COLUMNS,
+            "partition_keys": _COLUMNS,
+            "parameters": STR_MAP,
+            "storage": ref("Storage"),
+            "view_original_text": nullable(STR),
+            "view_expanded_text": nullable(STR),
+            "version": INT,
         },
-    },  # fmt: skip
-    "TableInput": {
-        "type": "object",
-        "properties": {
-            "name": _NAME,
-            "database": _NAME,
-            "table_type": {"enum": ["MANAGED_TABLE", "EXTERNAL_TABLE", "VIRTUAL_VIEW"]},
-            "owner": _nullable(_STR),
-            "columns": {"type": "array", "items": _ref("Column")},
-            "partition_keys": {"type": "array", "items": _ref("Column")},
-            "parameters": _STR_MAP,
-            "storage": _ref("Storage"),
-            "view_original_text": _nullable(_STR),
-            "view_expanded_text": _nullable(_STR),
+    ),
+    "TableInput": obj(
+        None,
+        {
+            "name": NAME,
+            "database": NAME,
+            "table_type": {"enum": [MANAGED_TABLE, EXTERNAL_TABLE, VIRTUAL_VIEW]},
+            "owner": nullable(STR),
+            "columns": _COLUMNS,
+            "partition_keys": _COLUMNS,
+            "parameters": STR_MAP,
+            "storage": ref("Storage"),
+            "view_original_text": nullable(STR),
+            "view_expanded_text": nullable(STR),
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "Partition": {
-        "type": "object",
-        "required": ["name", "values"],
-        "properties": {
-            "name": _STR,
-            "values": {"type": "array", "items": _STR},
-            "create_time": _INT,
-            "location": _nullable(_STR),
-            "parameters": _STR_MAP,
+        closed=True,
+    ),
+    "Partition": obj(
+        ["name", "values"],
+        {
+            "name": STR,
+            "values": array(STR),
+            "create_time": INT,
+            "location": nullable(STR),
+            "parameters": STR_MAP,
         },
-    },  # fmt: skip
-    "TableVersion": {
-        "type": "object",
-        "required": ["version", "columns", "partition_keys"],
-        "properties": {
-            "version": _INT,
-            "columns": {"type": "array", "items": _ref("Column")},
-            "partition_keys": {"type": "array", "items": _ref("Column")},
-            "created_at": _INT,
-            "created_by": _STR,
+    ),
+    "TableVersion": obj(
+        ["version", "columns", "partition_keys"],
+        {
+            "version": INT,
+            "columns": _COLUMNS,
+            "partition_keys": _COLUMNS,
+            "created_at": INT,
+            "created_by": STR,
         },
-    },  # fmt: skip
-    "AuditRecord": {
-        "type": "object",
-        "required": ["id", "at", "user", "action"],
-        "properties": {
-            "id": _INT,
+    ),
+    "AuditRecord": obj(
+        ["id", "at", "user", "action"],
+        {
+            "id": INT,
             "at": {"type": "integer", "description": "ms since the epoch"},
-            "user": _STR,
-            "action": _STR,
-            "database": _nullable(_STR),
-            "object": _nullable(_STR),
+            "user": STR,
+            "action": STR,
+            "database": nullable(STR),
+            "object": nullable(STR),
             "details": {"type": "object"},
         },
-    },  # fmt: skip
-    "Function": {
-        "type": "object",
-        "required": ["name", "database", "class_name"],
-        "properties": {
-            "name": _STR,
-            "database": _STR,
-            "class_name": _STR,
-            "owner": _nullable(_STR),
-            "create_time": _INT,
-            "resources": {"type": "array", "items": _ref("Resource")},
+    ),
+    "Function": obj(
+        ["name", "database", "class_name"],
+        {
+            "name": STR,
+            "database": STR,
+            "class_name": STR,
+            "owner": nullable(STR),
+            "create_time": INT,
+            "resources": array(ref("Resource")),
         },
-    },  # fmt: skip
-    "Resource": {
-        "type": "object",
-        "required": ["uri"],
-        "properties": {"type": {"enum": ["JAR", "FILE", "ARCHIVE"]}, "uri": _STR},
-        "additionalProperties": False,
-    },
-    "FunctionInput": {
-        "type": "object",
-        "required": ["class_name"],
-        "properties": {
-            "name": _NAME,
+    ),
+    "Resource": obj(["uri"], {"type": {"enum": ["JAR", "FILE", "ARCHIVE"]}, "uri": STR}, closed=True),
+    "FunctionInput": obj(
+        ["class_name"],
+        {
+            "name": NAME,
             "class_name": {"type": "string", "minLength": 1},
-            "owner": _nullable(_STR),
-            "resources": {"type": "array", "items": _ref("Resource")},
+            "owner": nullable(STR),
+            "resources": array(ref("Resource")),
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "CrawlerTarget": {
-        "type": "object",
-        "required": ["path"],
-        "properties": {
+        closed=True,
+    ),
+    "CrawlerTarget": obj(
+        ["path"],
+        {
             "path": {"type": "string", "description": "local path or fsspec URL"},
-            "exclusions": {"type": "array", "items": _STR, "description": "globs; ** crosses folders"},
+            "exclusions": array(STR, description="globs; ** crosses folders"),
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "Crawler": {
-        "type": "object",
-        "required": ["name", "targets", "database"],
-        "properties": {
-            "name": _STR,
-            "targets": {"type": "array", "items": _ref("CrawlerTarget")},
-            "database": _STR,
-            "table_prefix": _STR,
-            "classifiers": {"type": "array", "items": _STR},
-            "update_behavior": {"enum": ["UPDATE_IN_DATABASE", "LOG"]},
-            "delete_behavior": {"enum": ["DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE", "LOG"]},
-            "recrawl_behavior": {"enum": ["CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY"]},
-            "sample_size": _nullable(_INT),
-            "combine_compatible_schemas": {"type": "boolean"},
-            "table_level": _nullable(_INT),
-            "schedule": _nullable({"type": "string", "description": "cron, 5 fields, UTC"}),
-            "description": _nullable(_STR),
+        closed=True,
+    ),
+    "Crawler": obj(
+        ["name", "targets", "database"],
+        {
+            "name": STR,
+            "targets": array(ref("CrawlerTarget")),
+            "database": STR,
+            "table_prefix": STR,
+            "classifiers": array(STR),
+            "update_behavior": _UPDATE_BEHAVIOR,
+            "delete_behavior": _DELETE_BEHAVIOR,
+            "recrawl_behavior": _RECRAWL_BEHAVIOR,
+            "sample_size": nullable(INT),
+            "combine_compatible_schemas": BOOL,
+            "table_level": nullable(INT),
+            "schedule": nullable({"type": "string", "description": "cron, 5 fields, UTC"}),
+            "description": nullable(STR),
             "storage_options": {"type": "object", "description": "fsspec options; secrets are shown as ***"},
-            "created_at": _INT,
-            "updated_at": _INT,
-            "last_run": {"anyOf": [_ref("CrawlerRun"), {"type": "null"}], "description": "in lists"},
+            "created_at": INT,
+            "updated_at": INT,
+            "last_run": nullable(ref("CrawlerRun"), description="in lists"),
         },
-    },  # fmt: skip
-    "CrawlerInput": {
-        "type": "object",
-        "required": ["targets", "database"],
-        "properties": {
-            "name": _NAME,
-            "targets": {"type": "array", "items": _ref("CrawlerTarget")},
-            "database": _NAME,
-            "table_prefix": _STR,
-            "classifiers": {"type": "array", "items": _NAME},
-            "update_behavior": {"enum": ["UPDATE_IN_DATABASE", "LOG"]},
-            "delete_behavior": {"enum": ["DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE", "LOG"]},
-            "recrawl_behavior": {"enum": ["CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY"]},
-            "sample_size": _nullable({"type": "integer", "minimum": 1, "maximum": 249}),
-            "combine_compatible_schemas": {"type": "boolean"},
-            "table_level": _nullable({"type": "integer", "minimum": 1}),
-            "schedule": _nullable(_STR),
-            "description": _nullable(_STR),
+    ),
+    "CrawlerInput": obj(
+        ["targets", "database"],
+        {
+            "name": NAME,
+            "targets": array(ref("CrawlerTarget")),
+            "database": NAME,
+            "table_prefix": STR,
+            "classifiers": array(NAME),
+            "update_behavior": _UPDATE_BEHAVIOR,
+            "delete_behavior": _DELETE_BEHAVIOR,
+            "recrawl_behavior": _RECRAWL_BEHAVIOR,
+            "sample_size": nullable({"type": "integer", "minimum": 1, "maximum": 249}),
+            "combine_compatible_schemas": BOOL,
+            "table_level": nullable({"type": "integer", "minimum": 1}),
+            "schedule": nullable(STR),
+            "description": nullable(STR),
             "storage_options": {"type": "object"},
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "CrawlerRun": {
-        "type": "object",
-        "required": ["id", "crawler", "state", "started_at"],
-        "properties": {
-            "id": _INT,
-            "crawler": _STR,
-            "state": {"enum": ["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]},
-            "started_at": _INT,
-            "ended_at": _nullable(_INT),
-            "duration_ms": _nullable(_INT),
-            "error": _nullable(_STR),
+        closed=True,
+    ),
+    "CrawlerRun": obj(
+        ["id", "crawler", "state", "started_at"],
+        {
+            "id": INT,
+            "crawler": STR,
+            "state": _RUN_STATE,
+            "started_at": INT,
+            "ended_at": nullable(INT),
+            "duration_ms": nullable(INT),
+            "error": nullable(STR),
             "metrics": {
                 "type": "object",
                 "description": "tables_created, tables_updated, tables_deleted, partitions_added, ..., files_scanned, files_skipped, skipped",
             },
         },
-    },  # fmt: skip
-    "Classifier": {
-        "type": "object",
-        "required": ["name", "kind"],
-        "properties": {
-            "name": _NAME,
-            "kind": {"enum": ["grok", "json", "csv", "xml"]},
-            "classification": _nullable(_STR),
-            "grok_pattern": _nullable(_STR),
-            "custom_patterns": _nullable(_STR),
-            "json_path": _nullable(_STR),
-            "csv_delimiter": _nullable(_STR),
-            "csv_quote": _nullable(_STR),
-            "csv_header": _nullable({"enum": ["PRESENT", "ABSENT", "UNKNOWN"]}),
-            "csv_column_names": _nullable({"type": "array", "items": _STR}),
-            "xml_row_tag": _nullable(_STR),
+    ),
+    "Classifier": obj(
+        ["name", "kind"],
+        {
+            "name": NAME,
+            "kind": {"enum": list(CLASSIFIER_KINDS)},
+            "classification": nullable(STR),
+            "grok_pattern": nullable(STR),
+            "custom_patterns": nullable(STR),
+            "json_path": nullable(STR),
+            "csv_delimiter": nullable(STR),
+            "csv_quote": nullable(STR),
+            "csv_header": nullable({"enum": list(CSV_HEADERS)}),
+            "csv_column_names": nullable(array(STR)),
+            "xml_row_tag": nullable(STR),
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "User": {
-        "type": "object",
-        "required": ["name", "role"],
-        "properties": {
-            "name": _STR,
-            "role": {"enum": ["admin", "editor", "viewer"]},
-            "databases": _nullable({"type": "array", "items": _STR}),
-            "created_at": _INT,
-            "updated_at": _INT,
-        },
-    },  # fmt: skip
-    "UserInput": {
-        "type": "object",
-        "properties": {
-            "name": _NAME,
+        closed=True,
+    ),
+    "User": obj(
+        ["name", "role"],
+        {"name": STR, "role": _ROLE, "databases": nullable(array(STR)), "created_at": INT, "updated_at": INT},
+    ),
+    "UserInput": obj(
+        None,
+        {
+            "name": NAME,
             "password": {"type": "string", "minLength": 8},
-            "role": {"enum": ["admin", "editor", "viewer"]},
-            "databases": _nullable(
-                {"type": "array", "items": _NAME, "description": "the databases the user may see; null: all"}
-            ),
+            "role": _ROLE,
+            "databases": nullable(array(NAME, description="the databases the user may see; null: all")),
         },
-        "additionalProperties": False,
-    },  # fmt: skip
-    "Token": {
-        "type": "object",
-        "required": ["id", "name", "prefix"],
-        "properties": {
-            "id": _INT,
-            "user": _STR,
-            "name": _STR,
-            "prefix": _STR,
-            "created_at": _INT,
-            "last_used_at": _nullable(_INT),
+        closed=True,
+    ),
+    "Token": obj(
+        ["id", "name", "prefix"],
+        {
+            "id": INT,
+            "user": STR,
+            "name": STR,
+            "prefix": STR,
+            "created_at": INT,
+            "last_used_at": nullable(INT),
             "token": {"type": "string", "description": "the secret: only in the answer to its creation"},
         },
-    },  # fmt: skip
+    ),
 }
+SCHEMAS["DatabaseCreate"] = requiring(SCHEMAS["DatabaseInput"], "name")
+SCHEMAS["TableCreate"] = requiring(SCHEMAS["TableInput"], "name")
+SCHEMAS["FunctionCreate"] = requiring(SCHEMAS["FunctionInput"], "name")
+SCHEMAS["CrawlerCreate"] = requiring(SCHEMAS["CrawlerInput"], "name")
+SCHEMAS["UserCreate"] = requiring(SCHEMAS["UserInput"], "name", "password")
+SCHEMAS["TokenInput"] = obj(
+    ["name"], {"name": {"type": "string", "minLength": 1, "maxLength": 256}}, closed=True
+)
 
-_CRAWLER = _path_param("name", "Crawler name")
-_CLASSIFIER = _path_param("name", "Classifier name")
-_FUNCTION = _path_param("name", "Function name")
-_USER = _path_param("name", "User name")
-_BOOL = {"type": "boolean"}
+DB = param("db", description="Database name")
+TABLE = param("table", description="Table name")
+FUNCTION = param("name", description="Function name")
+CRAWLER = param("name", description="Crawler name")
+CLASSIFIER = param("name", description="Classifier name")
+USER = param("name", description="User name")
+_DELETE_DATA = param("delete_data", "query", BOOL, "Delete managed data")
 
-PATHS = {
-    "/openapi.json": {
-        "get": _op("This description", _json("OpenAPI 3 document", {"type": "object"}), tag="meta")
-    },
-    "/me": {"get": _op("The calling user", _json("The user", _ref("User")), tag="meta")},
-    "/databases": {
-        "get": _op(
-            "List databases", _json("A page of databases", _page_of("Database")), _PAGING, tag="databases"
-        ),
-        "post": _op(
-            "Create a database",
-            _json("Created", _ref("Database"), "201"),
-            body="DatabaseCreate",
-            tag="databases",
-        ),
-    },
-    "/databases/{db}": {
-        "get": _op("A database", _json("The database", _ref("Database")), [_DB], tag="databases"),
-        "put": _op(
-            "Change a database's description, location, parameters, owner",
-            _json("The database", _ref("Database")),
-            [_DB],
-            "DatabaseInput",
-            tag="databases",
-        ),
-        "delete": _op(
-            "Drop a database",
-            _no_content("Dropped"),
-            [
-                _DB,
-                _query("cascade", "Drop its tables and functions too", _BOOL),
-                _query("delete_data", "Delete managed data", _BOOL),
-            ],
-            tag="databases",
-        ),
-    },  # fmt: skip
-    "/tables": {
-        "get": _op(
-            "Search tables of every database by name",
-            _json("A page of tables", _page_of("TableSummary")),
-            _PAGING,
-            tag="tables",
-        )
-    },  # fmt: skip
-    "/databases/{db}/tables": {
-        "get": _op(
-            "List tables", _json("A page of tables", _page_of("TableSummary")), [_DB, *_PAGING], tag="tables"
-        ),
-        "post": _op(
-            "Create a table", _json("Created", _ref("Table"), "201"), [_DB], "TableCreate", tag="tables"
-        ),
-    },
-    "/databases/{db}/tables/{table}": {
-        "get": _op(
-            "A table: schema, partition keys, parameters, storage",
-            _json("The table", _ref("Table")),
-            [_DB, _TABLE],
-            tag="tables",
-        ),
-        "put": _op(
-            "Replace a table's definition (a new name or database renames it)",
-            _json("The table", _ref("Table")),
-            [_DB, _TABLE, _query("cascade", "Copy new columns to every partition", _BOOL)],
-            "TableInput",
-            tag="tables",
-        ),
-        "delete": _op(
-            "Drop a table",
-            _no_content("Dropped"),
-            [_DB, _TABLE, _query("delete_data", "Delete managed data", _BOOL)],
-            tag="tables",
-        ),
-    },  # fmt: skip
-    "/databases/{db}/tables/{table}/partitions": {
-        "get": _op(
-            "A page of partitions in name order",
-            _json(
-                "Partitions",
-                {
-                    "type": "object",
-                    "required": ["items", "next"],
-                    "properties": {
-                        "items": {"type": "array", "items": _ref("Partition")},
-                        "next": _nullable(_STR),
-                        "limit": _INT,
-                    },
-                },
-            ),
-            [
-                _DB,
-                _TABLE,
-                _query("filter", 'Partition filter, e.g. dt >= "2024-01-01" and hr = 3', _STR),
-                _query("after", "Cursor: the `next` of the previous page", _STR),
-                _query(
-                    "limit",
-                    "Items per page (1-1000, default 50)",
-                    {"type": "integer", "minimum": 1, "maximum": 1000},
-                ),
-            ],
-            tag="tables",
-        )
-    },  # fmt: skip
-    "/databases/{db}/tables/{table}/versions": {
-        "get": _op(
-            "The schema versions of a table",
-            _json(
-                "Versions, oldest first",
-                {"type": "object", "properties": {"items": {"type": "array", "items": _ref("TableVersion")}}},
-            ),
-            [_DB, _TABLE],
-            tag="tables",
-        )
-    },  # fmt: skip
-    "/databases/{db}/tables/{table}/audit": {
-        "get": _op(
-            "The audit history of a table, newest first",
-            _json(
-                "Records",
-                {
-                    "type": "object",
-                    "properties": {
-                        "items": {"type": "array", "items": _ref("AuditRecord")},
-                        "next": _nullable(_INT),
-                        "limit": _INT,
-                    },
-                },
-            ),
-            [
-                _DB,
-                _TABLE,
-                _query(
-                    "before",
-                    "Only records with smaller ids (the `next` of the previous page)",
-                    {"type": "integer", "minimum": 0},
-                ),
-                _query("limit", "Records per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
-            ],
-            tag="tables",
-        )
-    },  # fmt: skip
-    "/databases/{db}/functions": {
-        "get": _op(
-            "List functions",
-            _json("A page of functions", _page_of("Function")),
-            [_DB, *_PAGING],
-            tag="functions",
-        ),
-        "post": _op(
-            "Create a function",
-            _json("Created", _ref("Function"), "201"),
-            [_DB],
-            "FunctionCreate",
-            tag="functions",
-        ),
-    },
-    "/databases/{db}/functions/{name}": {
-        "get": _op("A function", _json("The function", _ref("Function")), [_DB, _FUNCTION], tag="functions"),
-        "put": _op(
-            "Change a function",
-            _json("The function", _ref("Function")),
-            [_DB, _FUNCTION],
-            "FunctionInput",
-            tag="functions",
-        ),
-        "delete": _op("Drop a function", _no_content("Dropped"), [_DB, _FUNCTION], tag="functions"),
-    },
-    "/crawlers": {
-        "get": _op(
-            "List crawlers with their newest run",
-            _json("A page of crawlers", _page_of("Crawler")),
-            _PAGING,
-            tag="crawlers",
-        ),
-        "post": _op(
-            "Define a crawler", _json("Created", _ref("Crawler"), "201"), body="CrawlerCreate", tag="crawlers"
-        ),
-    },
-    "/crawlers/{name}": {
-        "get": _op("A crawler", _json("The crawler", _ref("Crawler")), [_CRAWLER], tag="crawlers"),
-        "put": _op(
-            "Replace a crawler's definition",
-            _json("The crawler", _ref("Crawler")),
-            [_CRAWLER],
-            "CrawlerInput",
-            tag="crawlers",
-        ),
-        "delete": _op(
-            "Delete a crawler (its tables stay)", _no_content("Deleted"), [_CRAWLER], tag="crawlers"
-        ),
-    },
-    "/crawlers/{name}/run": {
-        "post": _op(
-            "Start a run on a worker (Celery task runner.crawl)",
-            _json("Queued", {"type": "object", "properties": {"crawler": _STR, "queued": _BOOL}}, "202"),
-            [_CRAWLER],
-            tag="crawlers",
-        )
-    },  # fmt: skip
-    "/crawlers/{name}/stop": {
-        "post": _op(
-            "Stop the run under way: it ends CANCELLED and its worker stops",
-            _json("The stopped run", _ref("CrawlerRun")),
-            [_CRAWLER],
-            tag="crawlers",
-        )
-    },  # fmt: skip
-    "/crawlers/{name}/runs": {
-        "get": _op(
-            "A crawler's runs, newest first, with metrics",
-            _json("A page of runs", _page_of("CrawlerRun")),
-            [
-                _CRAWLER,
-                _query(
-                    "state",
-                    "Only runs in this state",
-                    {"enum": ["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]},
-                ),
-                *_PAGING[1:],
-            ],
-            tag="crawlers",
-        )
-    },  # fmt: skip
-    "/crawlers/{name}/runs/{run_id}": {
-        "get": _op(
-            "A run of a crawler",
-            _json("The run", _ref("CrawlerRun")),
-            [_CRAWLER, _path_param("run_id", "Run id", {"type": "integer", "minimum": 0})],
-            tag="crawlers",
-        )
-    },  # fmt: skip
-    "/schedule-preview": {
-        "get": _op(
-            "The next fire times of a cron schedule (UTC)",
-            _json(
-                "Fire times",
-                {"type": "object", "properties": {"cron": _STR, "times": {"type": "array", "items": _STR}}},
-            ),
-            [
-                {**_query("cron", "Cron expression, 5 fields", _STR), "required": True},
-                _query("n", "How many (1-50, default 5)", {"type": "integer", "minimum": 1, "maximum": 50}),
-            ],
-            tag="crawlers",
-        )
-    },  # fmt: skip
-    "/classifiers": {
-        "get": _op(
-            "List custom classifiers",
-            _json("A page of classifiers", _page_of("Classifier")),
-            _PAGING,
-            tag="classifiers",
-        ),
-        "post": _op(
-            "Create a custom classifier",
-            _json("Created", _ref("Classifier"), "201"),
-            body="Classifier",
-            tag="classifiers",
-        ),
-    },
-    "/classifiers/{name}": {
-        "get": _op(
-            "A classifier", _json("The classifier", _ref("Classifier")), [_CLASSIFIER], tag="classifiers"
-        ),
-        "put": _op(
-            "Replace a classifier",
-            _json("The classifier", _ref("Classifier")),
-            [_CLASSIFIER],
-            "Classifier",
-            tag="classifiers",
-        ),
-        "delete": _op("Delete a classifier", _no_content("Deleted"), [_CLASSIFIER], tag="classifiers"),
-    },
-    "/users": {
-        "get": _op(
-            "List users (admin)",
-            _json(
-                "Users",
-                {
-                    "type": "object",
-                    "properties": {"items": {"type": "array", "items": _ref("User")}, "total": _INT},
-                },
-            ),
-            tag="users",
-        ),
-        "post": _op(
-            "Create a user (admin)", _json("Created", _ref("User"), "201"), body="UserCreate", tag="users"
-        ),
-    },  # fmt: skip
-    "/users/{name}": {
-        "get": _op("A user (admin)", _json("The user", _ref("User")), [_USER], tag="users"),
-        "put": _op(
-            "Change role, password, databases (admin)",
-            _json("The user", _ref("User")),
-            [_USER],
-            "UserInput",
-            tag="users",
-        ),
-        "delete": _op("Delete a user (admin)", _no_content("Deleted"), [_USER], tag="users"),
-    },
-    "/tokens": {
-        "get": _op(
-            "The calling user's API tokens",
-            _json(
-                "Tokens",
-                {
-                    "type": "object",
-                    "properties": {"items": {"type": "array", "items": _ref("Token")}, "total": _INT},
-                },
-            ),
-            tag="users",
-        ),
-        "post": _op(
-            "Create an API token (the secret is in this answer only)",
-            _json("Created", _ref("Token"), "201"),
-            body="TokenInput",
-            tag="users",
-        ),
-    },  # fmt: skip
-    "/tokens/{token_id}": {
-        "delete": _op(
-            "Revoke an API token",
-            _no_content("Revoked"),
-            [_path_param("token_id", "Token id", {"type": "integer", "minimum": 0})],
-            tag="users",
-        )
-    },
-}
+# rows as openapi_build.paths reads them: (method, path, summary, tag, parameters, body, status, response, answer)
+ROUTES = [
+    ("get", "/openapi.json", "This description", "meta", [], None, 200, {"type": "object"}, "OpenAPI 3 document"),
+    ("get", "/me", "The calling user", "meta", [], None, 200, "User", "The user"),
+    ("get", "/databases", "List databases", "databases", PAGING, None, 200, page_of("Database"), "A page of databases"),
+    ("post", "/databases", "Create a database", "databases", [], "DatabaseCreate", 201, "Database", "Created"),
+    ("get", "/databases/{db}", "A database", "databases", [DB], None, 200, "Database", "The database"),
+    ("put", "/databases/{db}", "Change a database's description, location, parameters, owner", "databases",
+     [DB], "DatabaseInput", 200, "Database", "The database"),
+    ("delete", "/databases/{db}", "Drop a database", "databases",
+     [DB, param("cascade", "query", BOOL, "Drop its tables and functions too"), _DELETE_DATA], None, 204, None, "Dropped"),
+    ("get", "/tables", "Search tables of every database by name", "tables", PAGING, None, 200, page_of("TableSummary"), "A page of tables"),
+    ("get", "/databases/{db}/tables", "List tables", "tables", [DB, *PAGING], None, 200, page_of("TableSummary"), "A page of tables"),
+    ("post", "/databases/{db}/tables", "Create a table", "tables", [DB], "TableCreate", 201, "Table", "Created"),
+    ("get", "/databases/{db}/tables/{table}", "A table: schema, partition keys, parameters, storage", "tables",
+     [DB, TABLE], None, 200, "Table", "The table"),
+    ("put", "/databases/{db}/tables/{table}", "Replace a table's definition (a new name or database renames it)", "tables",
+     [DB, TABLE, param("cascade", "query", BOOL, "Copy new columns to every partition")], "TableInput", 200, "Table", "The table"),
+    ("delete", "/databases/{db}/tables/{table}", "Drop a table", "tables", [DB, TABLE, _DELETE_DATA], None, 204, None, "Dropped"),
+    ("get", "/databases/{db}/tables/{table}/partitions", "A page of partitions in name order", "tables",
+     [DB, TABLE, param("filter", "query", STR, 'Partition filter, e.g. dt >= "2024-01-01" and hr = 3'),
+      param("after", "query", STR, "Cursor: the `next` of the previous page"), LIMIT], None, 200,
+     obj(["items", "next"], {"items": array(ref("Partition")), "next": nullable(STR), "limit": INT}), "Partitions"),
+    ("get", "/databases/{db}/tables/{table}/versions", "The schema versions of a table", "tables", [DB, TABLE], None, 200,
+     obj(None, {"items": array(ref("TableVersion"))}), "Versions, oldest first"),
+    ("get", "/databases/{db}/tables/{table}/audit", "The audit history of a table, newest first", "tables",
+     [DB, TABLE, param("before", "query", {"type": "integer", "minimum": 0}, "Only records with smaller ids (the `next` of the previous page)"),
+      param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "Records per page")], None, 200,
+     obj(None, {"items": array(ref("AuditRecord")), "next": nullable(INT), "limit": INT}), "Records"),
+    ("get", "/databases/{db}/functions", "List functions", "functions", [DB, *PAGING], None, 200, page_of("Function"), "A page of functions"),
+    ("post", "/databases/{db}/functions", "Create a function", "functions", [DB], "FunctionCreate", 201, "Function", "Created"),
+    ("get", "/databases/{db}/functions/{name}", "A function", "functions", [DB, FUNCTION], None, 200, "Function", "The function"),
+    ("put", "/databases/{db}/functions/{name}", "Change a function", "functions",
+     [DB, FUNCTION], "FunctionInput", 200, "Function", "The function"),
+    ("delete", "/databases/{db}/functions/{name}", "Drop a function", "functions", [DB, FUNCTION], None, 204, None, "Dropped"),
+    ("get", "/crawlers", "List crawlers with their newest run", "crawlers", PAGING, None, 200, page_of("Crawler"), "A page of crawlers"),
+    ("post", "/crawlers", "Define a crawler", "crawlers", [], "CrawlerCreate", 201, "Crawler", "Created"),
+    ("get", "/crawlers/{name}", "A crawler", "crawlers", [CRAWLER], None, 200, "Crawler", "The crawler"),
+    ("put", "/crawlers/{name}", "Replace a crawler's definition", "crawlers", [CRAWLER], "CrawlerInput", 200, "Crawler", "The crawler"),
+    ("delete", "/crawlers/{name}", "Delete a crawler (its tables stay)", "crawlers", [CRAWLER], None, 204, None, "Deleted"),
+    ("post", "/crawlers/{name}/run", "Start a run on a worker (Celery task runner.crawl)", "crawlers", [CRAWLER], None, 202,
+     obj(None, {"crawler": STR, "queued": BOOL}), "Queued"),
+    ("post", "/crawlers/{name}/stop", "Stop the run under way: it ends CANCELLED and its worker stops", "crawlers",
+     [CRAWLER], None, 200, "CrawlerRun", "The stopped run"),
+    ("get", "/crawlers/{name}/runs", "A crawler's runs, newest first, with metrics", "crawlers",
+     [CRAWLER, param("state", "query", _RUN_STATE, "Only runs in this state"), *PAGING[1:]], None, 200, page_of("CrawlerRun"), "A page of runs"),
+    ("get", "/crawlers/{name}/runs/{run_id}", "A run of a crawler", "crawlers",
+     [CRAWLER, param("run_id", schema={"type": "integer", "minimum": 0}, description="Run id")], None, 200, "CrawlerRun", "The run"),
+    ("get", "/schedule-preview", "The next fire times of a cron schedule (UTC)", "crawlers",
+     [{**param("cron", "query", STR, "Cron expression, 5 fields"), "required": True},
+      param("n", "query", {"type": "integer", "minimum": 1, "maximum": 50}, "How many (1-50, default 5)")], None, 200,
+     obj(None, {"cron": STR, "times": array(STR)}), "Fire times"),
+    ("get", "/classifiers", "List custom classifiers", "classifiers", PAGING, None, 200, page_of("Classifier"), "A page of classifiers"),
+    ("post", "/classifiers", "Create a custom classifier", "classifiers", [], "Classifier", 201, "Classifier", "Created"),
+    ("get", "/classifiers/{name}", "A classifier", "classifiers", [CLASSIFIER], None, 200, "Classifier", "The classifier"),
+    ("put", "/classifiers/{name}", "Replace a classifier", "classifiers", [CLASSIFIER], "Classifier", 200, "Classifier", "The classifier"),
+    ("delete", "/classifiers/{name}", "Delete a classifier", "classifiers", [CLASSIFIER], None, 204, None, "Deleted"),
+    ("get", "/users", "List users (admin)", "users", [], None, 200, obj(None, {"items": array(ref("User")), "total": INT}), "Users"),
+    ("post", "/users", "Create a user (admin)", "users", [], "UserCreate", 201, "User", "Created"),
+    ("get", "/users/{name}", "A user (admin)", "users", [USER], None, 200, "User", "The user"),
+    ("put", "/users/{name}", "Change role, password, databases (admin)", "users", [USER], "UserInput", 200, "User", "The user"),
+    ("delete", "/users/{name}", "Delete a user (admin)", "users", [USER], None, 204, None, "Deleted"),
+    ("get", "/tokens", "The calling user's API tokens", "users", [], None, 200,
+     obj(None, {"items": array(ref("Token")), "total": INT}), "Tokens"),
+    ("post", "/tokens", "Create an API token (the secret is in this answer only)", "users", [], "TokenInput", 201, "Token", "Created"),
+    ("delete", "/tokens/{token_id}", "Revoke an API token", "users",
+     [param("token_id", schema={"type": "integer", "minimum": 0}, description="Token id")], None, 204, None, "Revoked"),
+]  # fmt: skip
 
-
-def _requiring(name: str, *fields: str) -> dict:
-    """Schema `name` with `fields` required (the create form of an update schema)."""
-    base = SCHEMAS[name]
-    return {**base, "required": sorted({*base.get("required", []), *fields})}
-
-
-SCHEMAS["DatabaseCreate"] = _requiring("DatabaseInput", "name")
-SCHEMAS["TableCreate"] = _requiring("TableInput", "name")
-SCHEMAS["FunctionCreate"] = _requiring("FunctionInput", "name")
-SCHEMAS["CrawlerCreate"] = _requiring("CrawlerInput", "name")
-SCHEMAS["UserCreate"] = _requiring("UserInput", "name", "password")
-
-SCHEMAS["TokenInput"] = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 256}},
-    "additionalProperties": False,
-}
-
-# jobs, triggers, workflows and connections: built from openapi_etl's table of routes
 SCHEMAS.update(openapi_etl.SCHEMAS)
-PATHS.update(openapi_etl.paths(_ERRORS))
 
 SPEC: dict = {
     "openapi": "3.1.0",
@@ -774,5 +414,5 @@ SPEC: dict = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": SCHEMAS,
     },
-    "paths": PATHS,
+    "paths": paths(ROUTES + openapi_etl.ROUTES),
 }
