@@ -27,6 +27,7 @@ from metastore.catalog.crawlers import (
 from metastore.catalog.errors import CatalogError, InvalidInput, NotFound
 from metastore.catalog.users import ROLES
 from metastore.web import charts
+from metastore.web.console_forms import definition_form
 from metastore.web.security import (
     SAFE_METHODS,
     WebError,
@@ -302,21 +303,27 @@ def _form_page(c: Crawler | None, editing: bool, error: str | None = None, statu
                            recrawl_behaviors=RECRAWL_BEHAVIORS), status  # fmt: skip
 
 
+def _sent_crawler(previous: Crawler | None):
+    """A parse for definition_form: the crawler sent, in a database the user may see (even to preview it)."""
+
+    def parse(form, name: str | None) -> Crawler:
+        c = _form_crawler(form, name, previous)
+        require_db(c.database)
+        return c
+
+    return parse
+
+
 @bp.route("/crawlers/new", methods=["GET", "POST"])
 def new_crawler():
     require_edit()
-    if request.method == "GET":
-        return _form_page(None, False)
-    try:
-        c = _form_crawler(request.form, None, None)
-        require_db(c.database)
-        if request.form.get("action") == "preview":
-            return _form_page(c, False)
+
+    def create(c: Crawler):
         created = _service().crawlers.create(c)
-    except CatalogError as e:
-        return _form_page(c if "c" in locals() else None, False, str(e), 400)
-    flash(f"Crawler {created.name} created.")
-    return redirect(url_for("console.crawler", name=created.name))
+        flash(f"Crawler {created.name} created.")
+        return redirect(url_for("console.crawler", name=created.name))
+
+    return definition_form(_form_page, _sent_crawler(None), create, preview=True)
 
 
 @bp.route("/crawlers/<name>/edit", methods=["GET", "POST"])
@@ -324,18 +331,13 @@ def edit_crawler(name: str):
     require_edit()
     svc = _service()
     old = _visible_crawler(svc, name)
-    if request.method == "GET":
-        return _form_page(old, True)
-    try:
-        c = _form_crawler(request.form, old.name, old)
-        require_db(c.database)
-        if request.form.get("action") == "preview":
-            return _form_page(c, True)
+
+    def save(c: Crawler):
         svc.crawlers.update(old.name, c)
-    except CatalogError as e:
-        return _form_page(c if "c" in locals() else old, True, str(e), 400)
-    flash(f"Crawler {old.name} saved.")
-    return redirect(url_for("console.crawler", name=old.name))
+        flash(f"Crawler {old.name} saved.")
+        return redirect(url_for("console.crawler", name=old.name))
+
+    return definition_form(_form_page, _sent_crawler(old), save, old, preview=True)
 
 
 @bp.post("/crawlers/<name>/run")
@@ -372,8 +374,9 @@ CLASSIFIER_TEXT_FIELDS = ("classification", "grok_pattern", "custom_patterns", "
                           "csv_quote", "csv_header", "xml_row_tag")  # fmt: skip
 
 
-def _form_classifier(form) -> Classifier:
-    """A classifier from the form: the fields of other kinds than the one chosen are ignored."""
+def _form_classifier(form, name: str | None = None) -> Classifier:
+    """A classifier from the form (named `name` when editing): the fields of other kinds than the one chosen
+    are ignored."""
     kind = form.get("kind") or ""
     fields = {f: (form.get(f) or None) for f in CLASSIFIER_TEXT_FIELDS}
     columns = [x.strip() for x in (form.get("csv_column_names") or "").split(",") if x.strip()]
@@ -382,7 +385,7 @@ def _form_classifier(form) -> Classifier:
     values = {f: v for f, v in fields.items() if f == "classification" or f in own}
     if kind == "csv" and columns:
         values["csv_column_names"] = columns
-    return Classifier(name=(form.get("name") or "").strip(), kind=kind, **values)
+    return Classifier(name=name or (form.get("name") or "").strip(), kind=kind, **values)
 
 
 @bp.route("/classifiers", methods=["GET", "POST"])

@@ -14,13 +14,14 @@ from flask import flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from metastore.catalog.connections import CONNECTION_TYPES, MASK, Connection, is_secret
-from metastore.catalog.crawlers import CLASSIFIER_KINDS, CSV_HEADERS
-from metastore.catalog.errors import CatalogError, InvalidInput
+from metastore.catalog.crawlers import CLASSIFIER_KINDS, CSV_HEADERS, Classifier
+from metastore.catalog.errors import InvalidInput
 from metastore.catalog.triggers import LOGICALS, TRIGGER_TYPES, Action, Condition, Trigger
 from metastore.catalog.workflows import Workflow
 from metastore.web import work
 from metastore.web.api_flows import TRIGGER_STATES, check_crawlers, fire_times, workflow_run_of
 from metastore.web.console import PAGE, _form_classifier, _int, _page_args, _pages, _service, bp
+from metastore.web.console_forms import definition_form
 from metastore.web.console_jobs import pairs_text, parse_pairs
 from metastore.web.graph import workflow_svg
 from metastore.web.security import require_edit
@@ -128,21 +129,18 @@ def _trigger_form(t: Trigger | None, editing: bool, error: str | None = None, st
 @bp.route("/triggers/new", methods=["GET", "POST"])
 def new_trigger():
     require_edit()
-    if request.method == "GET":
-        wf = request.args.get("workflow")
-        return _trigger_form(Trigger("", "ON_DEMAND", [], workflow=wf) if wf else None, False)
-    t = None
-    svc = _service()
-    try:
-        t = _form_trigger(request.form, None)
-        if request.form.get("action") == "preview":
-            return _trigger_form(t, False)
+    wf = request.args.get("workflow")
+    if request.method == "GET" and wf:  # from a workflow's page: a new trigger of that workflow
+        return _trigger_form(Trigger("", "ON_DEMAND", [], workflow=wf), False)
+
+    def create(t: Trigger):
+        svc = _service()
         check_crawlers(svc, t)
         made = svc.triggers.create(t, activate=request.form.get("activate") == "on")
-    except CatalogError as e:
-        return _trigger_form(t, False, str(e), 400)
-    flash(f"Trigger {made.name} created ({made.state}).")
-    return redirect(url_for("console.trigger", name=made.name))
+        flash(f"Trigger {made.name} created ({made.state}).")
+        return redirect(url_for("console.trigger", name=made.name))
+
+    return definition_form(_trigger_form, _form_trigger, create, preview=True)
 
 
 @bp.route("/triggers/<name>/edit", methods=["GET", "POST"])
@@ -150,20 +148,15 @@ def edit_trigger(name: str):
     require_edit()
     svc = _service()
     old = svc.triggers.get(name)
-    if request.method == "GET":
-        return _trigger_form(old, True)
-    t = old
-    try:
-        t = _form_trigger(request.form, old.name)
-        if request.form.get("action") == "preview":
-            return _trigger_form(t, True)
+
+    def save(t: Trigger):
         check_crawlers(svc, old)
         check_crawlers(svc, t)
         svc.triggers.update(old.name, t)
-    except CatalogError as e:
-        return _trigger_form(t, True, str(e), 400)
-    flash(f"Trigger {old.name} saved.")
-    return redirect(url_for("console.trigger", name=old.name))
+        flash(f"Trigger {old.name} saved.")
+        return redirect(url_for("console.trigger", name=old.name))
+
+    return definition_form(_trigger_form, _form_trigger, save, old, preview=True)
 
 
 @bp.post("/triggers/<name>/<any(activate, deactivate, start, delete):action>")
@@ -248,16 +241,13 @@ def _form_workflow(form, name: str | None) -> Workflow:
 @bp.route("/workflows/new", methods=["GET", "POST"])
 def new_workflow():
     require_edit()
-    if request.method == "GET":
-        return _workflow_form(None, False)
-    w = None
-    try:
-        w = _form_workflow(request.form, None)
+
+    def create(w: Workflow):
         made = _service().workflows.create(w)
-    except CatalogError as e:
-        return _workflow_form(w, False, str(e), 400)
-    flash(f"Workflow {made.name} created: add triggers that name it to draw its graph.")
-    return redirect(url_for("console.workflow", name=made.name))
+        flash(f"Workflow {made.name} created: add triggers that name it to draw its graph.")
+        return redirect(url_for("console.workflow", name=made.name))
+
+    return definition_form(_workflow_form, _form_workflow, create)
 
 
 @bp.route("/workflows/<name>/edit", methods=["GET", "POST"])
@@ -265,16 +255,13 @@ def edit_workflow(name: str):
     require_edit()
     svc = _service()
     old = svc.workflows.get(name)
-    if request.method == "GET":
-        return _workflow_form(old, True)
-    w = old
-    try:
-        w = _form_workflow(request.form, old.name)
+
+    def save(w: Workflow):
         svc.workflows.update(old.name, w)
-    except CatalogError as e:
-        return _workflow_form(w, True, str(e), 400)
-    flash(f"Workflow {old.name} saved.")
-    return redirect(url_for("console.workflow", name=old.name))
+        flash(f"Workflow {old.name} saved.")
+        return redirect(url_for("console.workflow", name=old.name))
+
+    return definition_form(_workflow_form, _form_workflow, save, old)
 
 
 @bp.post("/workflows/<name>/run")
@@ -352,16 +339,13 @@ def _connection_form(c: Connection | None, editing: bool, error: str | None = No
 @bp.route("/connections/new", methods=["GET", "POST"])
 def new_connection():
     require_edit()
-    if request.method == "GET":
-        return _connection_form(None, False)
-    c = None
-    try:
-        c = _form_connection(request.form, None)
+
+    def create(c: Connection):
         made = _service().connections.create(c)
-    except CatalogError as e:
-        return _connection_form(c, False, str(e), 400)
-    flash(f"Connection {made.name} created.")
-    return redirect(url_for("console.connection", name=made.name))
+        flash(f"Connection {made.name} created.")
+        return redirect(url_for("console.connection", name=made.name))
+
+    return definition_form(_connection_form, _form_connection, create)
 
 
 @bp.route("/connections/<name>/edit", methods=["GET", "POST"])
@@ -369,16 +353,13 @@ def edit_connection(name: str):
     require_edit()
     svc = _service()
     old = svc.connections.get(name)
-    if request.method == "GET":
-        return _connection_form(old, True)
-    c = old
-    try:
-        c = _form_connection(request.form, old.name)
+
+    def save(c: Connection):
         svc.connections.update(old.name, c)
-    except CatalogError as e:
-        return _connection_form(c, True, str(e), 400)
-    flash(f"Connection {old.name} saved.")
-    return redirect(url_for("console.connection", name=old.name))
+        flash(f"Connection {old.name} saved.")
+        return redirect(url_for("console.connection", name=old.name))
+
+    return definition_form(_connection_form, _form_connection, save, old)
 
 
 @bp.post("/connections/<name>/delete")
@@ -394,21 +375,20 @@ def delete_connection(name: str):
 # --- classifiers: edit (the list page creates and deletes) ---------------------------------------------
 
 
+def _classifier_form(c: Classifier, editing: bool, error: str | None = None, status: int = 200):
+    return render_template("classifier_form.html", c=c, error=error, kinds=CLASSIFIER_KINDS,
+                           csv_headers=CSV_HEADERS), status  # fmt: skip
+
+
 @bp.route("/classifiers/<name>/edit", methods=["GET", "POST"])
 def edit_classifier(name: str):
     svc = _service()
     old = svc.crawlers.get_classifier(name)
     require_edit()
-    error, status, c = None, 200, old
-    if request.method == "POST":
-        form = request.form.copy()
-        form["name"] = old.name
-        try:
-            c = _form_classifier(form)
-            svc.crawlers.update_classifier(old.name, c)
-            flash(f"Classifier {old.name} saved.")
-            return redirect(url_for("console.classifiers"))
-        except CatalogError as e:
-            error, status = str(e), 400
-    return render_template("classifier_form.html", c=c, error=error, kinds=CLASSIFIER_KINDS,
-                           csv_headers=CSV_HEADERS), status  # fmt: skip
+
+    def save(c: Classifier):
+        svc.crawlers.update_classifier(old.name, c)
+        flash(f"Classifier {old.name} saved.")
+        return redirect(url_for("console.classifiers"))
+
+    return definition_form(_classifier_form, _form_classifier, save, old)

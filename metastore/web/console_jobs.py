@@ -15,6 +15,7 @@ from metastore.catalog.jobs import BOOKMARK_OPTIONS, JOB_TYPES, LIVE_STATES, RUN
 from metastore.web import charts, work
 from metastore.web.api_jobs import read_log, run_of
 from metastore.web.console import PAGE, _int, _page_args, _pages, _service, bp
+from metastore.web.console_forms import definition_form
 from metastore.web.security import _safe_next, require_edit
 
 
@@ -103,16 +104,13 @@ def _job_form(j: Job | None, editing: bool, error: str | None = None, status: in
 @bp.route("/jobs/new", methods=["GET", "POST"])
 def new_job():
     require_edit()
-    if request.method == "GET":
-        return _job_form(None, False)
-    j = None
-    try:
-        j = _form_job(request.form, None)
+
+    def create(j: Job):
         made = _service().jobs.create(j)
-    except CatalogError as e:
-        return _job_form(j, False, str(e), 400)
-    flash(f"Job {made.name} created.")
-    return redirect(url_for("console.job", name=made.name))
+        flash(f"Job {made.name} created.")
+        return redirect(url_for("console.job", name=made.name))
+
+    return definition_form(_job_form, _form_job, create)
 
 
 @bp.route("/jobs/generate", methods=["GET", "POST"])
@@ -144,16 +142,13 @@ def edit_job(name: str):
     require_edit()
     svc = _service()
     old = svc.jobs.get(name)
-    if request.method == "GET":
-        return _job_form(old, True)
-    j = old
-    try:
-        j = _form_job(request.form, old.name)
+
+    def save(j: Job):
         saved = svc.jobs.update(old.name, j)
-    except CatalogError as e:
-        return _job_form(j, True, str(e), 400)
-    flash(f"Job {saved.name} saved (script version {saved.script_version}).")
-    return redirect(url_for("console.job", name=saved.name))
+        flash(f"Job {saved.name} saved (script version {saved.script_version}).")
+        return redirect(url_for("console.job", name=saved.name))
+
+    return definition_form(_job_form, _form_job, save, old)
 
 
 @bp.post("/jobs/<name>/run")
