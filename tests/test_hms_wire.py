@@ -103,7 +103,13 @@ CALLS = [
     ("get_partitions_ps", ("w", "t", ["d2"], -1)),
     ("get_partitions_ps_with_auth", ("w", "t", ["", "3"], -1, "me", [])),
     ("get_partitions_by_names", ("w", "t", ["dt=d5/hr=5", "dt=d0/hr=0", "dt=nope/hr=1", "dt=d0/hr=0"])),
+    ("get_partitions_by_names_req", (tt.GetPartitionsByNamesRequest("w", "t", ["dt=d5/hr=5", "dt=d1/hr=1"]),)),
+    ("get_partitions_by_names_req", (tt.GetPartitionsByNamesRequest("@hive#w", "t", []),)),
+    ("get_partitions_by_names_req", (tt.GetPartitionsByNamesRequest("w", "missing", ["dt=d5/hr=5"]),)),
     ("get_partition_names", ("w", "t", -1)),
+    ("get_partition_names_ps", ("w", "t", ["d2"], -1)),
+    ("get_partition_names_ps", ("w", "t", ["", "3"], 5)),
+    ("get_partition_names_ps", ("w", "t", ["d2", "1", "x"], -1)),
     ("get_partition_names", ("w", "t", 3)),
     ("get_partition_names", ("w", "missing", -1)),
     # errors: each answered with the exception the method declares, as the generated code answers
@@ -271,9 +277,14 @@ def test_listings_are_kept_until_the_table_s_partitions_change(two_servers, tmp_
             return c["listing_cache.hits"], c["listing_cache.misses"]
 
         def listed(name: str = "t") -> tuple:
-            return ([p.values[0] for p in cb.get_partitions(db, name, -1)], cb.get_partition_names(db, name, -1),
-                    [p.values[0] for p in cb.get_partitions_by_filter(db, name, 'dt >= "b"', -1)],
-                    [p.values[0] for p in cb.get_partitions_ps(db, name, ["c"], -1)])  # fmt: skip
+            """Six listings (Spark's and Trino's), four of them answered."""
+            every = [p.values[0] for p in cb.get_partitions(db, name, -1)]
+            ps = [p.values[0] for p in cb.get_partitions_ps(db, name, ["c"], -1)]
+            assert cb.get_partition_names_ps(db, name, ["c"], -1) == [f"dt={v}" for v in ps]
+            assert [p.values[0] for p in cb.get_partitions_by_names(db, name, ["dt=c", "dt=e"])] == [
+                v for v in every if v in ("c", "e")]  # fmt: skip
+            return (every, cb.get_partition_names(db, name, -1),
+                    [p.values[0] for p in cb.get_partitions_by_filter(db, name, 'dt >= "b"', -1)], ps)  # fmt: skip
 
         ca.create_database(tt.Database(db, "", None, {}))
         ca.create_table(table("t"))
@@ -281,16 +292,16 @@ def test_listings_are_kept_until_the_table_s_partitions_change(two_servers, tmp_
         hits, misses = counts()
         expected = (["a", "b", "c"], ["dt=a", "dt=b", "dt=c"], ["b", "c"], ["c"])
         assert listed() == expected
-        assert counts() == (hits, misses + 4)
+        assert counts() == (hits, misses + 6)
         assert listed() == expected
-        assert counts() == (hits + 4, misses + 4)
+        assert counts() == (hits + 6, misses + 6)
 
         # a change to the table alone (not its partitions) keeps the listings
         t = cb.get_table(db, "t")
         t.parameters["k"] = "v"
         ca.alter_table(db, "t", t)
         assert listed() == expected
-        assert counts() == (hits + 8, misses + 4)
+        assert counts() == (hits + 12, misses + 6)
 
         # each change to the partitions, through the other server, is seen at once
         ca.add_partitions(parts("t", "d"))

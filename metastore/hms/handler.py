@@ -22,6 +22,9 @@ from metastore.hms.listings import ListingCache
 
 log = logging.getLogger(__name__)
 
+BY_NAMES_KEPT = 1000  # get_partitions_by_names answers are kept for up to this many names (Trino asks in batches)
+_RESULT_LIST_HEAD = bytes([15, 0, 1])  # field 1 of a result struct: a list
+
 VERSION = "3.1.3-mortar"  # what getVersion reports; clients only log it
 STARTED = int(time.time())
 
@@ -381,56 +384,62 @@ class Handler:
     # Each `x_wire` takes the arguments of the IDL method `x` and returns its success value, encoded;
     # listings of a table's partitions are kept while the table's partitions stay the same (listings.py).
 
-    def _listing(self, db_name, tbl_name, request: tuple, encode):
-        """`encode(catalog, db)`'s answer to `request` on this table, or the one kept from before."""
-        cat, db = split_db(db_name)
+    def _listing(self, cat: str, db: str, tbl_name, request: tuple, encode):
+        """`encode()`'s answer to `request` on this table, or the one kept from before."""
         if not self.listings.max_bytes:
-            return encode(cat, db)
+            return encode()
         version = self.cat.partitions.version(db, tbl_name, cat)
         key = (cat, db.lower(), (tbl_name or "").lower(), *request)
-        return self.listings.answer(key, version, lambda: encode(cat, db))
+        return self.listings.answer(key, version, encode)
 
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
-        n = _max(max_parts)
-
-        def encode(cat, db):
-            return wire.partition_chunks(self.cat.partitions.list_rows(db, tbl_name, n, cat))
-
-        return self._listing(db_name, tbl_name, ("all", n), encode)
-
-    def get_partition_names_wire(self, db_name, tbl_name, max_parts):
-        n = _max(max_parts)
-
-        def encode(cat, db):
-            return [wire.string_list(self.cat.partitions.names(db, tbl_name, n, cat))]
-
-        return self._listing(db_name, tbl_name, ("names", n), encode)
+        (cat, db), n = split_db(db_name), _max(max_parts)
+        return self._listing(cat, db, tbl_name, ("all", n), lambda: wire.partition_chunks(
+            self.cat.partitions.list_rows(db, tbl_name, n, cat)))  # fmt: skip
 
     def get_partitions_with_auth_wire(self, db_name, tbl_name, max_parts, user_name, group_names):
         return self.get_partitions_wire(db_name, tbl_name, max_parts)
 
     def get_partitions_by_filter_wire(self, db_name, tbl_name, filter, max_parts):  # noqa: A002
-        n = _max(max_parts)
-
-        def encode(cat, db):
-            return wire.partition_chunks(self.cat.partitions.by_filter_rows(db, tbl_name, filter, n, cat))
-
-        return self._listing(db_name, tbl_name, ("filter", filter, n), encode)
+        (cat, db), n = split_db(db_name), _max(max_parts)
+        return self._listing(cat, db, tbl_name, ("filter", filter, n), lambda: wire.partition_chunks(
+            self.cat.partitions.by_filter_rows(db, tbl_name, filter, n, cat)))  # fmt: skip
 
     def get_partitions_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
-        values, n = list(part_vals or []), _max(max_parts)
-
-        def encode(cat, db):
-            return wire.partition_chunks(self.cat.partitions.by_partial_values_rows(db, tbl_name, values, n, cat))
-
-        return self._listing(db_name, tbl_name, ("ps", tuple(values), n), encode)
+        (cat, db), values, n = split_db(db_name), list(part_vals or []), _max(max_parts)
+        return self._listing(cat, db, tbl_name, ("ps", tuple(values), n), lambda: wire.partition_chunks(
+            self.cat.partitions.by_partial_values_rows(db, tbl_name, values, n, cat)))  # fmt: skip
 
     def get_partitions_ps_with_auth_wire(self, db_name, tbl_name, part_vals, max_parts, user_name, group_names):
         return self.get_partitions_ps_wire(db_name, tbl_name, part_vals, max_parts)
 
     def get_partitions_by_names_wire(self, db_name, tbl_name, names):
-        cat, db = split_db(db_name)
-        return wire.partition_chunks(self.cat.partitions.get_by_names_rows(db, tbl_name, list(names or []), cat))
+        return self._by_names(*split_db(db_name), tbl_name, names)
+
+    def get_partitions_by_names_req_wire(self, req):
+        # GetPartitionsByNamesResult: field 1 (partitions), then the struct's end
+        return [_RESULT_LIST_HEAD, *self._by_names(*split_db(req.db_name, req.catName), req.tbl_name, req.names),
+                b"\x00"]  # fmt: skip
+
+    def _by_names(self, cat: str, db: str, tbl_name, names):
+        names = list(names or [])
+
+        def encode():
+            return wire.partition_chunks(self.cat.partitions.get_by_names_rows(db, tbl_name, names, cat))
+
+        if len(names) > BY_NAMES_KEPT:  # a key this long is not worth keeping
+            return encode()
+        return self._listing(cat, db, tbl_name, ("by_names", tuple(names)), encode)
+
+    def get_partition_names_wire(self, db_name, tbl_name, max_parts):
+        (cat, db), n = split_db(db_name), _max(max_parts)
+        return self._listing(cat, db, tbl_name, ("names", n), lambda: [wire.string_list(
+            self.cat.partitions.names(db, tbl_name, n, cat))])  # fmt: skip
+
+    def get_partition_names_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
+        (cat, db), values, n = split_db(db_name), list(part_vals or []), _max(max_parts)
+        return self._listing(cat, db, tbl_name, ("names_ps", tuple(values), n), lambda: [wire.string_list(
+            self.cat.partitions.names_by_partial_values(db, tbl_name, values, n, cat))])  # fmt: skip
 
     def get_num_partitions_by_filter(self, db_name, tbl_name, filter):  # noqa: A002
         cat, db = split_db(db_name)
