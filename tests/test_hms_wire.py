@@ -357,7 +357,7 @@ def test_listing_cache_keeps_the_most_recently_used_answers_within_its_size():
     cache = ListingCache(10)
 
     def answer(key, version, pieces):
-        return b"".join(cache.answer(key, version, lambda: iter(pieces)))
+        return b"".join(cache.answer(key, lambda: version, lambda: iter(pieces)))
 
     assert answer("a", 1, [b"aaa", b"a"]) == b"aaaa"
     assert answer("a", 1, [b"other"]) == b"aaaa"  # kept
@@ -368,7 +368,7 @@ def test_listing_cache_keeps_the_most_recently_used_answers_within_its_size():
     assert answer("b", 1, [b"new"]) == b"new"
     assert answer("big", 1, [b"x" * 11]) == b"x" * 11  # larger than the whole cache: not kept
     assert cache.stats()["bytes"] <= 10
-    half = iter(cache.answer("d", 1, lambda: iter([b"d", b"d"])))
+    half = iter(cache.answer("d", lambda: 1, lambda: iter([b"d", b"d"])))
     next(half)
     half.close()  # the connection failed half way: nothing kept
     assert answer("d", 1, [b"e"]) == b"e"

@@ -88,13 +88,13 @@ class _TableInfo:
 
 
 class Partitions(Area):
-    def _table(self, conn: Connection, catalog: str, db: str, table: str) -> _TableInfo:
-        return _TableInfo(self._table_row(conn, catalog, db, table), db.lower(), catalog.lower())
+    def _table(self, conn: Connection, catalog: str, db: str, table: str, for_update: bool = False) -> _TableInfo:
+        return _TableInfo(self._table_row(conn, catalog, db, table, for_update), db.lower(), catalog.lower())
 
     def _table_to_change(self, conn: Connection, catalog: str, db: str, table: str) -> _TableInfo:
         """The table whose partitions this transaction changes: locked first (one lock order for every
         partition change), and given a new partitions version."""
-        t = _TableInfo(self._table_row(conn, catalog, db, table, for_update=True), db.lower(), catalog.lower())
+        t = self._table(conn, catalog, db, table, for_update=True)
         conn.execute(update(TableRow).where(TableRow.id == t.id).values(partitions_version=new_partitions_version()))
         return t
 

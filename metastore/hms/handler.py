@@ -386,11 +386,8 @@ class Handler:
 
     def _listing(self, cat: str, db: str, tbl_name, request: tuple, encode):
         """`encode()`'s answer to `request` on this table, or the one kept from before."""
-        if not self.listings.max_bytes:
-            return encode()
-        version = self.cat.partitions.version(db, tbl_name, cat)
         key = (cat, db.lower(), (tbl_name or "").lower(), *request)
-        return self.listings.answer(key, version, encode)
+        return self.listings.answer(key, lambda: self.cat.partitions.version(db, tbl_name, cat), encode)
 
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
         (cat, db), n = split_db(db_name), _max(max_parts)

@@ -31,9 +31,15 @@ class ListingCache:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()  # hits, misses (reported by fb303 getCounters)
 
-    def answer(self, key: tuple, version: object, encode: Callable[[], Iterable[bytes]]) -> Iterable[bytes]:
-        """The answer to the request `key` at `version`: kept bytes, or `encode()`'s pieces, kept as they
-        go out (an answer whose sending fails half way is not kept)."""
+    def answer(
+        self, key: tuple, version_of: Callable[[], object], encode: Callable[[], Iterable[bytes]]
+    ) -> Iterable[bytes]:
+        """The answer to the request `key` at the table's version now (`version_of()`, read before anything
+        `encode` reads): kept bytes, or `encode()`'s pieces, kept as they go out (an answer whose sending
+        fails half way is not kept). A cache of no size reads no version."""
+        if self.max_bytes <= 0:
+            return encode()
+        version = version_of()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version:
