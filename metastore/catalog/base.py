@@ -63,14 +63,9 @@ def raw_rows(conn: Connection, stmt) -> list[tuple]:
     For listings of many thousands of rows, where SQLAlchemy's per-row result processing costs more
     than the query: the statement is still built and compiled by SQLAlchemy, with bound parameters.
     """
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    if compiled.positiontup is not None:
-        params = tuple(params[name] for name in compiled.positiontup)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(compiled.string, params)
-        return cursor.fetchall()
+        return DbapiReader(cursor, conn.dialect).rows(stmt)
     finally:
         cursor.close()
 
@@ -129,7 +124,7 @@ class DbapiReader:
         return q.row._make(row) if q.row and row is not None else row
 
     def rows(self, stmt) -> list[tuple]:
-        """A statement built for this call (filters): compiled here, as `raw_rows` does."""
+        """A statement built for this call (filters): compiled here, with its bound parameters."""
         comp = stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
         self._run(comp.string, comp.positiontup, {}, comp.construct_params())
         return self.cursor.fetchall()
