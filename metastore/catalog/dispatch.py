@@ -7,9 +7,8 @@ Firing triggers: their actions start job runs (with argument overrides) and craw
 Conditional triggers are evaluated when a run they watch ends: right away for job runs (by the worker
 that ran it, or whoever marked it stale) and for crawler runs in workflow runs (by the worker that ran
 it, and again at every scheduler tick in case it could not), and at every scheduler tick for other
-crawler runs. A firing is
-claimed in the catalog first (one row per trigger and run that ended), so that one ending fires a
-trigger once however many processes evaluate it. Event triggers fire, at the scheduler's tick, for each
+crawler runs. A firing is claimed in the catalog first (one row per trigger and run that ended), so that
+one ending fires a trigger once however many processes evaluate it. Event triggers fire, at the scheduler's tick, for each
 crawler run that added partitions.
 """
 
@@ -162,17 +161,11 @@ def on_job_run_ended(
     """Evaluate the conditional triggers watching run.job (those of its workflow, for a run in a workflow
     run); fire those whose conditions now hold."""
     if run.workflow_run_id is not None:
-        return _on_workflow_job_run_ended(service, run, send_task, claimed_by)
+        return _on_workflow_run_ended(service, "job", run.job, run.id, run.state, run.workflow_run_id, send_task,
+                                      claimed_by)  # fmt: skip
     watching = [t for t in service.triggers.watching("job", run.job)
                 if any(c.job == run.job and c.state == run.state for c in t.conditions)]  # fmt: skip
     return _evaluate(service, watching, "trigger-job-run", run.id, send_task, claimed_by)
-
-
-def _on_workflow_job_run_ended(
-    service: CatalogService, run: JobRun, send_task: SendTask, claimed_by: str
-) -> list[str]:
-    return _on_workflow_run_ended(service, "job", run.job, run.id, run.state, run.workflow_run_id, send_task,
-                                  claimed_by)  # fmt: skip
 
 
 def on_crawler_run_ended(service: CatalogService, run: CrawlerRun, send_task: SendTask,
