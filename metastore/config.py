@@ -32,6 +32,23 @@ class Settings:
     job_warm_wait_s: float = 60.0  # how long a run waits for a warming driver before starting cold
     job_stale_s: float = 120.0  # a run without a heartbeat for this long lost its worker
     job_requeue_s: float = 600.0  # a run no worker took for this long is sent again
+    # --- security (README "Securing Mortar") ---
+    anonymous: str = "local-write"  # unauthenticated Thrift/Glue callers: none, read, local-write, write
+    trusted_ugi_hosts: str = ""  # comma-separated addresses/CIDRs whose set_ugi user names are believed
+    secret_key_file: str = ""  # key that encrypts secrets at rest; default <data_dir>/secret.key
+    idle_timeout_s: float = 300.0  # a Thrift connection silent between calls for this long is closed
+    request_timeout_s: float = 60.0  # a Thrift request must arrive whole within this time
+    max_connections_per_peer: int = 200  # per process and peer address
+    max_request_mb: int = 256  # decoded size of one Thrift request
+    max_request_items: int = 2_000_000  # structs and container elements in one Thrift request
+    login_max_failures: int = 10  # failed web logins per user or address before a lock-out
+    login_lockout_s: float = 300.0  # how long that lock-out lasts
+    allowed_paths: str = ""  # comma-separated roots/URL prefixes crawlers and job scripts may use
+    crawler_stale_s: float = 120.0  # a crawl without a heartbeat for this long lost its worker
+    thrift_tls_cert: str = ""  # PEM certificate (chain) of the Thrift port: TLS on when set
+    thrift_tls_key: str = ""  # its private key
+    kerberos_principal: str = ""  # e.g. hive/_HOST@REALM: Thrift speaks SASL GSSAPI when set
+    kerberos_keytab: str = ""  # keytab holding that principal's key
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -75,7 +75,7 @@ def metastore(**options) -> None:
                    f"({settings.processes} process{'es' if settings.processes > 1 else ''})", err=True)  # fmt: skip
 
     serve(catalog, settings.host, settings.port, settings.processes, settings.max_connections, on_ready=ready,
-          listing_cache_mb=settings.listing_cache_mb)  # fmt: skip
+          listing_cache_mb=settings.listing_cache_mb, settings=settings)  # fmt: skip
 
 
 @main.command()

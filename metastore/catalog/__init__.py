@@ -1,6 +1,6 @@
 """The catalog domain service: plain Python API over SQL storage, no Thrift or HTTP types."""
 
-from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, InvalidInput, NotFound
+from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, Forbidden, InvalidInput, NotFound
 from metastore.catalog.service import CatalogService
 
-__all__ = ["AlreadyExists", "CatalogError", "CatalogService", "Conflict", "InvalidInput", "NotFound"]
+__all__ = ["AlreadyExists", "CatalogError", "CatalogService", "Conflict", "Forbidden", "InvalidInput", "NotFound"]

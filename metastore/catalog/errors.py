@@ -19,3 +19,7 @@ class InvalidInput(CatalogError):
 
 class Conflict(CatalogError):
     """The request clashes with the current state (a non-empty database, a held lock, ...)."""
+
+
+class Forbidden(CatalogError):
+    """The caller may not do this (see access.py); denials are audited."""

@@ -7,6 +7,7 @@ from dataclasses import replace
 from sqlalchemy import Engine, delete, func, insert, select
 
 from metastore.catalog import codec
+from metastore.catalog.access import Access
 from metastore.catalog.base import Area, Context
 from metastore.catalog.browse import Browse
 from metastore.catalog.connections import Connections
@@ -99,6 +100,7 @@ class CatalogService:
         self.browse = Browse(ctx)
         self.connections = Connections(ctx)
         self.users = Users(ctx)
+        self.access = Access(ctx)
 
     @property
     def user(self) -> str:

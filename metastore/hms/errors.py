@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections import Counter
 
 from sqlalchemy.exc import DBAPIError
 from thrift.Thrift import TApplicationException
 
-from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, InvalidInput, NotFound
+from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, Forbidden, InvalidInput, NotFound
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.gen.hive import ttypes as tt
 
@@ -30,6 +31,9 @@ _PREFERENCES: dict[type[CatalogError], tuple[type, ...]] = {
     AlreadyExists: (tt.AlreadyExistsException, tt.InvalidObjectException, tt.InvalidOperationException),
     InvalidInput: (tt.InvalidObjectException, tt.InvalidInputException, tt.InvalidOperationException),
     Conflict: (tt.InvalidOperationException, tt.TxnOpenException, tt.TxnAbortedException),
+    # HMS answers authorization failures with MetaException (e.g. "User x does not have privileges for ...")
+    Forbidden: (tt.MetaException, tt.NoSuchObjectException, tt.InvalidOperationException,
+                tt.InvalidObjectException),
 }  # fmt: skip
 
 
@@ -59,20 +63,26 @@ def _wrap(name: str, fn):
     declared = declared_exceptions(name)
 
     @functools.wraps(fn)
-    def call(*args, **kwargs):
+    def call(handler, *args, **kwargs):
         CALLS[name] += 1
         try:
-            return fn(*args, **kwargs)
+            handler.authorize(name, args)
+            return fn(handler, *args, **kwargs)
         except CatalogError as e:
             raise _translate(e, declared) from e
         except DBAPIError as e:
-            log.exception("storage error in %s", name)
-            raise _translate(Exception(f"storage error: {e.orig}"), declared) from e
+            ref = uuid.uuid4().hex[:12]
+            log.exception("storage error in %s (error %s)", name, ref)
+            raise _translate(Exception(f"{name} failed: a storage error (logged by the server as {ref})"),
+                             declared) from e  # fmt: skip
         except Exception as e:
             if isinstance(e, declared):
                 raise
-            log.exception("unexpected error in %s", name)
-            raise _translate(Exception(f"{type(e).__name__}: {e}"), declared) from e
+            ref = uuid.uuid4().hex[:12]
+            log.exception("unexpected error in %s (error %s)", name, ref)
+            # internal exception text never reaches a client: it may name files, settings or code
+            raise _translate(Exception(f"{name} failed: an internal error (logged by the server as {ref})"),
+                             declared) from e  # fmt: skip
 
     return call
 

@@ -13,9 +13,19 @@ import uuid
 
 from metastore.catalog import CatalogService, InvalidInput, NotFound
 from metastore.catalog import types as t
+from metastore.catalog.access import (
+    RUN_TOKEN_PREFIX,
+    Identity,
+    anonymous,
+    host_matcher,
+    user_identity,
+    visible,
+)
 from metastore.catalog.names import parse_partition_name, unescape_path_name
+from metastore.config import Settings
 from metastore.hms import convert as cv
 from metastore.hms import wire
+from metastore.hms.authz import UNSCOPED, rule_of
 from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
 from metastore.hms.listings import ListingCache
@@ -51,11 +61,65 @@ def _stats_result(stats: list[t.ColumnStats], db: str, table: str, part: str | N
     )
 
 
+IDENTITY_TTL_S = 5.0  # how long a connection trusts what it last read of its user's role and grants
+
+
 class Handler:
-    def __init__(self, catalog: CatalogService, listings: ListingCache | None = None):
+    """One per connection. Its identity comes from the connection (a Kerberos principal), from `set_ugi`
+    (a job driver's credential, or a user name from a trusted host) or else from the `anonymous` setting;
+    every call asks the catalog's one authorization decision first (`authorize`, see access.py)."""
+
+    def __init__(self, catalog: CatalogService, listings: ListingCache | None = None,
+                 settings: Settings | None = None, peer: str = "", principal: str | None = None):  # fmt: skip
         self._root = catalog
-        self.cat = catalog
         self.listings = listings or ListingCache(0)  # shared by the process's connections
+        self.settings = settings or Settings()
+        self.peer = peer
+        # where the identity comes from: ("anonymous", None), ("user", name) or ("run", credential)
+        self._source = ("user", principal.split("/")[0].split("@")[0]) if principal else ("anonymous", None)
+        self._resolve()
+
+    # --- identity and authorization ---------------------------------------------------------------------
+
+    def _resolve(self) -> None:
+        kind, value = self._source
+        identity = None
+        if kind == "user":
+            try:
+                identity = user_identity(self._root.users.get(value), self.peer)
+            except NotFound:  # authenticated, but not a Mortar user: what anonymous callers may, under its name
+                base = anonymous(self.settings.anonymous, self.peer)
+                identity = Identity(value, "user", base.role, None, self.peer)
+        elif kind == "run":
+            identity = self._root.access.run_identity(value, self.peer) or Identity(
+                "unknown job credential", "run", "none", None, self.peer
+            )
+        self.identity = identity or anonymous(self.settings.anonymous, self.peer)
+        self.cat = self._root.for_user(self.identity.name)
+        # a driver not yet bound to its run asks again at every call: its run may start at any moment
+        unbound = self.identity.kind == "run" and self.identity.run_id is None and self.identity.role != "none"
+        self._expires = 0.0 if unbound else time.monotonic() + IDENTITY_TTL_S
+
+    def authorize(self, method: str, args: tuple) -> None:
+        """Ask the one decision (access.decide) whether this connection's identity may call `method` with
+        `args`; a denial is audited with the identity and peer and answered as the method's HMS exception."""
+        if self._source[0] != "anonymous" and time.monotonic() >= self._expires:
+            self._resolve()
+        rule = rule_of(method)
+        if rule is None:
+            return
+        action, databases = rule(args)
+        if not databases:  # none named (UNSCOPED: by lock id, or the method filters its answer)
+            if databases is not UNSCOPED and action == "write" and self.identity.databases is not None:
+                self._root.access.deny(self.identity, action, f"{self.identity.name} may call {method} only "
+                                       "where it names a database it has access to")  # fmt: skip
+            self._root.access.check(self.identity, action)
+            return
+        for db in databases:
+            self._root.access.check(self.identity, action, db)
+
+    def _visible(self, names: list[str]) -> list[str]:
+        return visible(self.identity, names)
 
     # --- fb303 and session --------------------------------------------------------------------------
 
@@ -100,8 +164,19 @@ class Handler:
         pass
 
     def set_ugi(self, user_name, group_names):
-        self.cat = self._root.for_user(user_name)
-        return list(group_names or [])
+        """Who the client says it is. Believed only for a job driver's credential (passed as a group) or
+        from a host the administrator trusts (`trusted_ugi_hosts`); otherwise the identity stays as it was."""
+        groups = list(group_names or [])
+        token = next((g for g in groups if isinstance(g, str) and g.startswith(RUN_TOKEN_PREFIX)), None)
+        if token is not None:
+            self._source = ("run", token)
+            self._resolve()
+        elif user_name and host_matcher(self.settings.trusted_ugi_hosts)(self.peer):
+            self._source = ("user", str(user_name))
+            self._resolve()
+        elif user_name:
+            log.debug("set_ugi(%r) from %s ignored: not a trusted host", user_name, self.peer)
+        return [g for g in groups if g is not token]
 
     def getMetaConf(self, key):
         return self.cat.settings.get(key, "") or ""
@@ -158,10 +233,10 @@ class Handler:
 
     def get_databases(self, pattern):
         cat, pat = split_db(pattern)
-        return self.cat.databases.list(pat or None, cat)
+        return self._visible(self.cat.databases.list(pat or None, cat))
 
     def get_all_databases(self):
-        return self.cat.databases.list()
+        return self._visible(self.cat.databases.list())
 
     def alter_database(self, dbname, db):
         cat, name = split_db(dbname)
@@ -240,10 +315,10 @@ class Handler:
 
     def get_table_meta(self, db_patterns, tbl_patterns, tbl_types):
         cat, pattern = split_db(db_patterns)
-        return [
-            tt.TableMeta(dbName=d, tableName=n, tableType=ty, comments=c, catName=cat)
-            for d, n, ty, c in self.cat.tables.list_meta(pattern or None, tbl_patterns, tbl_types or None, cat)
-        ]
+        rows = self.cat.tables.list_meta(pattern or None, tbl_patterns, tbl_types or None, cat)
+        seen = set(self._visible(sorted({r[0] for r in rows})))
+        return [tt.TableMeta(dbName=d, tableName=n, tableType=ty, comments=c, catName=cat)
+                for d, n, ty, c in rows if d in seen]  # fmt: skip
 
     def get_fields(self, db_name, table_name):
         cat, db = split_db(db_name)
@@ -539,7 +614,9 @@ class Handler:
         return self.cat.functions.list(db, pattern, cat)
 
     def get_all_functions(self):
-        return tt.GetAllFunctionsResponse(functions=[cv.function_out(f) for f in self.cat.functions.list_all()])
+        functions = self.cat.functions.list_all()
+        seen = set(self._visible(sorted({f.db_name for f in functions})))
+        return tt.GetAllFunctionsResponse(functions=[cv.function_out(f) for f in functions if f.db_name in seen])
 
     def alter_function(self, dbName, funcName, newFunc):
         cat, db = split_db(dbName)

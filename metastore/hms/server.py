@@ -22,6 +22,7 @@ from thrift.transport import TSocket, TTransport
 
 from metastore.catalog import CatalogService
 from metastore.catalog.base import Sql
+from metastore.config import Settings
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.handler import WIRE_METHODS, Handler
 from metastore.hms.listings import ListingCache
@@ -146,9 +147,14 @@ def open_protocols(sock: socket.socket):
 
 
 class MetastoreServer:
+    """`settings`: the security and resource settings (anonymous policy, trusted set_ugi hosts, timeouts,
+    limits, TLS, Kerberos); by default Settings' defaults."""
+
     def __init__(self, catalog: CatalogService, host: str = "0.0.0.0", port: int = 9083, max_connections: int = 1000,
-                 sock: socket.socket | None = None, listing_cache_mb: int = LISTING_CACHE_MB):  # fmt: skip
+                 sock: socket.socket | None = None, listing_cache_mb: int = LISTING_CACHE_MB,
+                 settings: Settings | None = None):  # fmt: skip
         self.catalog = catalog
+        self.settings = settings or Settings()
         self.listings = ListingCache(listing_cache_mb * 1024 * 1024)
         self.max_connections = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -206,7 +212,7 @@ class MetastoreServer:
                 log.info("closing connection from %s: not a Thrift binary or compact message", addr[0])
                 return
             iprot, oprot = protocols
-            processor = Processor(Handler(self.catalog, self.listings))
+            processor = Processor(Handler(self.catalog, self.listings, self.settings, peer=addr[0]))
             while not self._stopping.is_set():
                 processor.process(iprot, oprot)
         except TTransport.TTransportException as e:
@@ -224,12 +230,13 @@ class MetastoreServer:
 
 
 def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max_connections: int = 1000,
-          on_ready=None, listing_cache_mb: int = LISTING_CACHE_MB) -> None:  # fmt: skip
+          on_ready=None, listing_cache_mb: int = LISTING_CACHE_MB, settings: Settings | None = None) -> None:  # fmt: skip
     """Serve until SIGTERM or Ctrl-C. With several processes, each accepts on the same port
     (SO_REUSEPORT, the kernel spreads connections) so that calls use every core despite the GIL."""
     Sql.compile_all(catalog.ctx.engine.dialect)
     if processes <= 1:
-        server = MetastoreServer(catalog, host, port, max_connections, listing_cache_mb=listing_cache_mb)
+        server = MetastoreServer(catalog, host, port, max_connections, listing_cache_mb=listing_cache_mb,
+                                 settings=settings)
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         if on_ready:
             on_ready(server.port)
@@ -248,7 +255,7 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
     for _ in range(processes):
         pid = os.fork()
         if pid == 0:
-            os._exit(_serve_child(catalog, host, port, max_connections, listing_cache_mb))
+            os._exit(_serve_child(catalog, host, port, max_connections, listing_cache_mb, settings))
         children.append(pid)
     probe.close()
     if on_ready:
@@ -274,10 +281,12 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
                 break
 
 
-def _serve_child(catalog: CatalogService, host: str, port: int, max_connections: int, listing_cache_mb: int) -> int:
+def _serve_child(catalog: CatalogService, host: str, port: int, max_connections: int, listing_cache_mb: int,
+                 settings: Settings | None) -> int:  # fmt: skip
     try:
         sock = MetastoreServer._listen(host, port, reuse_port=True)
-        server = MetastoreServer(catalog, max_connections=max_connections, sock=sock, listing_cache_mb=listing_cache_mb)
+        server = MetastoreServer(catalog, max_connections=max_connections, sock=sock, listing_cache_mb=listing_cache_mb,
+                                 settings=settings)  # fmt: skip
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         signal.signal(signal.SIGINT, lambda *_: server.stop())
         server.serve_forever()

@@ -391,6 +391,40 @@ class WebSecretRow(Base):
     value: Mapped[str] = mapped_column(String(NAME))
 
 
+class WebSessionRow(Base):
+    """A console login: the cookie carries the session's secret, of which only the SHA-256 is kept here, so a
+    session ends server-side (logout, password change, `mortar user ...`) by deleting its row."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailureRow(Base):
+    """Failed logins of one user name or one address (`key`: "user:<name>" or "addr:<ip>"), for throttling."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    locked_until: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RunCredentialRow(Base):
+    """The credential of one job driver: only the SHA-256 of its secret is kept. A warm driver gets one when
+    it starts (reads only); it is bound to the run the driver executes and revoked when that run ends."""
+
+    __tablename__ = "run_credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 # --- ETL jobs, their runs and bookmarks; triggers ----------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 
+from metastore.catalog.access import Identity, user_identity
 from metastore.catalog.users import User
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -99,25 +100,32 @@ def current_user() -> User:
     return g.user
 
 
-def require_edit() -> User:
+def current_identity() -> Identity:
+    return user_identity(current_user(), request.remote_addr or "")
+
+
+def _require(action: str, db: str | None = None) -> User:
+    """Ask the catalog's one authorization decision (access.py); a denial is audited and answered 403."""
+    from metastore.catalog.errors import Forbidden
+
     user = current_user()
-    if not user.can_edit:
-        raise forbidden(f"user {user.name} has the {user.role} role: changing objects needs editor or admin")
+    try:
+        state().service.access.check(current_identity(), action, db)
+    except Forbidden as e:
+        raise forbidden(str(e)) from None
     return user
+
+
+def require_edit() -> User:
+    return _require("write")
 
 
 def require_admin() -> User:
-    user = current_user()
-    if not user.is_admin:
-        raise forbidden(f"user {user.name} is not an admin: managing users needs the admin role")
-    return user
+    return _require("admin")
 
 
 def require_db(db: str) -> User:
-    user = current_user()
-    if not user.can_see(db or ""):
-        raise forbidden(f"user {user.name} has no access to database {db}")
-    return user
+    return _require("read", db or "")
 
 
 def visible_databases() -> list[str] | None:
