@@ -42,6 +42,8 @@ from thrift.transport import TSocket, TTransport
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.authz import measure as authz_cost  # noqa: E402
+from bench.authz import report as authz_report  # noqa: E402
 from bench.jvm import jvm_timings  # noqa: E402
 from metastore.hms.gen.hive import ThriftHiveMetastore  # noqa: E402
 from metastore.hms.gen.hive import ttypes as tt  # noqa: E402
@@ -477,6 +479,7 @@ def main() -> None:
 
         atexit.register(pg.drop_all)
     (tmp / "mortar").mkdir(exist_ok=True)
+    os.environ["MORTAR_TRUSTED_UGI_HOSTS"] = "127.0.0.1"  # bench.authz acts as a restricted Mortar user
     t0 = time.perf_counter()
     ms = start_metastore(args.backend, tmp / "mortar", url, "--processes", str(args.processes))
     mortar_start = time.perf_counter() - t0
@@ -488,6 +491,8 @@ def main() -> None:
         m100 = m10k = None
         if args.million:
             m100, m10k = million(ms.port, url)
+        progress("authorization cost")
+        authz = authz_cost(ms.port, url, str(ms.warehouse))
     finally:
         stop_metastore(ms)
 
@@ -526,6 +531,7 @@ def main() -> None:
         print()
         print("JVM client (the generated Java client Spark's Hive client runs; warmed up; end to end)")
         print_table(f"read ({args.backend})", jvm, precise=True)
+    authz_report(authz)
 
 
 def print_table(title: str, results: dict[str, dict[str, float]], precise: bool = False) -> None:
