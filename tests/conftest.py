@@ -19,6 +19,11 @@ from pathlib import Path
 import pytest
 
 PG_ADMIN_URL = os.environ.get("MORTAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# what the tests' crawlers and job scripts may reach (the allowed_paths setting; workers inherit it): their
+# tmp folders, the made-up /data paths of definition tests, and the S3 / MinIO endpoints of the S3 tests.
+# tests/test_crawler_security.py sets its own.
+os.environ.setdefault("MORTAR_ALLOWED_PATHS", ",".join(
+    [__import__("tempfile").gettempdir(), "/data", "s3://", "http://127.0.0.1:9000/"]))  # fmt: skip
 BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -28,6 +28,7 @@ from metastore.catalog import codec
 from metastore.catalog.base import Area, now_ms, raw_rows
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from metastore.catalog.names import check_column_name, check_name
+from metastore.catalog.paths import check_crawl_locations
 from metastore.catalog.types import DEFAULT_CATALOG
 from metastore.storage.models import NAME, ClassifierRow, CrawlerFileRow, CrawlerRow, CrawlerRunRow
 
@@ -39,7 +40,7 @@ RUNNING, SUCCEEDED, FAILED, CANCELLED = "RUNNING", "SUCCEEDED", "FAILED", "CANCE
 RUN_STATES = (RUNNING, SUCCEEDED, FAILED, CANCELLED)
 END_STATES = (SUCCEEDED, FAILED, CANCELLED)
 STALE_RUN_ERROR = "worker stopped responding"
-STALE_AFTER_S = 120  # a run without a heartbeat for this long lost its worker: a new run may start
+STALE_AFTER_S = 120  # default of the crawler_stale_s setting: a run without a heartbeat for this long lost its worker
 
 CLASSIFIER_KINDS = ("grok", "json", "csv", "xml")
 CSV_HEADERS = ("PRESENT", "ABSENT", "UNKNOWN")
@@ -501,8 +502,14 @@ class Crawlers(Area):
 
     # --- definitions ------------------------------------------------------------------------------------
 
+    def _check_locations(self, name: str, values: dict) -> None:
+        """PathNotAllowed unless the targets and storage option URLs are within the allowed_paths setting."""
+        check_crawl_locations(name, [t["path"] for t in codec.loads(values["targets"])],
+                              codec.loads(values["storage_options"]), warehouse=self.ctx.warehouse.root)  # fmt: skip
+
     def create(self, crawler: Crawler) -> Crawler:
         name, values = _check_crawler(crawler)
+        self._check_locations(name, values)
         with self._write() as conn:
             if conn.execute(select(CrawlerRow.id).where(CrawlerRow.name == name)).first() is not None:
                 raise AlreadyExists(f"crawler {name} already exists")
@@ -531,6 +538,7 @@ class Crawlers(Area):
         """Replace the definition of crawler `name` (which cannot be renamed). A run under way keeps the
         definition it started with. Changing what decides a file's table empties the file index."""
         new_name, values = _check_crawler(crawler)
+        self._check_locations(new_name, values)
         with self._write() as conn:
             row = self._crawler_row(conn, name, for_update=True)
             if new_name != row.name:

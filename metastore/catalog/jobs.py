@@ -192,10 +192,24 @@ def _check_job(j: Job) -> tuple[str, str, dict]:
     )
 
 
+def _check_script_location(job: str, location: str | None, warehouse: str | None = None) -> None:
+    """PathNotAllowed when a job's script location is a path or URL outside the allowed_paths setting."""
+    from metastore.catalog.paths import check_location, is_location
+
+    if location is not None and (not isinstance(location, str) or len(location) > MAX_SCRIPT):
+        raise InvalidInput(f"job {job}: the script location must be text")
+    if location is not None and is_location(location):
+        check_location(location, f"job {job}: script location", warehouse=warehouse)
+
+
 def load_script(location: str, storage_options: dict | None = None) -> str:
-    """The text of a script at a local path or an fsspec URL (s3://..., https://...)."""
+    """The text of a script at a local path or an fsspec URL (s3://..., https://...), if the allowed_paths
+    setting allows that location (PathNotAllowed otherwise)."""
     import fsspec
 
+    from metastore.catalog.paths import check_location
+
+    check_location(location, "script")
     try:
         with fsspec.open(location, "rt", encoding="utf-8", **(storage_options or {})) as f:
             text = f.read(MAX_SCRIPT + 1)
@@ -319,6 +333,7 @@ class Jobs(Area):
 
     def create(self, job: Job) -> Job:
         name, script, values = _check_job(job)
+        _check_script_location(name, values["script_location"], self.ctx.warehouse.root)
         with self._write() as conn:
             if conn.execute(select(JobRow.id).where(JobRow.name == name)).first() is not None:
                 raise AlreadyExists(f"job {name} already exists")
@@ -372,6 +387,7 @@ class Jobs(Area):
         """Replace job `name`'s definition (no renaming). A changed script becomes a new version; runs under
         way keep the version they started with."""
         new_name, script, values = _check_job(job)
+        _check_script_location(new_name, values["script_location"], self.ctx.warehouse.root)
         with self._write() as conn:
             row = self._job_row(conn, name, for_update=True)
             if new_name != row.name:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from metastore.catalog import AlreadyExists, CatalogService, Conflict, NotFound
 from metastore.catalog import types as t
-from metastore.catalog.crawlers import STALE_AFTER_S
 from metastore.catalog.names import make_partition_name
+from metastore.catalog.paths import allowed_roots, check_crawl_locations
+from metastore.config import Settings
 from runner.crawler.classifiers import Classification, ClassificationError, CustomClassifier, classify
 from runner.crawler.formats import storage_descriptor, table_parameters
 from runner.crawler.grouping import Folder, TablePlan, merge_classifications, plan_tables
@@ -116,18 +117,25 @@ class CrawlRun:
         self.run_id: int | None = None
         self.custom = [_custom(c) for c in service.crawlers.classifiers_of(name)]
         self._last_heartbeat = 0.0
+        self._allowed: list[str] | None = None
         self._tables: dict[str, t.Table] = {}
         self._known: dict[str, Classification] = {}
 
     # --- the run --------------------------------------------------------------------------------------
 
     def execute(self) -> CrawlOutcome:
+        settings = Settings.load()  # read at each run: a changed setting is honoured without a restart
+        stale_s = settings.crawler_stale_s
         if self.given_run_id is not None:
-            self.run_id = self.service.crawlers.claim_run(self.given_run_id, stale_after_s=STALE_AFTER_S).id
+            self.run_id = self.service.crawlers.claim_run(self.given_run_id, stale_after_s=stale_s).id
         elif not self.dry_run:
-            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=STALE_AFTER_S,
+            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=stale_s,
                                                           trigger=self.trigger).id  # fmt: skip
         try:
+            # the allowed_paths setting again, as it is now: the definition may predate a change of it
+            self._allowed = allowed_roots(self.service.warehouse.root, settings)
+            check_crawl_locations(self.crawler.name, self.crawler.targets, self.crawler.storage_options,
+                                  warehouse=self.service.warehouse.root, settings=settings)  # fmt: skip
             self._crawl()
         except RunEnded as e:
             log.warning("crawler %s: %s", self.crawler.name, e)
@@ -157,7 +165,10 @@ class CrawlRun:
         index = self.service.crawlers.file_index(c.name)
         existing = self._crawler_tables()
         self._known = {}  # table name → its classification, for folders whose files did not change
-        walks = [walk(target.path, target.exclusions, c.storage_options) for target in c.targets]
+        walks = [walk(target.path, target.exclusions, c.storage_options, self._allowed) for target in c.targets]
+        for w in walks:
+            for path in w.refused:
+                self.metrics.skip(path, "symbolic link to a place outside the allowed_paths setting")
         to_classify, reuse = self._plan_reads(walks, index, existing)
         results = self._classify(to_classify)
         seen: dict[str, tuple[int, str, str]] = {}

@@ -31,6 +31,7 @@ class Walk:
     files: list[DataFile] = field(default_factory=list)
     hidden: int = 0
     excluded: int = 0
+    refused: list[str] = field(default_factory=list)  # symbolic links that lead outside the allowed roots
     _folders: list | None = None
 
     def folders(self) -> list[tuple[tuple[str, ...], list[DataFile]]]:
@@ -81,7 +82,10 @@ def _version(info: dict) -> str:
     return ""
 
 
-def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | None = None) -> Walk:
+def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | None = None,
+         allowed: list[str] | None = None) -> Walk:  # fmt: skip
+    """The data files under `url`. `allowed`: roots (metastore.catalog.paths.allowed_roots) that local
+    symbolic links met on the way must stay within; those that do not are listed in `refused`."""
     fs, root = url_to_fs(url, **(storage_options or {}))
     root = root.rstrip("/")
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -90,7 +94,7 @@ def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | 
     rules = [glob_to_regex(p.strip().lstrip("/")) for p in exclusions or [] if p.strip()]
     if not fs.exists(root):
         raise FileNotFoundError(f"crawler target {url} does not exist")
-    listing = _local_find(root) if protocol == "file" else _find(fs, root)
+    listing = _local_find(root, allowed, result.refused) if protocol == "file" else _find(fs, root)
     for path, size, version in sorted(listing):
         rel = path[len(root) :].lstrip("/")
         slashed = "/" + rel
@@ -111,13 +115,28 @@ def _find(fs, root: str) -> Iterator[tuple[str, int, str]]:
             yield path, int(info.get("size") or 0), _version(info)
 
 
-def _local_find(root: str) -> Iterator[tuple[str, int, str]]:
-    """os.scandir is several times faster than fsspec's local find on folders of many small files."""
+def _local_find(root: str, allowed: list[str] | None = None, refused: list[str] | None = None
+                ) -> Iterator[tuple[str, int, str]]:  # fmt: skip
+    """os.scandir is several times faster than fsspec's local find on folders of many small files.
+    Symbolic links are followed only within `allowed` (when given), and a folder is entered once."""
+    from metastore.catalog.paths import is_allowed
+
     stack = [root]
+    seen = {os.path.realpath(root)}
     while stack:
         folder = stack.pop()
         with os.scandir(folder) as entries:
             for e in entries:
+                if e.is_symlink():
+                    real = os.path.realpath(e.path)
+                    if allowed is not None and not is_allowed(real, allowed):
+                        if refused is not None:
+                            refused.append(e.path)
+                        continue
+                    if e.is_dir(follow_symlinks=True):
+                        if real in seen:
+                            continue
+                        seen.add(real)
                 if e.is_dir(follow_symlinks=True):
                     stack.append(e.path)
                 elif e.is_file(follow_symlinks=True):
