@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 
-from metastore.catalog import CatalogService, InvalidInput, NotFound
+from metastore.catalog import CatalogService, Forbidden, InvalidInput, NotFound
 from metastore.catalog import types as t
 from metastore.catalog.access import (
     RUN_TOKEN_PREFIX,
@@ -185,6 +185,8 @@ class Handler:
         self.cat.settings.set(key, value)
 
     def get_config_value(self, name, defaultValue):
+        if isinstance(name, str) and name.startswith(RUN_CALL_PREFIX):  # a job run's helper call (below)
+            return self._run_call(name[len(RUN_CALL_PREFIX) :], defaultValue)
         return self.cat.settings.get(name, defaultValue)
 
     def get_current_notificationEventId(self):
@@ -810,6 +812,88 @@ class Handler:
 
     def get_index_by_name(self, db_name, tbl_name, index_name):
         raise NotFound(f"index {index_name} on table {db_name}.{tbl_name} does not exist")
+
+    # --- job runs' helper calls (mortar_job: runner/jobs/context.py) ------------------------------------
+    # A job's driver holds a per-run credential (set_ugi group "mortar-run.<hex>"), never the storage URL.
+    # What the `mortar_job` helpers need beyond plain HMS calls goes through
+    # get_config_value("mortar.run.<call>", "<JSON argument>"), answered as JSON. Each call acts only for
+    # the run the credential is bound to: its own run record, the connections its job lists, its job's
+    # bookmarks, its workflow run's properties. Anyone else (users, an unbound or revoked credential) is
+    # refused, audited, with ConfigValSecurityException.
+
+    def _run_call(self, call: str, argument):
+        import json
+
+        ident = self.identity
+        handler = _RUN_CALLS.get(call)
+        if handler is None:
+            raise InvalidInput(f"{RUN_CALL_PREFIX}{call} is not a job run call (calls: {', '.join(_RUN_CALLS)})")
+        try:
+            if ident.kind != "run" or ident.run_id is None or ident.role == "none":
+                self._root.access.deny(ident, "read", f"{ident.name} may not call {RUN_CALL_PREFIX}{call}: only "
+                                       "a running job run's credential may", obj=call)  # fmt: skip
+            run = self._root.jobs.get_run(ident.run_id)
+            if run.ended_at is not None:
+                self._root.access.deny(ident, "read", f"{ident.name} has ended ({run.state})", obj=call)
+            try:
+                arg = json.loads(argument) if argument else {}
+            except ValueError:
+                raise InvalidInput(f"the argument of {RUN_CALL_PREFIX}{call} is not JSON") from None
+            if not isinstance(arg, dict):
+                raise InvalidInput(f"the argument of {RUN_CALL_PREFIX}{call} is not a JSON object")
+            return json.dumps(handler(self, run, arg))
+        except Forbidden as e:
+            raise tt.ConfigValSecurityException(message=str(e)) from e
+
+    def _rc_run(self, run, arg):
+        return {"run_id": run.id, "job": run.job, "workflow_run_id": run.workflow_run_id,
+                "connections": self._root.jobs.get(run.job).connections}  # fmt: skip
+
+    def _rc_connection(self, run, arg):
+        name = arg.get("name")
+        listed = [c.lower() for c in self._root.jobs.get(run.job).connections]
+        if not isinstance(name, str) or name.lower() not in listed:
+            self._root.access.deny(
+                self.identity, "read", f"job {run.job} does not list connection {name} (it lists: "
+                f"{', '.join(listed) or 'none'}); add it with: mortar job update {run.job} --connection {name}",
+                obj=str(name))  # fmt: skip
+        return dict(self.cat.connections.get(name, secrets=True).properties)
+
+    def _rc_bookmark(self, run, arg):
+        return self.cat.jobs.bookmark(run.job, _text(arg, "table"))
+
+    def _rc_record_bookmark(self, run, arg):
+        entries = arg.get("entries")
+        if not isinstance(entries, list):
+            raise InvalidInput("record_bookmark needs a list of entries")
+        self.cat.jobs.record_bookmark(run.id, _text(arg, "table"), entries)
+        return None
+
+    def _rc_reset_bookmark(self, run, arg):
+        self.cat.jobs.reset_bookmark(run.job)
+        return None
+
+    def _rc_run_properties(self, run, arg):
+        return {} if run.workflow_run_id is None else self.cat.workflows.run_properties(run.workflow_run_id)
+
+    def _rc_put_run_properties(self, run, arg):
+        if run.workflow_run_id is None:
+            raise InvalidInput(f"run {run.id} of job {run.job} is not part of a workflow run")
+        props = arg.get("properties")
+        if not isinstance(props, dict):
+            raise InvalidInput("put_run_properties needs an object of properties")
+        return self.cat.workflows.put_run_properties(run.workflow_run_id, props)
+
+
+RUN_CALL_PREFIX = "mortar.run."
+_RUN_CALLS = {name.removeprefix("_rc_"): fn for name, fn in vars(Handler).items() if name.startswith("_rc_")}
+
+
+def _text(arg: dict, key: str) -> str:
+    value = arg.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"argument {key} must be a non-empty string")
+    return value
 
 
 def _max(max_parts) -> int:

@@ -69,18 +69,69 @@ def job_name() -> str | None:
     return os.environ.get("MORTAR_JOB_NAME")
 
 
-def _catalog():
-    from metastore.catalog import CatalogService
-    from metastore.config import Settings
-    from metastore.storage.engine import make_engine
+class _Catalog:
+    """The run's door to the catalog: the metastore's Thrift port (MORTAR_METASTORE_URI), as the run's
+    credential (MORTAR_RUN_CREDENTIAL, given by the worker, bound to this run, revoked when it ends). Plain
+    HMS calls for tables and partitions; the rest through get_config_value("mortar.run.<call>", JSON),
+    which the metastore answers only for this run (see metastore/hms/handler.py)."""
 
-    global _catalog_service
-    try:
-        return _catalog_service
-    except NameError:
-        s = Settings.load()
-        _catalog_service = CatalogService(make_engine(s.database_url, pool_size=1), s.warehouse)
-        return _catalog_service
+    def __init__(self):
+        self._client = None
+        self._transport = None
+
+    def client(self):
+        if self._client is None:
+            from urllib.parse import urlparse
+
+            from thrift.protocol import TBinaryProtocol
+            from thrift.transport import TSocket, TTransport
+
+            from metastore.hms.gen.hive import ThriftHiveMetastore
+
+            uri = (os.environ.get("MORTAR_METASTORE_URI") or "").split(",")[0].strip()
+            if not uri:
+                raise RuntimeError("MORTAR_METASTORE_URI is not set: mortar_job works inside job runs only")
+            parsed = urlparse(uri)
+            sock = TSocket.TSocket(parsed.hostname or "127.0.0.1", parsed.port or 9083)
+            sock.setTimeout(600_000)
+            transport = TTransport.TBufferedTransport(sock)
+            client = ThriftHiveMetastore.Client(TBinaryProtocol.TBinaryProtocol(transport))
+            transport.open()
+            credential = os.environ.get("MORTAR_RUN_CREDENTIAL") or ""
+            client.set_ugi(os.environ.get("MORTAR_JOB_NAME") or "mortar-job", [credential] if credential else [])
+            self._client, self._transport = client, transport
+        return self._client
+
+    def call(self, name: str, argument: dict | None = None):
+        """Run call `name` (metastore/hms/handler.py `_rc_<name>`) with `argument`; its JSON answer."""
+        import json
+
+        from metastore.hms.gen.hive import ttypes as tt
+
+        try:
+            answer = self.client().get_config_value("mortar.run." + name, json.dumps(argument or {}))
+        except tt.ConfigValSecurityException as e:
+            raise PermissionError(e.message) from None
+        except Exception as e:
+            message = getattr(e, "message", None) or str(e)
+            raise RuntimeError(f"mortar_job {name}: {message}") from None
+        return json.loads(answer)
+
+    def table(self, db: str, name: str):
+        return self.client().get_table(db, name)
+
+    def partition_names(self, db: str, name: str) -> list[str]:
+        return list(self.client().get_partition_names(db, name, -1))
+
+
+_door: _Catalog | None = None
+
+
+def _catalog() -> _Catalog:
+    global _door
+    if _door is None:
+        _door = _Catalog()
+    return _door
 
 
 def new_partitions(table: str) -> list[str]:
@@ -88,12 +139,11 @@ def new_partitions(table: str) -> list[str]:
     db, _, name = table.partition(".")
     if not name:
         db, name = "default", db
-    service = _catalog()
-    names = service.partitions.names(db, name)
+    names = _catalog().partition_names(db, name)
     option = os.environ.get("MORTAR_JOB_BOOKMARK", "disable")
     if option == "disable" or job_name() is None:
         return names
-    done = set(service.jobs.bookmark(job_name(), f"{db}.{name}"))
+    done = set(_catalog().call("bookmark", {"table": f"{db}.{name}"}))
     return [n for n in names if n not in done]
 
 
@@ -109,12 +159,12 @@ def read_new_partitions(table: str, spark=None):
     db, _, name = table.partition(".")
     if not name:
         db, name = "default", db
-    if not _catalog().tables.get(db, name).partition_keys:
+    if not _catalog().table(db, name).partitionKeys:
         return read_new_files(f"{db}.{name}", spark)
     parts = new_partitions(f"{db}.{name}")
     df = spark.table(f"{db}.{name}")
     if os.environ.get("MORTAR_JOB_BOOKMARK") == "enable" and run_id() is not None and parts:
-        _catalog().jobs.record_bookmark(run_id(), f"{db}.{name}", parts)
+        _catalog().call("record_bookmark", {"table": f"{db}.{name}", "entries": parts})
     if os.environ.get("MORTAR_JOB_BOOKMARK", "disable") == "disable":
         return df
     if not parts:
@@ -132,7 +182,7 @@ def table_files(table: str) -> list[dict]:
     from fsspec.core import url_to_fs
 
     db, _, name = table.partition(".")
-    location = _catalog().tables.get(db, name).sd.location
+    location = _catalog().table(db, name).sd.location
     fs, root = url_to_fs(location)
     out = []
     for path, info in sorted(fs.find(root, detail=True).items()):
@@ -157,7 +207,7 @@ def new_files(table: str) -> list[dict]:
     files = table_files(f"{db}.{name}")
     if os.environ.get("MORTAR_JOB_BOOKMARK", "disable") == "disable" or job_name() is None:
         return files
-    done = {bookmark_key(e) for e in _catalog().jobs.bookmark(job_name(), f"{db}.{name}")}
+    done = {bookmark_key(e) for e in _catalog().call("bookmark", {"table": f"{db}.{name}"})}
     return [f for f in files if bookmark_key(f) not in done]
 
 
@@ -178,7 +228,7 @@ def read_new_files(table: str, spark=None):
         return df
     files = new_files(f"{db}.{name}")
     if option == "enable" and run_id() is not None and files:
-        _catalog().jobs.record_bookmark(run_id(), f"{db}.{name}", files)
+        _catalog().call("record_bookmark", {"table": f"{db}.{name}", "entries": files})
     if not files:
         return df.where(F.lit(False))
     # input_file_name() is a URI (file:/x, file:///x, s3a://b/k, escaped): compared without its scheme
@@ -197,7 +247,7 @@ def workflow_run_id() -> int | None:
 def get_run_properties() -> dict:
     """The run properties of the workflow run this job runs in ({} outside workflows)."""
     wid = workflow_run_id()
-    return {} if wid is None else _catalog().workflows.run_properties(wid)
+    return {} if wid is None else _catalog().call("run_properties")
 
 
 def put_run_properties(properties: dict) -> dict:
@@ -205,7 +255,7 @@ def put_run_properties(properties: dict) -> dict:
     wid = workflow_run_id()
     if wid is None:
         raise RuntimeError("this job run is not part of a workflow run")
-    return _catalog().workflows.put_run_properties(wid, properties)
+    return _catalog().call("put_run_properties", {"properties": dict(properties)})
 
 
 def connection(name: str) -> dict[str, str]:
@@ -220,7 +270,7 @@ def connection(name: str) -> dict[str, str]:
             f"job {job_name() or '(not in a job run)'} does not list connection {name} (it lists: {listed}); "
             f"add it with: mortar job update {job_name() or 'JOB'} --connection {name}"
         )
-    return dict(_catalog().connections.get(name, secrets=True).properties)
+    return dict(_catalog().call("connection", {"name": name}))
 
 
 def jdbc_options(name: str) -> dict[str, str]:
@@ -239,7 +289,7 @@ def jdbc_options(name: str) -> dict[str, str]:
 
 def reset_bookmark() -> None:
     """Forget what this job processed: the next run reads everything again."""
-    _catalog().jobs.reset_bookmark(job_name())
+    _catalog().call("reset_bookmark")
 
 
 sys.modules.setdefault("mortar_job", sys.modules[__name__])

@@ -8,8 +8,11 @@ output, Python's and the JVM's (log4j), goes to the run's log through the driver
 (runner/jobs/output.py); before and after the run, to the pool's log. Either way the process serves one run and exits: a warm
 driver is replaced by a new one rather than reused, so no state leaks from one run to the next.
 
-The Spark settings come as JSON in MORTAR_JOB_SPARK_CONF (with `spark.master`); the catalog settings
-(MORTAR_DATABASE_URL, MORTAR_WAREHOUSE) in the environment, for bookmarks.
+The Spark settings come as JSON in MORTAR_JOB_SPARK_CONF (with `spark.master`). The driver never sees the
+catalog's storage: it has the metastore's Thrift address (MORTAR_METASTORE_URI) and its own credential
+(MORTAR_RUN_CREDENTIAL), which the worker binds to the run it gives the driver and revokes when the run
+ends. Spark's Hive client presents it: the Hadoop login user is made a user whose groups hold it, and
+Hive's client sends set_ugi(user, groups) when it connects; the `mortar_job` helpers send it likewise.
 """
 
 from __future__ import annotations
@@ -28,10 +31,29 @@ def build_session(conf: dict | None = None):
     from pyspark.sql import SparkSession
 
     conf = dict(conf if conf is not None else json.loads(os.environ.get("MORTAR_JOB_SPARK_CONF", "{}")))
+    conf.setdefault("spark.hadoop.hive.metastore.execute.setugi", "true")  # Hive's client sends set_ugi
     builder = SparkSession.builder.appName(conf.pop("spark.app.name", "mortar-job"))
     for k, v in conf.items():
         builder = builder.config(k, v)
-    return builder.enableHiveSupport().getOrCreate()
+    session = builder.enableHiveSupport().getOrCreate()
+    present_credential(session, os.environ.get("MORTAR_RUN_CREDENTIAL"))
+    return session
+
+
+def present_credential(session, credential: str | None) -> None:
+    """Make the JVM's Hadoop login user one whose groups are [credential], before the Hive client exists
+    (it is created on the first catalog call): Hive 2.3's HiveMetaStoreClient sends
+    set_ugi(user, groups) of the current user when it connects, and the metastore takes a group of the form
+    mortar-run.<hex> as the run's credential. Spark shares org.apache.hadoop.* classes (not Hive's) with
+    its isolated Hive client loader, so the Hive client sees this login user."""
+    if not credential:
+        return
+    jvm = session._jvm
+    ugi_class = jvm.org.apache.hadoop.security.UserGroupInformation
+    user = ugi_class.getCurrentUser().getShortUserName()
+    groups = session._sc._gateway.new_array(jvm.java.lang.String, 1)
+    groups[0] = credential
+    ugi_class.setLoginUser(ugi_class.createUserForTesting(user, groups))
 
 
 def fresh_session(base):

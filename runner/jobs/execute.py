@@ -67,16 +67,31 @@ def base_spark_conf(settings: Settings, master: str | None = None) -> dict[str, 
 
 
 def catalog_env(settings: Settings) -> dict[str, str]:
-    return {"MORTAR_DATABASE_URL": settings.database_url, "MORTAR_WAREHOUSE": settings.warehouse,
-            "MORTAR_DATA_DIR": str(Path(settings.data_dir).absolute())}  # fmt: skip
+    """What a driver is told of the catalog: the metastore's Thrift address, nothing else. Its credential
+    (MORTAR_RUN_CREDENTIAL) is added per driver; the storage URL and every other setting never are."""
+    return {"MORTAR_METASTORE_URI": metastore_uri(settings)}
 
 
-def make_pool(settings: Settings, size: int | None = None) -> WarmPool | None:
+def driver_env(settings: Settings, *extra: dict[str, str]) -> dict[str, str]:
+    """A driver's environment: the worker's without any MORTAR_* variable (the storage URL, the broker's,
+    the configuration file, key files), then the catalog's address and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("MORTAR_")}
+    env.update(catalog_env(settings))
+    for e in extra:
+        env.update(e)
+    return env
+
+
+def make_pool(settings: Settings, size: int | None = None, service: CatalogService | None = None) -> WarmPool | None:
+    """The warm pool of this worker process; `service` issues and revokes the drivers' credentials (by
+    default a catalog opened from `settings`)."""
     size = settings.job_warm_pool if size is None else size
     if size <= 0:
         return None
-    pool = WarmPool(size, base_spark_conf(settings), catalog_env(settings),
-                    str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"))  # fmt: skip
+    if service is None:
+        service = CatalogService.open(settings.database_url, settings.warehouse)
+    pool = WarmPool(size, base_spark_conf(settings), driver_env(settings),
+                    str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"), access=service.access)  # fmt: skip
     pool.fill()
     return pool
 
@@ -180,6 +195,7 @@ def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Setting
         _note(logfile, f"the run could not be executed: {type(e).__name__}: {e}")
         raise
     finally:
+        _revoke(service, run.id)  # the driver is gone (or killed): its credential ends with the run
         shipper.close()  # after the notes of a timeout or stop: all of it is in the catalog before the end
 
 
@@ -193,16 +209,16 @@ def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, p
     )
     warm = driver is not None
     if warm:
+        if driver.credential:  # bound before the request: the run's first call already acts as the run
+            service.access.bind_run_credential(driver.credential, run.id)
         proc = driver.submit(request)
     else:
         (workdir / "request.json").write_text(json.dumps(request), encoding="utf-8")
         conf = {**base_spark_conf(settings, job.master), **job.spark_conf}
-        env = {
-            **os.environ,
-            **catalog_env(settings),
-            **request["env"],
-            "MORTAR_JOB_SPARK_CONF": json.dumps(conf),
-        }
+        credential = service.access.new_run_credential()
+        service.access.bind_run_credential(credential, run.id)
+        env = driver_env(settings, request["env"], {"MORTAR_JOB_SPARK_CONF": json.dumps(conf),
+                                                     "MORTAR_RUN_CREDENTIAL": credential})  # fmt: skip
         with open(logfile, "ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", "runner.jobs.driver", "--request", str(workdir / "request.json")],
                                     cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -249,6 +265,13 @@ def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, p
     return FAILED, error or f"the driver exited with code {code}", warm
 
 
+def _revoke(service: CatalogService, run_id: int) -> None:
+    try:
+        service.access.revoke_run_credentials(run_id=run_id)
+    except Exception:  # noqa: BLE001 - logged; the credential is also refused once the run has ended
+        log.exception("the credentials of run %d could not be revoked", run_id)
+
+
 def _note(logfile: Path, text: str) -> None:
     with open(logfile, "a", encoding="utf-8") as f:
         f.write(f"# {text}\n")
@@ -266,6 +289,7 @@ def recover_stale_runs(service: CatalogService, send_task: SendTask, older_than_
     finished = service.jobs.mark_stale_runs(older_than_s)
     for f in finished:
         log.warning("run %d of job %s: %s", f.run.id, f.run.job, f.run.error)
+        _revoke(service, f.run.id)  # its worker died: a driver that outlived it can do nothing more
         enqueue_started(f.started, send_task)
         try:
             on_job_run_ended(service, f.run, send_task)

@@ -57,10 +57,11 @@ def kill_tree(pid: int) -> list[int]:
 
 
 class WarmDriver:
-    def __init__(self, proc: subprocess.Popen, started: float):
+    def __init__(self, proc: subprocess.Popen, started: float, credential: str | None = None):
         self.proc = proc
         self.started = started
         self.ready = False
+        self.credential = credential  # read-only until the run that takes the driver binds it
 
     def poll_ready(self, timeout: float = 0.0) -> bool:
         """True once the driver said READY; False while it warms up (or if it died)."""
@@ -84,13 +85,16 @@ class WarmDriver:
 
 
 class WarmPool:
-    def __init__(
-        self, size: int, spark_conf: dict[str, str], env: dict[str, str], log_path: str | None = None
-    ):
+    def __init__(self, size: int, spark_conf: dict[str, str], env: dict[str, str], log_path: str | None = None,
+                 access=None):  # fmt: skip
+        """`env`: the drivers' whole environment (runner.jobs.execute.driver_env: no secrets in it);
+        `access`: the catalog's Access area, which issues each driver its credential and revokes those of
+        drivers that end unused."""
         self.size = size
         self.spark_conf = dict(spark_conf)
         self.env = dict(env)
         self.log_path = log_path
+        self.access = access
         self.drivers: list[WarmDriver] = []
 
     @property
@@ -105,12 +109,23 @@ class WarmPool:
                 alive.append(d)
             else:
                 log.warning("warm driver %d exited with %s before use", d.proc.pid, d.proc.returncode)
+                self._revoke(d)
         self.drivers = alive
         while len(self.drivers) < self.size:
             self.drivers.append(self._start())
 
+    def _revoke(self, driver: WarmDriver) -> None:
+        if self.access is not None and driver.credential:
+            try:
+                self.access.revoke_run_credentials(secret=driver.credential)
+            except Exception:  # noqa: BLE001 - logged; the driver is gone anyway
+                log.exception("the credential of warm driver %d could not be revoked", driver.proc.pid)
+
     def _start(self) -> WarmDriver:
-        env = {**os.environ, **self.env, "MORTAR_JOB_SPARK_CONF": json.dumps(self.spark_conf)}
+        credential = self.access.new_run_credential() if self.access is not None else None
+        env = {**self.env, "MORTAR_JOB_SPARK_CONF": json.dumps(self.spark_conf)}
+        if credential:
+            env["MORTAR_RUN_CREDENTIAL"] = credential
         err = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             proc = subprocess.Popen([sys.executable, "-m", "runner.jobs.driver", "--warm"], cwd=ROOT, env=env,
@@ -120,7 +135,7 @@ class WarmPool:
             if err is not subprocess.DEVNULL:
                 err.close()
         log.info("warm driver %d starting", proc.pid)
-        return WarmDriver(proc, time.time())
+        return WarmDriver(proc, time.time(), credential)
 
     def take(self, wait_s: float) -> WarmDriver | None:
         """A READY driver (removed from the pool, which starts a replacement), waiting up to `wait_s` for
@@ -154,4 +169,5 @@ class WarmPool:
     def shutdown(self) -> None:
         for d in self.drivers:
             kill_tree(d.proc.pid)
+            self._revoke(d)
         self.drivers = []
