@@ -23,6 +23,7 @@ from thrift.transport import TSocket, TTransport
 from metastore.catalog import CatalogService
 from metastore.catalog.base import Sql
 from metastore.config import Settings
+from metastore.hms import transport_security
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.handler import WIRE_METHODS, Handler
 from metastore.hms.listings import ListingCache
@@ -207,12 +208,15 @@ class MetastoreServer:
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            principal = None
+            if transport_security.enabled(self.settings):  # TLS, then SASL GSSAPI; refused: logged, closed
+                conn, principal = transport_security.secure(conn, self.settings)
             protocols = open_protocols(conn)
             if protocols is None:
                 log.info("closing connection from %s: not a Thrift binary or compact message", addr[0])
                 return
             iprot, oprot = protocols
-            processor = Processor(Handler(self.catalog, self.listings, self.settings, peer=addr[0]))
+            processor = Processor(Handler(self.catalog, self.listings, self.settings, peer=addr[0], principal=principal))
             while not self._stopping.is_set():
                 processor.process(iprot, oprot)
         except TTransport.TTransportException as e:
