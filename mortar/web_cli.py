@@ -170,7 +170,7 @@ def user_list(config, data_dir, database_url) -> None:
 def user_set(
     name, role, new_password, password_stdin, databases, all_databases, config, data_dir, database_url
 ) -> None:
-    """Change user NAME's role, password or databases."""
+    """Change user NAME's role, password or databases (a change ends the user's console sessions)."""
     from metastore.catalog import CatalogError
 
     kwargs: dict = {}
@@ -198,7 +198,7 @@ def user_set(
 @_data_dir
 @_database_url
 def user_delete(name, config, data_dir, database_url) -> None:
-    """Delete user NAME and their API tokens."""
+    """Delete user NAME with their API tokens and console sessions."""
     from metastore.catalog import CatalogError
 
     try:
@@ -206,6 +206,24 @@ def user_delete(name, config, data_dir, database_url) -> None:
     except CatalogError as e:
         _fail(e)
     click.echo(f"user {name} deleted")
+
+
+@user.command("logout")
+@click.argument("name")
+@_config
+@_data_dir
+@_database_url
+def user_logout(name, config, data_dir, database_url) -> None:
+    """End every console session of user NAME at once (on every web server); API tokens stay."""
+    from metastore.catalog import CatalogError
+
+    try:
+        n = _catalog(
+            _settings(config=config, data_dir=data_dir, database_url=database_url)
+        ).users.end_sessions(name)
+    except CatalogError as e:
+        _fail(e)
+    click.echo(f"user {name}: {n} session{'' if n == 1 else 's'} ended")
 
 
 @user.command("token")

@@ -1,29 +1,52 @@
-"""Users of the console and JSON API: hashed passwords, roles, API tokens and per-database grants.
+"""Users of the console and JSON API: hashed passwords, roles, API tokens, per-database grants, console
+sessions and the throttling of failed logins.
 
 Roles: `viewer` reads, `editor` also changes catalog objects and starts runs, `admin` also manages users.
 A user with `databases=None` sees every database; otherwise only the databases listed (admins see all).
 Passwords are hashed with werkzeug.security; API tokens are random secrets of which only the SHA-256 is
 stored (they carry 256 bits of entropy, a slow hash adds nothing).
+
+Sessions: a console login is a row of `web_sessions` keyed by the SHA-256 of a random secret the cookie
+carries, so a session ends server-side by deleting its row: at logout, when the user's password, role or
+databases change, when the user is deleted, and with `mortar user logout NAME` (`end_sessions`).
+
+Throttling: failed attempts are counted per key in `login_failures` ("user:<name>", "addr:<ip>" for the
+login form, "token:<ip>" for unknown API tokens), so every web server on the same storage sees the same
+counts. `begin_attempt` counts an attempt *before* the password is checked (so parallel requests cannot
+get past the limit); the attempt that reaches the limit is still checked, later ones are refused until
+the lock-out ends, whatever the password. A successful login clears its user's count and takes its own
+attempt back from the other keys (`attempt_succeeded`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metastore.catalog.base import Area, now_ms
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from metastore.catalog.names import check_name
 from metastore.catalog.types import DEFAULT_CATALOG
-from metastore.storage.models import NAME, WebGrantRow, WebSecretRow, WebTokenRow, WebUserRow
+from metastore.storage.models import (
+    NAME,
+    LoginFailureRow,
+    WebGrantRow,
+    WebSecretRow,
+    WebSessionRow,
+    WebTokenRow,
+    WebUserRow,
+)
 
 ROLES = ("admin", "editor", "viewer")
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "mortar_"
+SESSION_IDLE_MS = 7 * 24 * 3600 * 1000  # a session not used for a week has ended
+SESSION_TOUCH_MS = 60_000  # last_seen_at is written at most once a minute
 
 
 @dataclass(slots=True)
@@ -195,7 +218,12 @@ class Users(Area):
                 update(WebUserRow).where(WebUserRow.id == row.id).values(updated_at=now_ms(), **values)
             )
             if "all_databases" in values:
+                before = self._user(conn, row).databases
                 self._set_grants(conn, row.id, databases)
+                if before == databases:
+                    values.pop("all_databases")
+            if values:  # what the user may do changed: their sessions end (tokens stay)
+                self._end_sessions(conn, row.id)
             changed = sorted(k if k != "all_databases" else "databases" for k in values)
             self._audit_user(conn, "UPDATE_USER", row.name, changed=["password" if c == "password_hash" else c
                                                                       for c in changed])  # fmt: skip
@@ -208,11 +236,12 @@ class Users(Area):
         ).scalar()
 
     def delete(self, name: str) -> None:
-        """Delete a user with its tokens; the last admin cannot be deleted (Conflict)."""
+        """Delete a user with its tokens and sessions; the last admin cannot be deleted (Conflict)."""
         with self._write() as conn:
             row = self._row(conn, name, for_update=True)
             if row.role == "admin" and self._admins(conn) <= 1:
                 raise Conflict(f"user {row.name} is the last admin and cannot be deleted")
+            self._end_sessions(conn, row.id)
             conn.execute(delete(WebUserRow).where(WebUserRow.id == row.id))
             self._audit_user(conn, "DELETE_USER", row.name)
 
@@ -290,6 +319,140 @@ class Users(Area):
                     update(WebTokenRow).where(WebTokenRow.id == found.token_id).values(last_used_at=at)
                 )
         return user
+
+    # --- console sessions ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _end_sessions(conn: Connection, user_id: int) -> int:
+        return conn.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user_id)).rowcount
+
+    def create_session(self, user_id: int, address: str | None = None) -> str:
+        """A new session of user `user_id`; returns its secret (for the cookie: only its hash is kept).
+        Sessions unused for SESSION_IDLE_MS are removed on the way."""
+        secret = secrets.token_urlsafe(32)
+        at = now_ms()
+        with self._write() as conn:
+            conn.execute(delete(WebSessionRow).where(WebSessionRow.last_seen_at < at - SESSION_IDLE_MS))
+            conn.execute(insert(WebSessionRow).values(id_hash=_hash_token(secret), user_id=user_id, created_at=at,
+                                                      last_seen_at=at, address=(address or None) and address[:64]))  # fmt: skip
+        return secret
+
+    def user_by_session(self, secret) -> User | None:
+        """The user of the live session `secret`, or None (ended, expired or never issued). One look-up by
+        primary key; records the session's last use at most once a minute."""
+        if not isinstance(secret, str) or not secret or len(secret) > 200:
+            return None
+        digest = _hash_token(secret)
+        at = now_ms()
+        with self._read() as conn:
+            found = conn.execute(
+                select(WebSessionRow.last_seen_at.label("session_seen"), WebUserRow)
+                .join(WebUserRow, WebUserRow.id == WebSessionRow.user_id)
+                .where(WebSessionRow.id_hash == digest)
+            ).first()
+            if found is None or at - found.session_seen > SESSION_IDLE_MS:
+                return None
+            user = self._user(conn, found)
+        if at - found.session_seen > SESSION_TOUCH_MS:
+            with self._write() as conn:
+                conn.execute(
+                    update(WebSessionRow).where(WebSessionRow.id_hash == digest).values(last_seen_at=at)
+                )
+        return user
+
+    def end_session(self, secret) -> None:
+        """End the session `secret` (logout); nothing when it has ended already."""
+        if isinstance(secret, str) and secret:
+            with self._write() as conn:
+                conn.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == _hash_token(secret)))
+
+    def end_sessions(self, name: str) -> int:
+        """End every session of user `name` (its API tokens stay); returns how many there were."""
+        with self._write() as conn:
+            row = self._row(conn, name)
+            n = self._end_sessions(conn, row.id)
+            self._audit_user(conn, "END_SESSIONS", row.name, sessions=n)
+        return n
+
+    def session_count(self, name: str) -> int:
+        with self._read() as conn:
+            row = self._row(conn, name)
+            return conn.execute(
+                select(func.count()).select_from(WebSessionRow).where(WebSessionRow.user_id == row.id,
+                                                                      WebSessionRow.last_seen_at >= now_ms() - SESSION_IDLE_MS)
+            ).scalar()  # fmt: skip
+
+    # --- throttling of failed logins ------------------------------------------------------------------
+
+    @staticmethod
+    def login_keys(name, address: str | None) -> list[str]:
+        """The throttling keys of a login attempt: its user name and its client address."""
+        name = name.lower() if isinstance(name, str) else ""
+        return [f"user:{name}"[:NAME], f"addr:{address or '-'}"[:NAME]]
+
+    def begin_attempt(self, keys: list[str], max_failures: int, lockout_ms: int) -> int:
+        """Count one attempt under each of `keys`, before its credential is checked. Returns 0 when the
+        attempt may go on, else the milliseconds until the lock-out ends (then nothing is counted).
+        `max_failures` attempts within `lockout_ms` lock every key that reached it for `lockout_ms`."""
+        for tries in range(3):
+            try:
+                return self._begin_attempt(keys, max(1, max_failures), max(0, int(lockout_ms)))
+            except IntegrityError:  # another server inserted the same key meanwhile: count again
+                if tries == 2:
+                    raise
+        return 0  # unreachable
+
+    def _begin_attempt(self, keys: list[str], max_failures: int, lockout_ms: int) -> int:
+        at = now_ms()
+        with self._write() as conn:
+            rows = {r.key: r for r in conn.execute(
+                select(LoginFailureRow).where(LoginFailureRow.key.in_(keys)).with_for_update())}  # fmt: skip
+            wait = max((r.locked_until - at for r in rows.values() if r.locked_until and r.locked_until > at),
+                       default=0)  # fmt: skip
+            if wait:
+                return wait
+            for key in keys:
+                row = rows.get(key)
+                if row is None:
+                    failures = 1
+                    conn.execute(insert(LoginFailureRow).values(key=key, failures=1, first_at=at))
+                elif (row.locked_until is not None) or row.first_at < at - lockout_ms:  # a new window
+                    failures = 1
+                    conn.execute(update(LoginFailureRow).where(LoginFailureRow.key == key)
+                                 .values(failures=1, first_at=at, locked_until=None))  # fmt: skip
+                else:
+                    failures = row.failures + 1
+                    conn.execute(
+                        update(LoginFailureRow).where(LoginFailureRow.key == key).values(failures=failures)
+                    )
+                if failures >= max_failures:
+                    conn.execute(update(LoginFailureRow).where(LoginFailureRow.key == key)
+                                 .values(locked_until=at + lockout_ms))  # fmt: skip
+                    self._audit(conn, "LOGIN_LOCKOUT", DEFAULT_CATALOG, None, key, failures=failures,
+                                lockout_s=lockout_ms / 1000)  # fmt: skip
+            if random.random() < 0.02:  # now and then, forget windows long over
+                conn.execute(delete(LoginFailureRow).where(
+                    LoginFailureRow.first_at < at - 2 * lockout_ms,
+                    or_(LoginFailureRow.locked_until.is_(None), LoginFailureRow.locked_until < at),
+                    LoginFailureRow.key.not_in(keys)))  # fmt: skip
+        return 0
+
+    def attempt_succeeded(self, keys: list[str], max_failures: int) -> None:
+        """The attempt counted by `begin_attempt(keys)` succeeded: its user's count (the first key) is
+        cleared; the other keys (the address) get that attempt back."""
+        if not keys:
+            return
+        with self._write() as conn:
+            conn.execute(delete(LoginFailureRow).where(LoginFailureRow.key == keys[0]))
+            others = keys[1:]
+            if others:
+                conn.execute(update(LoginFailureRow).where(LoginFailureRow.key.in_(others),
+                                                           LoginFailureRow.failures > 0)
+                             .values(failures=LoginFailureRow.failures - 1))  # fmt: skip
+                conn.execute(update(LoginFailureRow).where(
+                    LoginFailureRow.key.in_(others),
+                    and_(LoginFailureRow.locked_until.is_not(None), LoginFailureRow.failures < max(1, max_failures)),
+                ).values(locked_until=None))  # fmt: skip
 
     # --- secrets of the web layer --------------------------------------------------------------------
 

@@ -52,7 +52,9 @@ def run_chart(runs: list[CrawlerRun], width: int = 720, height: int = 180, color
     parts.append(f'<text x="{width - right}" y="{height - 6}" font-size="10" text-anchor="end">{last}</text>')
     parts.append("</svg>")
     legend = " ".join(
-        f'<span class="legend"><i style="background:{c}"></i>{s.lower()}</span>' for s, c in colors.items()
+        f'<span class="legend"><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+        f'fill="{c}"/></svg>{s.lower()}</span>'
+        for s, c in colors.items()
     )
     return "".join(parts) + f'<div class="legend-row">{legend}</div>'
 

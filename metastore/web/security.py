@@ -1,6 +1,13 @@
 """Who is asking and what they may do: API tokens (Bearer), session login, CSRF, roles and database grants.
 
-- Every request resolves `g.user` from `Authorization: Bearer <token>` or from the session cookie.
+- Every request resolves `g.user` from `Authorization: Bearer <token>` or from the session cookie. The
+  cookie (signed) carries a random session id; the session is live while its row is in storage
+  (`Users.user_by_session`), so logout, a change of the user's password, role or databases, deleting the
+  user and `mortar user logout NAME` end it on every web server at once.
+- Throttling: failed logins are counted per user name and per client address in storage (shared by all
+  web servers); after `login_max_failures` within `login_lockout_s` further attempts are refused, even
+  with the right password, with 429 and Retry-After until the lock-out ends. Unknown API tokens are
+  counted per address the same way (known tokens are never slowed down).
 - The API answers 401 without a user, the console redirects to the login page; `/health` is open.
 - CSRF: each session has a random token; every console form carries it (`csrf_token` field) and every
   POST to the console or the login form must send it back. API calls authenticated by the session cookie
@@ -13,6 +20,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from urllib.parse import urlsplit
 
@@ -33,14 +41,16 @@ from metastore.catalog.access import Identity, user_identity
 from metastore.catalog.users import User
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+log = logging.getLogger(__name__)
 
 
 class WebError(Exception):
     """An error the web layer answers with `status` (JSON for the API, a page for the console)."""
 
-    def __init__(self, status: int, kind: str, message: str):
+    def __init__(self, status: int, kind: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status, self.kind, self.message = status, kind, message
+        self.headers = headers or {}
 
 
 def unauthorized(
@@ -51,6 +61,15 @@ def unauthorized(
 
 def forbidden(message: str) -> WebError:
     return WebError(403, "Forbidden", message)
+
+
+def retry_after(wait_ms: int) -> str:
+    """Retry-After in whole seconds, rounded up (never 0 while locked)."""
+    return str(max(1, -(-int(wait_ms) // 1000)))
+
+
+def too_many(message: str, wait_ms: int) -> WebError:
+    return WebError(429, "TooManyRequests", message, {"Retry-After": retry_after(wait_ms)})
 
 
 def state():
@@ -67,19 +86,34 @@ def load_user() -> None:
         if scheme.lower() == "bearer":
             g.user = users.user_by_token(secret.strip())
             g.auth = "token" if g.user else "bad-token"
+            if g.user is None:
+                _count_bad_token()
             return
-    uid = session.get("uid")
-    if isinstance(uid, int):
-        user = users.get_by_id(uid)
-        if user is not None and session.get("pw") == _password_mark(user):
+    sid = session.get("sid")
+    if sid is not None:
+        user = users.user_by_session(sid)
+        if user is not None:
             g.user, g.auth = user, "session"
         else:
             session.clear()
+    elif "uid" in session:  # a cookie from before server-side sessions: it names no session
+        session.clear()
 
 
-def _password_mark(user: User) -> int:
-    """Sessions end when the user's record changes (password, role, grants): they hold its update time."""
-    return user.updated_at
+def _throttle() -> tuple[int, int]:
+    settings = state().settings
+    return int(settings.login_max_failures), int(float(settings.login_lockout_s) * 1000)
+
+
+def _count_bad_token() -> None:
+    """An unknown Bearer token counts as a failed attempt of its address; past the limit: 429."""
+    limit, lockout_ms = _throttle()
+    wait = state().service.users.begin_attempt([f"token:{request.remote_addr or '-'}"], limit, lockout_ms)
+    if wait:
+        log.warning("unknown API tokens from %s: refused for %.0f s", request.remote_addr, wait / 1000)
+        raise too_many(
+            f"too many unknown API tokens from this address: try again in {retry_after(wait)} s", wait
+        )
 
 
 MAX_ID = 2**63 - 1
@@ -185,23 +219,33 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        user = state().service.users.authenticate(
-            request.form.get("username", ""), request.form.get("password", "")
-        )
-        if user is not None:
-            session.clear()
-            session["uid"] = user.id
-            session["pw"] = _password_mark(user)
-            csrf_token()
-            return redirect(_safe_next(request.form.get("next")))
-        error = "Wrong user name or password."
-    status = 401 if error else 200
-    return render_template("login.html", error=error, next=request.values.get("next", "")), status
+        users = state().service.users
+        name, address = request.form.get("username", ""), request.remote_addr
+        keys = users.login_keys(name, address)
+        limit, lockout_ms = _throttle()
+        wait = users.begin_attempt(keys, limit, lockout_ms)
+        if wait:
+            log.warning("login of %r from %s refused: locked out for %.0f s", name[:64], address, wait / 1000)
+            error = (f"Too many failed logins for this user or from this address: try again in "
+                     f"{retry_after(wait)} s.")  # fmt: skip
+            status, headers = 429, {"Retry-After": retry_after(wait)}
+        else:
+            user = users.authenticate(name, request.form.get("password", ""))
+            if user is not None:
+                users.attempt_succeeded(keys, limit)
+                session.clear()
+                session["sid"] = users.create_session(user.id, address)
+                csrf_token()
+                return redirect(_safe_next(request.form.get("next")))
+            error, status = "Wrong user name or password.", 401
+    page = render_template("login.html", error=error, next=request.values.get("next", ""))
+    return page, status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    state().service.users.end_session(session.get("sid"))
     session.clear()
     return redirect(url_for("auth.login"))
