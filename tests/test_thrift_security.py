@@ -64,6 +64,17 @@ def _client(ms, host="127.0.0.1"):
     return c
 
 
+def _generated_client(ms):
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.transport import TSocket, TTransport
+
+    from metastore.hms.gen.hive import ThriftHiveMetastore
+
+    trans = TTransport.TBufferedTransport(TSocket.TSocket("127.0.0.1", ms.port))
+    trans.open()
+    return ThriftHiveMetastore.Client(TBinaryProtocol(trans))
+
+
 def _denials(catalog, after: int):
     return [r for r in catalog.audit.records(after_id=after) if r.action == "DENIED"]
 
@@ -162,8 +173,13 @@ def test_users_roles_and_grants_apply_on_thrift_as_on_the_web(server):
         e.create_table(table(sales, "nope"))
     with pytest.raises(ttypes.MetaException, match=f"no access to database {sales}"):
         e.add_partitions([ttypes.Partition(dbName=sales, tableName="t", values=["1"])])
-    with pytest.raises(ttypes.MetaException, match="admin role"):
-        e.setMetaConf("hive.metastore.try.direct.sql", "false")  # a server setting: admins only
+    g = _generated_client(ms)  # hmsclient predates catalogs
+    g.set_ugi(editor, [])
+    from metastore.hms.gen.hive import ttypes as gt
+
+    with pytest.raises(gt.MetaException, match="admin role"):  # catalogs: admins only
+        g.create_catalog(gt.CreateCatalogRequest(catalog=gt.Catalog(name=unique("c"), locationUri="/tmp")))
+    g._iprot.trans.close()
 
     # a change of grants is seen by open connections (within handler.IDENTITY_TTL_S)
     catalog.users.update(viewer, databases=[hr, sales])

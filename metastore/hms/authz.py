@@ -2,8 +2,7 @@
 
 `rule_of(method)` gives a function of the call's arguments (in IDL order) returning (action, databases),
 or None for the session methods anyone may call (fb303 status, set_ugi, shutdown...). Actions follow
-access.py: reads (get_*, list_*, show_*...) need `read`, everything else `write`, catalogs and server
-settings `admin`. The databases come from the arguments by their IDL names (dbname, db_name, dbName,
+access.py: reads (get_*, list_*, show_*...) need `read`, everything else `write`, and catalogs `admin`. The databases come from the arguments by their IDL names (dbname, db_name, dbName,
 request structs with dbName or statsDesc, lock components...). `UNSCOPED`: the method lists databases
 itself and shows only those the identity may read, or acts on locks and transactions by id.
 """
@@ -19,7 +18,7 @@ OPEN = frozenset({
     "setOption", "getOption", "getOptions", "shutdown", "reinitialize", "set_ugi", "partition_name_to_vals",
     "partition_name_to_spec", "get_metastore_db_uuid",
 })  # fmt: skip
-ADMIN = frozenset({"create_catalog", "drop_catalog", "setMetaConf"})
+ADMIN = frozenset({"create_catalog", "drop_catalog"})
 READ_PREFIXES = ("get_", "list_", "show_", "getMetaConf")
 UNSCOPED = frozenset()  # a distinct empty set: the method names no database, or filters its own answer
 # lock and transaction calls by id: the database was checked when the lock was taken
