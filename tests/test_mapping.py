@@ -94,3 +94,24 @@ def test_cli_generates_prints_and_defines_the_job(service):
     assert service.jobs.get("spend").script_version == 2
     bad = CliRunner().invoke(main, [*args[:5], "--target", "mart.spend", "--map", "nope"])
     assert bad.exit_code == 1 and "nope" in bad.output
+
+
+def test_nested_source_fields_are_mapped_as_glue_applymapping_takes_them(service):
+    """`--map props.page:page` (issue 16, item 11): a path into a struct column, checked against its type."""
+    sd = StorageDescriptor(cols=[Column("id", "bigint"),
+                                 Column("props", "struct<page:string,ctx:struct<`ref`:string,n:int>>")])  # fmt: skip
+    service.tables.create(Table("events", "raw", sd=sd))
+    text = mapping_script(service, Mapping("raw.events", "mart.pages", [
+        ColumnMapping("id"), ColumnMapping("props.page", "page"), ColumnMapping("props.ctx.n", None, "bigint"),
+        ColumnMapping("props.ctx.ref")]))  # fmt: skip
+    ast.parse(text)
+    for line in ("F.col('`props`.`page`').alias('page')", "F.col('`props`.`ctx`.`n`').cast('bigint').alias('props_ctx_n')",
+                 "F.col('`props`.`ctx`.`ref`').alias('props_ctx_ref')", "props.page string -> page string"):  # fmt: skip
+        assert line in text, text
+    with pytest.raises(InvalidInput, match=r"'props' of raw.events has no field 'nope' \(its fields are page, ctx\)"):
+        mapping_script(service, Mapping("raw.events", "mart.x", [ColumnMapping("props.nope")]))
+    with pytest.raises(InvalidInput, match="'id' of raw.events has no field 'x' .it is bigint, not a struct"):
+        mapping_script(service, Mapping("raw.events", "mart.x", [ColumnMapping("id.x")]))
+    printed = CliRunner().invoke(main, ["job", "generate", "pages", "--source", "raw.events", "--target",
+                                        "mart.pages", "--map", "props.page:page", "--print"])  # fmt: skip
+    assert printed.exit_code == 0 and "F.col('`props`.`page`').alias('page')" in printed.output, printed.output

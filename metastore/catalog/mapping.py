@@ -20,7 +20,7 @@ MODES = ("append", "overwrite")
 
 @dataclass(slots=True)
 class ColumnMapping:
-    source: str  # a column (or partition key) of the source table
+    source: str  # a column (or partition key) of the source table, or a path into a struct: `props.page`
     target: str | None = None  # None: the source's name
     target_type: str | None = None  # a Hive type; None: the source's type
 
@@ -53,23 +53,59 @@ def parse_column_mapping(text: str) -> ColumnMapping:
                          (parts[2].strip() or None) if len(parts) > 2 else None)  # fmt: skip
 
 
-def _resolve(m: Mapping, source: Table, target: Table | None) -> list[tuple[str, str, str, str]]:
-    """(source column, its type, target column, target type) for every mapped column, checked."""
+def struct_fields(type_name: str) -> dict[str, str] | None:
+    """The fields of a Hive struct type (`struct<a:int,b:struct<c:string>>` → {a: int, b: struct<...>}),
+    names lower-cased; None if the type is not a struct."""
+    text = type_name.strip()
+    if not text.lower().startswith("struct<") or not text.endswith(">"):
+        return None
+    fields, depth, start, inner = {}, 0, 0, text[7:-1]
+    for i, ch in enumerate(inner + ","):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            name, _, typ = inner[start:i].partition(":")
+            if name.strip():
+                fields[name.strip().strip("`").lower()] = typ.strip()
+            start = i + 1
+    return fields
+
+
+def _source_type(path: str, types: dict[str, str], table: str) -> tuple[str, bool]:
+    """The type of source column or struct path `path`, and whether it is nested (a path, not a column)."""
+    if path in types:  # a column whose name has a dot is that column, as Glue reads it
+        return types[path], False
+    head, *rest = path.split(".")
+    if head not in types or not rest:
+        raise InvalidInput(f"column {path!r} is not a column of {table} (it has {', '.join(types)})")
+    typ, walked = types[head], head
+    for part in rest:
+        fields = struct_fields(typ)
+        if fields is None or part not in fields:
+            has = f"its fields are {', '.join(fields)}" if fields else f"it is {typ}, not a struct"
+            raise InvalidInput(f"{walked!r} of {table} has no field {part!r} ({has})")
+        typ, walked = fields[part], f"{walked}.{part}"
+    return typ, True
+
+
+def _resolve(m: Mapping, source: Table, target: Table | None) -> list[tuple[str, str, str, str, str]]:
+    """(Spark column reference, source column or struct path, its type, target column, target type) for every
+    mapped column, checked. A nested source (`props.page`) is named `props_page` in the target unless named."""
     types = {c.name.lower(): c.type for c in [*source.sd.cols, *source.partition_keys]}
     chosen = m.columns or [ColumnMapping(name) for name in types]
     out, seen = [], set()
     for c in chosen:
         src = (c.source or "").strip().lower()
-        if src not in types:
-            raise InvalidInput(
-                f"column {c.source!r} is not a column of {m.source} (it has {', '.join(types)})"
-            )
-        dst = check_column_name(c.target or src)
+        src_type, nested = _source_type(src, types, m.source)
+        dst = check_column_name(c.target or (src.replace(".", "_") if nested else src))
         if dst in seen:
             raise InvalidInput(f"target column {dst} is mapped twice")
         seen.add(dst)
-        typ = check_type(c.target_type) if c.target_type else types[src]
-        out.append((src, types[src], dst, typ))
+        typ = check_type(c.target_type) if c.target_type else src_type
+        ref = ".".join(map(_backticked, src.split("."))) if nested else _backticked(src)
+        out.append((ref, src, src_type, dst, typ))
     for p in m.partition_by:
         if p.lower() not in seen:
             raise InvalidInput(f"partition column {p} is not one of the target columns ({', '.join(seen)})")
@@ -99,16 +135,16 @@ def _render(m: Mapping, src_name: str, dst_name: str, source: Table, target: Tab
     """The PySpark script of (checked) mapping `m` from `source` to `target` (None: the script creates it)."""
     columns = _resolve(m, source, target)
     select = {}
-    for src, src_type, dst, typ in columns:
+    for ref, _src, src_type, dst, typ in columns:
         cast = f".cast({_q(typ)})" if typ.lower() != src_type.lower() else ""
-        select[dst] = f"    F.col({_q(_backticked(src))}){cast}.alias({_q(dst)}),"
+        select[dst] = f"    F.col({_q(ref)}){cast}.alias({_q(dst)}),"
     if target is not None:  # insertInto matches by position: the target's order, partition keys last
         lines = [select[c.name.lower()] for c in [*target.sd.cols, *target.partition_keys]]
     else:
         lines = list(select.values())
     where = f"source = source.where({_q(m.where)})\n" if m.where else ""
     partition = f".partitionBy({', '.join(_q(p.lower()) for p in m.partition_by)})" if m.partition_by else ""
-    mapping_doc = "\n".join(f"    {src} {src_type} -> {dst} {typ}" for src, src_type, dst, typ in columns)
+    mapping_doc = "\n".join(f"    {src} {src_type} -> {dst} {typ}" for _ref, src, src_type, dst, typ in columns)
     return f'''"""Generated by Mortar from a mapping: {src_name} -> {dst_name} ({m.mode}). Edit freely.
 
 Mapping:
