@@ -18,15 +18,24 @@ def catalog() -> CatalogService:
     return CatalogService.open(s.database_url, s.warehouse, lock_timeout_s=s.lock_timeout_s)
 
 
-@app.task(name="runner.crawl")
-def crawl(crawler: str, run_id: int | None = None, trigger: str | None = None) -> dict:
+@app.task(name="runner.crawl", bind=True)
+def crawl(self, crawler: str, run_id: int | None = None, trigger: str | None = None) -> dict:
     """Run a crawler; the run's state and metrics are recorded in the catalog. `run_id`: a run recorded
     already (a workflow's crawler node) to execute; `trigger`: the trigger that started the crawl. A run
-    in a workflow run then fires the workflow's triggers that watch it."""
+    in a workflow run then fires the workflow's triggers that watch it.
+
+    Delivered again (its worker died before acknowledging it): the crawl's run, if still RUNNING, is left
+    to its worker while that one heartbeats, and taken over (failed as stale, a new run started) once it
+    went quiet for the crawler_stale_s setting; with no run RUNNING any more (it ended, or the scheduler
+    failed it and sent the crawl again) the task does nothing, so one crawl is never run twice."""
     from metastore.catalog.dispatch import on_crawler_run_ended
     from runner.crawler.crawl import run_crawler
 
     service = catalog()
+    if run_id is None and (self.request.delivery_info or {}).get("redelivered"):
+        if service.crawlers.current_run(crawler) is None:
+            log.info("crawler %s: task delivered again, but no run is under way: nothing to take over", crawler)
+            return {"crawler": crawler, "state": "NOT_STARTED", "error": "delivered again; no run to take over"}
     try:
         outcome = run_crawler(service, crawler, run_id=run_id, trigger=trigger)
     except Conflict as e:  # a run of this crawler is already under way (or this one was taken)

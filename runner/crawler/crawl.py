@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +119,8 @@ class CrawlRun:
         self.custom = [_custom(c) for c in service.crawlers.classifiers_of(name)]
         self._last_heartbeat = 0.0
         self._allowed: list[str] | None = None
+        self._stop_beat = threading.Event()
+        self._ended: str | None = None
         self._tables: dict[str, t.Table] = {}
         self._known: dict[str, Classification] = {}
 
@@ -131,6 +134,33 @@ class CrawlRun:
         elif not self.dry_run:
             self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=stale_s,
                                                           trigger=self.trigger).id  # fmt: skip
+            # taken by this worker at once: its first heartbeat, so that the run counts as having a worker
+            # (and is failed after crawler_stale_s, not after the longer wait of a run no worker took)
+            self.service.crawlers.claim_run(self.run_id, stale_after_s=stale_s)
+        beating = None
+        if self.run_id is not None:  # heartbeats from a thread: a long listing of a store is no silence
+            beating = threading.Thread(target=self._beat, args=(min(HEARTBEAT_S, stale_s / 3),), daemon=True,
+                                       name=f"crawl-heartbeat-{self.run_id}")  # fmt: skip
+            beating.start()
+        try:
+            return self._execute()
+        finally:
+            self._stop_beat.set()
+            if beating is not None:
+                beating.join(10)
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop_beat.wait(interval):
+            try:
+                self.service.crawlers.heartbeat_run(self.run_id)
+            except Conflict as e:  # ended elsewhere (stale, or cancelled): the crawl stops at its next step
+                self._ended = str(e)
+                return
+            except Exception:  # noqa: BLE001 - a storage hiccup; the next beat tries again
+                log.warning("crawler %s: heartbeat of run %s failed", self.crawler.name, self.run_id, exc_info=True)
+
+    def _execute(self) -> CrawlOutcome:
+        settings = Settings.load()
         try:
             # the allowed_paths setting again, as it is now: the definition may predate a change of it
             self._allowed = allowed_roots(self.service.warehouse.root, settings)
@@ -151,6 +181,8 @@ class CrawlRun:
         return CrawlOutcome(self.crawler.name, self.run_id, state, self.metrics, self.actions, error)
 
     def _heartbeat(self) -> None:
+        if self._ended is not None:
+            raise RunEnded(self._ended)
         now = time.monotonic()
         if self.run_id is not None and now - self._last_heartbeat > HEARTBEAT_S:
             self._last_heartbeat = now

@@ -35,6 +35,9 @@ def due_fire_time(schedule: str, since_ms: int, now: datetime) -> datetime | Non
     return latest
 
 
+CRAWL_RETRIES = 1  # times a crawl whose worker died is sent again (per series of such losses)
+
+
 class Scheduler:
     def __init__(self, service: CatalogService, send_task: SendTask, poll_s: float = 10.0):
         self.service = service
@@ -100,12 +103,34 @@ class Scheduler:
         return fired
 
     def _fail_stale_crawler_runs(self) -> None:
-        """Crawler runs whose worker died (or that no worker took, e.g. a workflow's crawler node whose task
-        was lost) end FAILED, so the workflows and triggers waiting on them go on."""
-        from metastore.catalog.crawlers import STALE_AFTER_S
+        """Crawler runs whose worker died (no heartbeat for the crawler_stale_s setting), or that no worker
+        took (e.g. a workflow's crawler node whose task was lost), end FAILED, so the workflows and triggers
+        waiting on them go on. A crawl whose worker died is then sent again, once (`CRAWL_RETRIES`), on any
+        broker: the embedded broker never hands a killed worker's task to another one."""
+        from metastore.catalog.crawlers import STALE_RUN_ERROR
 
-        for run in self.service.crawlers.mark_stale_runs(STALE_AFTER_S, unclaimed_after_s=Settings.load().job_requeue_s):
+        settings = Settings.load()
+        for run in self.service.crawlers.mark_stale_runs(settings.crawler_stale_s,
+                                                         unclaimed_after_s=settings.job_requeue_s):  # fmt: skip
             log.warning("run %d of crawler %s: %s", run.id, run.crawler, run.error)
+            if run.workflow_run_id is not None:
+                continue  # a workflow's node: the workflow run decides (resume)
+            try:
+                if self.service.crawlers.current_run(run.crawler) is not None:
+                    continue  # taken over already (a redelivered task) or started anew
+                recent = self.service.crawlers.runs(run.crawler, limit=CRAWL_RETRIES + 2)
+            except Exception:  # noqa: BLE001 - deleted meanwhile
+                continue
+            lost = 0
+            for r in recent:
+                if r.state != "FAILED" or r.error != STALE_RUN_ERROR:
+                    break
+                lost += 1
+            if lost > CRAWL_RETRIES:
+                log.warning("crawler %s: %d runs in a row lost their worker; not retried", run.crawler, lost)
+                continue
+            log.warning("crawler %s: run %d lost its worker; sending the crawl again", run.crawler, run.id)
+            self.send_task("runner.crawl", [run.crawler, None, run.trigger])
 
     def run_forever(self) -> None:
         log.info("scheduler %s polling every %.0f s", self.identity, self.poll_s)
