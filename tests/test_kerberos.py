@@ -150,9 +150,21 @@ spark.stop()
 """
 
 
+CORE_SITE = """<?xml version="1.0"?>
+<configuration>
+  <property><name>hadoop.security.authentication</name><value>kerberos</value></property>
+</configuration>
+"""
+
+
 def test_pyspark_hive_client_with_keytab_and_principal(realm, kerberized, tmp_path):
     db = unique("krb_spark")
+    # Hadoop's login reads its security setting from core-site.xml before Spark's settings are applied
+    conf_dir = tmp_path / "hadoop-conf"
+    conf_dir.mkdir()
+    (conf_dir / "core-site.xml").write_text(CORE_SITE)
     env = {**os.environ, **realm.env, "KRB5CCNAME": f"FILE:{tmp_path / 'spark.ccache'}",
+           "HADOOP_CONF_DIR": str(conf_dir),
            # the JVM does not read KRB5_CONFIG
            "JAVA_TOOL_OPTIONS": f"-Djava.security.krb5.conf={realm.krb5_conf}"}  # fmt: skip
     cmd = [sys.executable, "-c", SPARK_SCRIPT, f"thrift://localhost:{kerberized.port}", str(tmp_path / "wh"),
