@@ -40,7 +40,7 @@ class Settings:
     request_timeout_s: float = 60.0  # a Thrift request must arrive whole within this time
     max_connections_per_peer: int = 200  # per process and peer address
     max_request_mb: int = 256  # decoded size of one Thrift request
-    max_request_items: int = 2_000_000  # structs and container elements in one Thrift request
+    max_request_items: int = 500_000  # structs and container elements in one Thrift request (~1 KB each, handled)
     login_max_failures: int = 10  # failed web logins per user or address before a lock-out
     login_lockout_s: float = 300.0  # how long that lock-out lasts
     allowed_paths: str = ""  # comma-separated roots/URL prefixes crawlers and job scripts may use

@@ -8,15 +8,19 @@ truncated frames, oversize strings) ends that connection only.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
 import socket
 import struct
 import threading
+import time
+from io import BytesIO
 
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol, TBinaryProtocolAccelerated
-from thrift.protocol.TCompactProtocol import TCompactProtocolAccelerated
+from thrift.protocol.TCompactProtocol import TCompactProtocol, TCompactProtocolAccelerated
 from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport import TSocket, TTransport
 
@@ -25,6 +29,7 @@ from metastore.catalog.base import Sql
 from metastore.config import Settings
 from metastore.hms import transport_security
 from metastore.hms.gen.hive import ThriftHiveMetastore
+from metastore.hms.gen.hive import ttypes as tt
 from metastore.hms.handler import WIRE_METHODS, Handler
 from metastore.hms.listings import ListingCache
 
@@ -123,7 +128,22 @@ _ENCODED = {method: _encoded_reply(method) for method in WIRE_METHODS}
 
 
 def _peek(sock: socket.socket, n: int) -> bytes:
-    return sock.recv(n, socket.MSG_PEEK | socket.MSG_WAITALL)
+    """The first `n` bytes, left unread; fewer at end of stream. A plain socket with a timeout (the idle
+    timeout) would return a partial peek at once: it waits in blocking mode with SO_RCVTIMEO instead
+    (raising BlockingIOError when nothing came in time)."""
+    flags = socket.MSG_PEEK | socket.MSG_WAITALL
+    if type(sock) is not socket.socket:  # TLS/SASL (transport_security) wait for all `n` themselves
+        return sock.recv(n, flags)
+    timeout = sock.gettimeout()
+    if not timeout:
+        return sock.recv(n, flags)
+    sock.settimeout(None)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(timeout), int(timeout % 1 * 1e6)))
+    try:
+        return sock.recv(n, flags)
+    finally:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 0))
+        sock.settimeout(timeout)
 
 
 def open_protocols(sock: socket.socket):
@@ -135,7 +155,7 @@ def open_protocols(sock: socket.socket):
     kind = head[4] if framed and len(head) == 5 else head[0]
     if kind not in (BINARY, COMPACT):
         return None
-    tsock = TSocket.TSocket()
+    tsock = _TimedSocket()
     tsock.setHandle(sock)
     trans = TTransport.TFramedTransport(tsock, FRAME_LIMIT) if framed else TTransport.TBufferedTransport(tsock)
     if kind == BINARY:
@@ -145,6 +165,436 @@ def open_protocols(sock: socket.socket):
         proto = TCompactProtocolAccelerated(trans, string_length_limit=STRING_LIMIT,
                                             container_length_limit=CONTAINER_LIMIT)  # fmt: skip
     return proto, proto
+
+
+# --- bounded requests: idle and request timeouts, size and object-count limits (see BoundedInput) ---
+
+FAST_BYTES = 64 * 1024  # a message this short is decoded as it arrives; a longer one is scanned first
+DRAIN_QUIET_S = 0.5  # after refusing a request, its rest is read and dropped until the peer is this quiet
+STRUCT_COST = 200  # estimated decoded size of one struct (an empty Partition decodes to about 180 bytes)
+STRING_COST = 49  # and of one string or binary besides its bytes (sys.getsizeof(b""))
+VALUE_COST = 32  # and of any other value (a number, a bool, a list slot)
+MAX_DEPTH = 64  # nesting of structs and containers in one request
+_BIN_FIXED = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8, 16: 16}  # TBinaryProtocol type id → width
+_CPT_FIXED = {1: 0, 2: 0, 3: 1, 7: 8, 16: 16}  # TCompactProtocol widths (a bool is in its field header)
+_CPT_VARINT = frozenset((4, 5, 6))  # i16, i32, i64
+
+
+class _Rescan(Exception):
+    """Raised from inside decoding when a message grows past FAST_BYTES: it is then read whole and
+    scanned (BoundedInput.whole_message) before it is decoded."""
+
+
+class RequestTooLarge(Exception):
+    """A request over max_request_items or max_request_mb; `name`/`seqid` of its message when known."""
+
+    def __init__(self, message: str, name: str | None, seqid: int | None):
+        super().__init__(message)
+        self.name, self.seqid = name, seqid
+
+
+class _Scan:
+    """Reads one Thrift message (binary or compact) from `more()` chunks into a buffer, counting what
+    decoding it would create: structs plus container elements (`items`) and an estimate of their
+    decoded size in bytes. Raises RequestTooLarge as soon as either passes its limit, before the rest is
+    read, and ValueError on malformed input. Nothing is decoded: numbers and strings are skipped."""
+
+    def __init__(self, data: bytes, more, max_items: int, max_bytes: int):
+        self.buf = bytearray(data)
+        self.pos = 0
+        self.more = more
+        self.items = 0
+        self.size = 0
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self.name: str | None = None
+        self.seqid: int | None = None
+
+    def _fill(self, end: int) -> None:
+        while len(self.buf) < end:
+            if end > self.max_bytes:
+                self._too_large_bytes()
+            self.buf += self.more(end - len(self.buf))
+
+    def _take(self, n: int) -> int:
+        """Skip `n` bytes; their start."""
+        p = self.pos
+        if p + n > len(self.buf):
+            self._fill(p + n)
+        self.pos = p + n
+        return p
+
+    def _u8(self) -> int:
+        p = self.pos
+        if p >= len(self.buf):
+            self._fill(p + 1)
+        self.pos = p + 1
+        return self.buf[p]
+
+    def _count(self, items: int, size: int) -> None:
+        self.items += items
+        self.size += size
+        if self.items > self.max_items:
+            raise RequestTooLarge(
+                f"{self.name or 'request'} refused: the request holds more than {self.max_items:,} structs and "
+                f"container elements (server setting max_request_items); send fewer objects per call",
+                self.name, self.seqid)  # fmt: skip
+        if self.size > self.max_bytes:
+            self._too_large_bytes()
+
+    def _too_large_bytes(self):
+        raise RequestTooLarge(
+            f"{self.name or 'request'} refused: the request would take more than {self.max_bytes // 2**20:,} MB "
+            f"once decoded (server setting max_request_mb); send fewer or smaller objects per call",
+            self.name, self.seqid)  # fmt: skip
+
+    # --- binary protocol ---
+    def _i32(self) -> int:
+        p = self._take(4)
+        return struct.unpack_from(">i", self.buf, p)[0]
+
+    def binary_message(self) -> int:
+        """Scan a TBinaryProtocol message (strict or old-style header); its length."""
+        first = self._i32()
+        if first < 0:
+            if first & 0xFFFF0000 != TBinaryProtocol.VERSION_1 & 0xFFFF0000:
+                raise ValueError("bad protocol version")
+            n = self._i32()
+            if not 0 <= n <= 4096:
+                raise ValueError("bad method name length")
+            p = self._take(n)
+            self.name = bytes(self.buf[p : p + n]).decode("utf-8", "replace")
+            self.seqid = self._i32()
+        else:
+            if first > 4096:
+                raise ValueError("bad method name length")
+            p = self._take(first)
+            self.name = bytes(self.buf[p : p + first]).decode("utf-8", "replace")
+            self._take(1)
+            self.seqid = self._i32()
+        self._bvalue(12, 0)
+        return self.pos
+
+    def _bvalue(self, t: int, depth: int) -> None:
+        if t == 12:
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            self._count(1, STRUCT_COST)
+            while True:
+                ft = self._u8()
+                if ft == 0:
+                    return
+                self._take(2)
+                width = _BIN_FIXED.get(ft)
+                if width is not None:
+                    self._take(width)
+                    self.size += VALUE_COST
+                else:
+                    self._bvalue(ft, depth + 1)
+        elif t == 11:
+            n = self._i32()
+            if n < 0:
+                raise ValueError("negative string length")
+            self._count(0, STRING_COST + n)
+            self._take(n)
+        elif t in (14, 15):
+            et = self._u8()
+            self._elements(et, self._i32(), depth, _BIN_FIXED, self._bvalue)
+        elif t == 13:
+            kt, vt = self._u8(), self._u8()
+            n = self._i32()
+            self._elements(kt, n, depth, _BIN_FIXED, self._bvalue, vt)
+        else:
+            width = _BIN_FIXED.get(t)
+            if width is None:
+                raise ValueError(f"unknown field type {t}")
+            self._take(width)
+
+    def _elements(self, et: int, n: int, depth: int, fixed: dict, value, vt: int | None = None) -> None:
+        """`n` elements of type `et` (a list or set), or `n` entries `et` → `vt` (a map)."""
+        if n < 0:
+            raise ValueError("negative container size")
+        types = (et,) if vt is None else (et, vt)
+        scalars = sum(1 for t in types if t != 12)
+        self._count(n * scalars, n * len(types) * 8 + n * scalars * VALUE_COST)
+        widths = [fixed.get(t) for t in types]
+        if all(w is not None for w in widths):
+            self._take(n * sum(widths))
+            return
+        for _ in range(n):
+            for t, w in zip(types, widths, strict=True):
+                if w is not None:
+                    self._take(w)
+                else:
+                    value(t, depth + 1)
+
+    # --- compact protocol ---
+    def _varint(self) -> int:
+        result = shift = 0
+        while True:
+            b = self._u8()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def compact_message(self) -> int:
+        """Scan a TCompactProtocol message; its length."""
+        if self._u8() != COMPACT:
+            raise ValueError("bad protocol id")
+        self._u8()  # version and message type
+        seqid = self._varint()
+        n = self._varint()
+        if n > 4096:
+            raise ValueError("bad method name length")
+        p = self._take(n)
+        self.name = bytes(self.buf[p : p + n]).decode("utf-8", "replace")
+        self.seqid = seqid
+        self._cvalue(12, 0)
+        return self.pos
+
+    def _cvalue(self, t: int, depth: int) -> None:
+        if t == 12:
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            self._count(1, STRUCT_COST)
+            while True:
+                head = self._u8()
+                if head == 0:
+                    return
+                ft = head & 0x0F
+                if not head >> 4:
+                    self._varint()  # field id
+                if ft in (1, 2):  # a bool field's value is its type
+                    continue
+                self._cvalue(ft, depth + 1)
+        elif t in _CPT_VARINT:
+            self._varint()
+        elif t == 8:
+            n = self._varint()
+            self._count(0, STRING_COST + n)
+            self._take(n)
+        elif t in (9, 10):
+            head = self._u8()
+            n = head >> 4
+            if n == 15:
+                n = self._varint()
+            self._elements(head & 0x0F, n, depth, _CPT_CONTAINER_FIXED, self._cvalue)
+        elif t == 11:
+            n = self._varint()
+            kv = self._u8() if n else 0
+            self._elements(kv >> 4, n, depth, _CPT_CONTAINER_FIXED, self._cvalue, kv & 0x0F)
+        else:
+            width = _CPT_FIXED.get(t)
+            if width is None:
+                raise ValueError(f"unknown field type {t}")
+            self._take(width)
+
+
+_CPT_CONTAINER_FIXED = {1: 1, 2: 1, 3: 1, 7: 8, 16: 16}  # in containers a bool takes a byte
+
+
+class _Timeouts:
+    """The timeouts of the connection served by this thread (`_current.timeouts`), applied by
+    _TimedSocket to every read: waiting for a request, `idle_timeout_s`; once its first bytes came, the
+    rest must arrive within `request_timeout_s` of them (against slowloris). 0 turns either off."""
+
+    def __init__(self, settings: Settings, sock):
+        self.idle_s = float(settings.idle_timeout_s) or None
+        self.request_s = float(settings.request_timeout_s) or None
+        self.deadline: float | None = None  # None: waiting for the next request
+        self.cap: float | None = None  # a shorter wait (draining a refused request)
+        self.applied = self.idle_s
+        sock.settimeout(self.idle_s)
+
+    def begin(self) -> None:
+        self.deadline = None
+
+    def next_timeout(self) -> float | None:
+        if self.deadline is None:
+            timeout = self.idle_s
+        elif self.request_s is None:
+            timeout = None
+        else:
+            timeout = self.deadline - time.monotonic()
+            if timeout <= 0:
+                raise TTransport.TTransportException(TTransport.TTransportException.TIMED_OUT, self.what())
+        if self.cap is not None:
+            timeout = self.cap if timeout is None else min(timeout, self.cap)
+        return timeout
+
+    def what(self) -> str:
+        if self.deadline is None:
+            return f"idle for {self.idle_s:g} s (idle_timeout_s)"
+        return f"request not received whole within {self.request_s:g} s (request_timeout_s)"
+
+    def arrived(self) -> None:
+        if self.deadline is None and self.request_s is not None:
+            self.deadline = time.monotonic() + self.request_s
+
+
+_current = threading.local()  # .timeouts: the _Timeouts of the connection this thread serves
+
+
+class _TimedSocket(TSocket.TSocket):
+    """TSocket whose reads obey the serving thread's _Timeouts (none outside a connection thread)."""
+
+    def read(self, sz):
+        t = getattr(_current, "timeouts", None)
+        if t is None:
+            return super().read(sz)
+        timeout = t.next_timeout()
+        if timeout != t.applied:
+            self.handle.settimeout(timeout)
+            t.applied = timeout
+        try:
+            data = super().read(sz)
+        except TTransport.TTransportException as e:
+            if e.type != TTransport.TTransportException.TIMED_OUT:
+                raise
+            raise TTransport.TTransportException(TTransport.TTransportException.TIMED_OUT, t.what()) from e
+        t.arrived()
+        return data
+
+
+class BoundedInput(TTransport.TTransportBase, TTransport.CReadableTransport):
+    """The reading side of a connection, between the protocol and the connection's own transport
+    (`inner`: buffered, framed, or whatever TLS/SASL put there), bounding each request's memory.
+
+    A message of up to `fast_bytes` (FAST_BYTES) is decoded as it arrives (the hot path: get_table,
+    listings): it cannot hold more structs and elements than bytes, which keeps it far under the limits.
+    A longer one makes decoding stop (_Rescan); it is then read whole and scanned (`_Scan`) against
+    `max_request_items` and `max_request_mb`, and decoded from memory only if it is within both."""
+
+    def __init__(self, inner, settings: Settings):
+        self._inner = inner
+        self.max_items = int(settings.max_request_items)
+        self.max_bytes = int(settings.max_request_mb) * 2**20
+        self.fast_bytes = max(16, min(FAST_BYTES, self.max_items // 2, self.max_bytes // (2 * STRUCT_COST)))
+        self._buf = BytesIO(b"")
+        self._seen: list[bytes] = []  # bytes read since the current message began
+        self._fed = 0
+
+    def isOpen(self):
+        return self._inner.isOpen()
+
+    def close(self):
+        return self._inner.close()
+
+    def begin(self) -> None:
+        """A new message starts: what is left unread belongs to it."""
+        rest = self._buf.read()
+        if rest:
+            self._buf = BytesIO(rest)
+            self._seen, self._fed = [rest], len(rest)
+        elif self._fed:
+            self._seen, self._fed = [], 0
+
+    def _feed(self, n: int) -> bytes:
+        if self._fed >= self.fast_bytes:
+            raise _Rescan()
+        data = self._inner.read(min(max(n, 4096), self.fast_bytes))
+        self._seen.append(data)
+        self._fed += len(data)
+        return data
+
+    def read(self, sz: int) -> bytes:
+        ret = self._buf.read(sz)
+        if ret:
+            return ret
+        self._buf = BytesIO(self._feed(sz))
+        return self._buf.read(sz)
+
+    @property
+    def cstringio_buf(self):
+        return self._buf
+
+    def cstringio_refill(self, partialread: bytes, reqlen: int):
+        data = partialread
+        while len(data) < reqlen:
+            data += self._feed(reqlen - len(data))
+        self._buf = BytesIO(data)
+        return self._buf
+
+    def whole_message(self, compact: bool) -> bytes:
+        """After _Rescan: the current message from its first byte, read whole and scanned (raises
+        RequestTooLarge); the bytes after it stay for the next message."""
+        scan = _Scan(b"".join(self._seen), lambda n: self._inner.read(max(n, 65536)), self.max_items,
+                     self.max_bytes)  # fmt: skip
+        self._seen, self._fed = [], 0
+        end = scan.compact_message() if compact else scan.binary_message()
+        view = memoryview(scan.buf)
+        message, rest = bytes(view[:end]), bytes(view[end:])
+        view.release()
+        self._buf = BytesIO(rest)
+        return message
+
+    def drain(self, max_bytes: int) -> None:
+        """Read and drop what the peer still sends (the rest of a refused request) until it is quiet for
+        DRAIN_QUIET_S, the request's time is up, or `max_bytes` were dropped: so that a client that
+        writes its whole request before reading gets the answer rather than a reset connection."""
+        t = getattr(_current, "timeouts", None)
+        if t is not None:
+            t.cap = DRAIN_QUIET_S
+        dropped = 0
+        try:
+            while dropped < max_bytes:
+                dropped += len(self._inner.read(65536))
+        except (TTransport.TTransportException, OSError):
+            pass
+        finally:
+            if t is not None:
+                t.cap = None
+
+
+def _release_memory() -> None:
+    """Give the memory of a large request back to the system: Python frees the objects, glibc keeps
+    the pages unless asked (malloc_trim)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _load_malloc_trim():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _input_protocol(proto, trans):
+    """A protocol like `proto` (binary or compact, same limits) reading from `trans`."""
+    if isinstance(proto, TCompactProtocol):
+        return TCompactProtocolAccelerated(trans, string_length_limit=STRING_LIMIT,
+                                           container_length_limit=CONTAINER_LIMIT)  # fmt: skip
+    return TBinaryProtocolAccelerated(trans, strictRead=False, strictWrite=True, string_length_limit=STRING_LIMIT,
+                                      container_length_limit=CONTAINER_LIMIT)  # fmt: skip
+
+
+def _refuse_request(e: RequestTooLarge, oprot) -> None:
+    """Answer a refused request as its method declares: MetaException when it has one (what HMS clients
+    show), TApplicationException otherwise."""
+    name, seqid = e.name or "", e.seqid or 0
+    result_cls = getattr(ThriftHiveMetastore, f"{name}_result", None)
+    field = None
+    if result_cls is not None:
+        for spec in result_cls.thrift_spec:
+            if spec is not None and spec[2] != "success" and spec[3][0] is tt.MetaException:
+                field = spec[2]
+    if field is not None:
+        result = result_cls()
+        setattr(result, field, tt.MetaException(message=str(e)))
+        oprot.writeMessageBegin(name, TMessageType.REPLY, seqid)
+    else:
+        result = TApplicationException(TApplicationException.PROTOCOL_ERROR, str(e))
+        oprot.writeMessageBegin(name, TMessageType.EXCEPTION, seqid)
+    result.write(oprot)
+    oprot.writeMessageEnd()
+    oprot.trans.flush()
 
 
 class MetastoreServer:
@@ -159,6 +609,9 @@ class MetastoreServer:
         self.listings = ListingCache(listing_cache_mb * 1024 * 1024)
         self.max_connections = max_connections
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._peers: dict[str, int] = {}  # open connections per peer address (max_connections_per_peer)
+        self._peers_lock = threading.Lock()
+        self._refusal_logged: dict[str, float] = {}
         self._stopping = threading.Event()
         self.sock = sock or self._listen(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
@@ -187,6 +640,10 @@ class MetastoreServer:
                 log.warning("refusing connection from %s: %d connections open", addr, self.max_connections)
                 conn.close()
                 continue
+            if not self._admit_peer(addr[0]):
+                self._slots.release()
+                conn.close()
+                continue
             threading.Thread(target=self._serve_connection, args=(conn, addr), daemon=True,
                              name=f"hms-{addr[0]}:{addr[1]}").start()  # fmt: skip
 
@@ -204,7 +661,59 @@ class MetastoreServer:
             pass
         self.sock.close()
 
+    def _admit_peer(self, peer: str) -> bool:
+        """Count a connection from `peer`; False (logged at most once a minute per peer) when it already
+        has max_connections_per_peer open in this process."""
+        cap = int(self.settings.max_connections_per_peer)
+        with self._peers_lock:
+            n = self._peers.get(peer, 0)
+            if cap <= 0 or n < cap:
+                self._peers[peer] = n + 1
+                return True
+            now = time.monotonic()
+            if now - self._refusal_logged.get(peer, -1e9) >= 60:
+                self._refusal_logged[peer] = now
+                log.warning("refusing connections from %s: %d open (max_connections_per_peer)", peer, n)
+            return False
+
+    def _release_peer(self, peer: str) -> None:
+        with self._peers_lock:
+            n = self._peers.get(peer, 0) - 1
+            if n > 0:
+                self._peers[peer] = n
+            else:
+                self._peers.pop(peer, None)
+
+    def _serve_calls(self, processor: Processor, iprot, oprot, peer: str) -> None:
+        """Answer calls until the connection ends, each request bounded (BoundedInput, _Timeouts)."""
+        timeouts = _current.timeouts
+        bounded = BoundedInput(iprot.trans, self.settings)
+        fast = _input_protocol(iprot, bounded)
+        compact = isinstance(iprot, TCompactProtocol)
+        while not self._stopping.is_set():
+            timeouts.begin()
+            bounded.begin()
+            try:
+                processor.process(fast, oprot)
+                continue
+            except _Rescan:
+                pass
+            try:
+                message = bounded.whole_message(compact)
+            except RequestTooLarge as e:
+                log.warning("refusing a request from %s: %s", peer, e)
+                if e.name is not None:
+                    _refuse_request(e, oprot)
+                    bounded.drain(bounded.max_bytes)
+                return  # the rest of the request was not read: the connection cannot go on
+            try:
+                processor.process(_input_protocol(iprot, TTransport.TMemoryBuffer(message)), oprot)
+            finally:
+                del message
+                _release_memory()
+
     def _serve_connection(self, conn: socket.socket, addr) -> None:
+        _current.timeouts = _Timeouts(self.settings, conn)
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -217,8 +726,7 @@ class MetastoreServer:
                 return
             iprot, oprot = protocols
             processor = Processor(Handler(self.catalog, self.listings, self.settings, peer=addr[0], principal=principal))
-            while not self._stopping.is_set():
-                processor.process(iprot, oprot)
+            self._serve_calls(processor, iprot, oprot, addr[0])
         except TTransport.TTransportException as e:
             if e.type != TTransport.TTransportException.END_OF_FILE:
                 log.info("closing connection from %s: %s", addr[0], e)
@@ -227,10 +735,12 @@ class MetastoreServer:
         except Exception as e:  # noqa: BLE001 - malformed input must end only this connection
             log.info("closing connection from %s after bad input: %s: %s", addr[0], type(e).__name__, e)
         finally:
+            _current.timeouts = None
             try:
                 conn.close()
             finally:
                 self._slots.release()
+                self._release_peer(addr[0])
 
 
 def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max_connections: int = 1000,
