@@ -214,3 +214,53 @@ def test_write_a_job_in_the_editor_run_it_and_follow_its_log(mortar):
         expect(page.locator("#runs .state").first).to_have_text("SUCCEEDED")
         expect(page.locator("svg.chart rect.run.succeeded")).to_have_count(1)
         browser.close()
+
+
+@pytest.mark.timeout(300)
+def test_the_api_answers_at_its_root_and_its_docs_page_sends_requests(mortar):
+    """`mortar up` advertises /api/v1/: it answers with where to start; /api/docs tries every operation."""
+    _need_browser()
+    import json
+
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tmp = mortar
+    with urllib.request.urlopen(f"{base}/api/v1/", timeout=10) as r:
+        index = json.load(r)
+    assert (index["openapi"], index["docs"]) == ("/api/v1/openapi.json", "/api/docs")
+    assert "/api/v1/databases" in index["lists"] and "/api/v1/jobs" in index["lists"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{base}/api/docs")  # open: it holds no data
+        expect(page.locator("h1")).to_have_text("JSON API")
+        page.click("text=log in")
+        page.fill("#username", "boss")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("h1")).to_have_text("JSON API")  # back on the docs, logged in
+        # a read: the list of databases, with the session
+        op = page.locator("details#get--databases")
+        op.locator("summary").click()
+        op.locator("input[name=q]").fill("def")
+        op.locator("button[type=submit]").click()
+        answer = op.locator(".api-answer")
+        expect(answer).to_contain_text("200 OK")
+        assert json.loads(answer.inner_text().split("\n", 1)[1])["items"][0]["name"] == "default"
+        # a change: create a database, with the session's CSRF token; then a bad one is refused clearly
+        op = page.locator("details#post--databases")
+        op.locator("summary").click()
+        op.locator("textarea").fill('{"name": "from_docs"}')
+        op.locator("button[type=submit]").click()
+        expect(op.locator(".api-answer")).to_contain_text("201 CREATED")
+        op.locator("textarea").fill('{"name": "bad name!"}')
+        op.locator("button[type=submit]").click()
+        expect(op.locator(".api-answer")).to_contain_text("400 BAD REQUEST")
+        shot = tmp / "api-docs.png"
+        page.screenshot(path=str(shot), full_page=False)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+        browser.close()

@@ -84,6 +84,9 @@ def create_app(service: CatalogService, settings: Settings | None = None, *,
     app.extensions["mortar"] = WebState(service, settings, send_task or celery_sender(settings))
     app.before_request(security.load_user)
     app.register_blueprint(api.bp)
+    from metastore.web.api_docs import bp as api_docs
+
+    app.register_blueprint(api_docs)
     app.register_blueprint(console.bp)
     app.register_blueprint(security.bp)
     app.jinja_env.globals["csrf_token"] = security.csrf_token

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from metastore.catalog.crawlers import RUN_STATES, next_fire_times
@@ -81,7 +81,7 @@ def _has_nul(value) -> bool:
 def _authenticate():
     if g.get("auth") == "bad-token":
         raise unauthorized("the API token is not valid (revoked, or never issued)")
-    if request.endpoint == "api.openapi_spec":
+    if request.endpoint in ("api.openapi_spec", "api.index"):
         return
     current_user()
     check_ids()
@@ -135,6 +135,18 @@ def _page(items: list, total: int, limit: int, offset: int):
 
 
 # --- spec, identity ----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    """Where to start (open, like the description): links to the description, the docs page and the lists."""
+    from metastore.web.openapi import SPEC
+
+    lists = sorted(p for p, ops in SPEC["paths"].items() if "get" in ops and "{" not in p and p != "/")
+    return jsonify({"name": "Mortar API", "version": SPEC["info"]["version"],
+                    "openapi": url_for("api.openapi_spec"), "docs": url_for("api_docs.docs"),
+                    "authentication": "Authorization: Bearer <token> (console: API tokens), or the console's session",
+                    "lists": [PREFIX + p for p in lists]})  # fmt: skip
 
 
 @bp.get("/openapi.json")

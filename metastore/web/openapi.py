@@ -330,6 +330,8 @@ _DELETE_DATA = param("delete_data", "query", BOOL, "Delete managed data")
 
 # rows as openapi_build.paths reads them: (method, path, summary, tag, parameters, body, status, response, answer)
 ROUTES = [
+    ("get", "/", "Where to start: links to this description, the docs page and the lists", "meta", [], None, 200,
+     {"type": "object"}, "Links"),
     ("get", "/openapi.json", "This description", "meta", [], None, 200, {"type": "object"}, "OpenAPI 3 document"),
     ("get", "/me", "The calling user", "meta", [], None, 200, "User", "The user"),
     ("get", "/databases", "List databases", "databases", PAGING, None, 200, page_of("Database"), "A page of databases"),
