@@ -62,11 +62,13 @@ def metastore(**options) -> None:
     The storage schema is created or upgraded at start.
     """
     from metastore.catalog import CatalogService
+    from metastore.catalog.encryption import Secrets
     from metastore.hms.server import serve
 
     settings = _settings(**options)
     log = logging.getLogger("mortar")
-    catalog = CatalogService.open(settings.database_url, settings.warehouse, lock_timeout_s=settings.lock_timeout_s)
+    catalog = CatalogService.open(settings.database_url, settings.warehouse, lock_timeout_s=settings.lock_timeout_s,
+                                  secrets=Secrets.from_settings(settings))  # fmt: skip
     log.info("storage %s, warehouse %s", catalog.ctx.engine.url.render_as_string(hide_password=True),
              catalog.warehouse.root)  # fmt: skip
 

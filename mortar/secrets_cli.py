@@ -67,7 +67,7 @@ def status(as_json: bool) -> None:
             keys = []
         else:
             keys = box.keys(create=False)
-        counts = census(engine, box) if keys else None
+        counts = census(engine, box)
     except SecretKeyError as e:
         _fail(e)
     finally:

@@ -32,9 +32,11 @@ def _settings(**overrides):
 
 def _catalog(settings):
     from metastore.catalog import CatalogService
+    from metastore.catalog.encryption import Secrets
 
     return CatalogService.open(
-        settings.database_url, settings.warehouse, lock_timeout_s=settings.lock_timeout_s
+        settings.database_url, settings.warehouse, lock_timeout_s=settings.lock_timeout_s,
+        secrets=Secrets.from_settings(settings),  # the key of these settings (--data-dir, --config)
     )
 
 

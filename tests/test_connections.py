@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from metastore.catalog import AlreadyExists, CatalogService, InvalidInput, NotFound
 from metastore.catalog.connections import MASK, Connection
+from metastore.catalog.encryption import Secrets
 from metastore.catalog.jobs import Job
 from metastore.config import Settings
 from tests.conftest import database_url
@@ -71,9 +72,9 @@ def test_connection_commands(tmp_path):
     assert shown["properties"] == {**PG, "PASSWORD": MASK}
     code, out = cli("update", "sales", "-p", "USERNAME=loader", "-p", "TIMEOUT=5", "--unset", "timeout")
     assert code == 0
-    catalog = CatalogService.open(
-        Settings.load(data_dir=str(tmp_path / "mortar")).database_url, str(tmp_path / "wh")
-    )
+    cli_settings = Settings.load(data_dir=str(tmp_path / "mortar"))
+    catalog = CatalogService.open(cli_settings.database_url, str(tmp_path / "wh"),
+                                  secrets=Secrets.from_settings(cli_settings))  # the CLI's key file  # fmt: skip
     try:
         assert catalog.connections.get("sales", secrets=True).properties == {**PG, "USERNAME": "loader"}
     finally:
@@ -121,3 +122,4 @@ def test_a_job_run_reads_the_connections_its_job_lists(tmp_path):
         assert "other" not in log
     finally:
         service.ctx.engine.dispose()
+        stop_metastore(ms)

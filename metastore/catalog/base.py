@@ -7,12 +7,13 @@ import random
 import threading
 import time
 from collections import deque, namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from metastore.catalog import codec
+from metastore.catalog.encryption import Secrets
 from metastore.catalog.errors import NotFound
 from metastore.catalog.warehouse import Warehouse
 from metastore.storage.engine import read_transaction, write_transaction
@@ -39,6 +40,7 @@ class Context:
     warehouse: Warehouse
     user: str = "anonymous"
     lock_timeout_s: int = 300
+    secrets: Secrets = field(default_factory=Secrets)  # the key of secrets at rest (encryption.py)
 
 
 # The look-ups on every request path, built once: building a statement costs more than running it.

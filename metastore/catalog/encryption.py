@@ -53,9 +53,9 @@ def is_encrypted(stored: str | None) -> bool:
 
 def _parse_keys(text: str, where: str) -> list[str]:
     keys = []
-    for line in text.replace(",", "\n").splitlines():
-        key = line.strip()
-        if not key or key.startswith("#"):
+    lines = [line.strip() for line in text.splitlines()]
+    for key in (k.strip() for line in lines if not line.startswith("#") for k in line.split(",")):
+        if not key:
             continue
         try:
             Fernet(key.encode())
@@ -326,6 +326,33 @@ def _walk(conn, transform: Callable[[str], str] | None) -> list[str]:
     return seen
 
 
+def _rewrite(engine, transform: Callable[[str], str]) -> None:
+    """Every stored secret rewritten as transform(value), in one transaction. On SQLite, what is replaced is
+    also wiped from the database file (secure_delete) and the write-ahead log is emptied afterwards: the
+    old values (plain text, or tokens of a retired key) must not stay readable in free pages."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        conn = conn.execution_options(write=True)
+
+        def pragma(sql: str) -> None:  # on the driver's connection, outside any transaction
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(sql)
+                cursor.fetchall()
+            finally:
+                cursor.close()
+
+        if sqlite:
+            pragma("PRAGMA secure_delete = ON")
+        try:
+            with conn.begin():
+                _walk(conn, transform)
+        finally:
+            if sqlite:
+                pragma("PRAGMA secure_delete = OFF")
+                pragma("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def stored(engine) -> list[str]:
     """Every secret as stored (encrypted or, from before, plain)."""
     from metastore.storage.engine import read_transaction
@@ -337,8 +364,6 @@ def stored(engine) -> list[str]:
 def upgrade(engine, secrets: Secrets) -> int:
     """Encrypt the secrets still stored in plain text (a catalog from before encryption), in one
     transaction; the number encrypted. Reads only (and needs no key) when there are none."""
-    from metastore.storage.engine import write_transaction
-
     if all(is_encrypted(v) or v == "" for v in stored(engine)):
         return 0
     count = 0
@@ -350,8 +375,7 @@ def upgrade(engine, secrets: Secrets) -> int:
         count += 1
         return secrets.encrypt(value)
 
-    with write_transaction(engine) as conn:
-        _walk(conn, encrypt)
+    _rewrite(engine, encrypt)
     if count:
         log.info("encrypted %d secret(s) stored in plain text", count)
     return count
@@ -361,8 +385,6 @@ def reencrypt_all(engine, secrets: Secrets, *, only: Secrets | None = None) -> i
     """Every secret re-encrypted with the first key, in one transaction (all or nothing); the number of
     values. With `only`, each is then checked to decrypt with `only`'s keys (a SecretKeyError otherwise,
     and nothing is written)."""
-    from metastore.storage.engine import write_transaction
-
     count = 0
 
     def again(value: str) -> str:
@@ -375,8 +397,7 @@ def reencrypt_all(engine, secrets: Secrets, *, only: Secrets | None = None) -> i
         count += 1
         return new
 
-    with write_transaction(engine) as conn:
-        _walk(conn, again)
+    _rewrite(engine, again)
     return count
 
 
@@ -384,9 +405,10 @@ def census(engine, secrets: Secrets) -> dict[str, int]:
     """How the stored secrets stand: encrypted with the first key, with another key, in plain text, and
     decrypting with no key at hand."""
     out = {"primary": 0, "older": 0, "plain": 0, "undecryptable": 0}
+    have_key = secrets.exists()  # no key file yet: none is made here
     for value in stored(engine):
         if value == "":
             continue
-        which = secrets.key_of(value)
+        which = secrets.key_of(value) if have_key or not is_encrypted(value) else None
         out["plain" if which == -1 else "undecryptable" if which is None else "primary" if which == 0 else "older"] += 1
     return out

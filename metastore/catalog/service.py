@@ -6,13 +6,14 @@ from dataclasses import replace
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from metastore.catalog import codec
+from metastore.catalog import codec, encryption
 from metastore.catalog.access import Access
 from metastore.catalog.base import Area, Context
 from metastore.catalog.browse import Browse
 from metastore.catalog.connections import Connections
 from metastore.catalog.crawlers import Crawlers
 from metastore.catalog.databases import Catalogs, Databases
+from metastore.catalog.encryption import Secrets
 from metastore.catalog.functions import Functions
 from metastore.catalog.jobs import Jobs
 from metastore.catalog.locks import Locks
@@ -69,18 +70,22 @@ class CatalogService:
     """
 
     def __init__(self, engine: Engine, warehouse: str | Warehouse, *, user: str = "anonymous",
-                 lock_timeout_s: int = 300):  # fmt: skip
+                 lock_timeout_s: int = 300, secrets: Secrets | None = None):  # fmt: skip
+        """`secrets`: the key of secrets at rest; by default that of this process's settings (MORTAR_SECRET_KEY,
+        else the key file), looked up when a secret is first read or written."""
         wh = warehouse if isinstance(warehouse, Warehouse) else Warehouse(warehouse)
-        self._bind(Context(engine, wh, user or "anonymous", lock_timeout_s))
+        self._bind(Context(engine, wh, user or "anonymous", lock_timeout_s, secrets or Secrets()))
 
     @classmethod
-    def open(cls, database_url: str, warehouse: str, *, lock_timeout_s: int = 300) -> CatalogService:
-        """Connect to the storage at `database_url`, create or upgrade its schema, and make sure the
-        default catalog and database exist."""
+    def open(cls, database_url: str, warehouse: str, *, lock_timeout_s: int = 300,
+             secrets: Secrets | None = None) -> CatalogService:  # fmt: skip
+        """Connect to the storage at `database_url`, create or upgrade its schema (secrets still stored in
+        plain text are encrypted), and make sure the default catalog and database exist."""
         engine = make_engine(database_url)
         upgrade_schema(engine)
-        service = cls(engine, warehouse, lock_timeout_s=lock_timeout_s)
+        service = cls(engine, warehouse, lock_timeout_s=lock_timeout_s, secrets=secrets)
         service.catalogs.ensure_default()
+        encryption.upgrade(engine, service.ctx.secrets)
         return service
 
     def _bind(self, ctx: Context) -> None:

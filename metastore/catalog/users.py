@@ -457,18 +457,19 @@ class Users(Area):
     # --- secrets of the web layer --------------------------------------------------------------------
 
     def secret(self, name: str) -> str:
-        """The secret `name`, generated on first use and the same for every web server on this storage."""
+        """The secret `name`, generated on first use and the same for every web server on this storage;
+        stored encrypted (encryption.py)."""
         with self._read() as conn:
             value = conn.execute(select(WebSecretRow.value).where(WebSecretRow.name == name)).scalar()
         if value is not None:
-            return value
+            return self.ctx.secrets.decrypt(value)
         try:
             with self._write() as conn:
                 value = conn.execute(select(WebSecretRow.value).where(WebSecretRow.name == name)).scalar()
                 if value is None:
                     value = secrets.token_hex(32)
-                    conn.execute(insert(WebSecretRow).values(name=name, value=value))
+                    conn.execute(insert(WebSecretRow).values(name=name, value=self.ctx.secrets.encrypt(value)))
         except IntegrityError:  # another server made it meanwhile
             with self._read() as conn:
                 value = conn.execute(select(WebSecretRow.value).where(WebSecretRow.name == name)).scalar()
-        return value
+        return self.ctx.secrets.decrypt(value)
