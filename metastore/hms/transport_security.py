@@ -272,8 +272,9 @@ def secure(conn: socket.socket, settings: Settings, message_limit: int = 256 * 1
     raises Refused (or an OSError/SSLError) when the client does not complete them. The handshake must
     finish within `request_timeout_s`."""
     timeout = conn.gettimeout()
+    peer = _peer(conn)
     conn.settimeout(settings.request_timeout_s or None)
-    sock = conn
+    sock = conn  # the TLS socket replaces (detaches) `conn`
     try:
         if settings.thrift_tls_cert:
             sock = tls_context(settings.thrift_tls_cert, settings.thrift_tls_key).wrap_socket(conn, server_side=True)
@@ -282,17 +283,14 @@ def secure(conn: socket.socket, settings: Settings, message_limit: int = 256 * 1
             try:
                 principal, layer = sasl_gssapi_handshake(sock, settings)
             except Refused as e:
-                log.warning("refusing Thrift connection from %s: %s", _peer(conn), e)
+                log.warning("refusing Thrift connection from %s: %s", peer, e)
                 try:
                     _send_message(sock, BAD, b"authentication failed")
                 except OSError:
                     pass
                 raise
     except ssl.SSLError as e:
-        log.warning("refusing Thrift connection from %s: TLS handshake failed: %s", _peer(conn), e)
+        log.warning("refusing Thrift connection from %s: TLS handshake failed: %s", peer, e)
         raise Refused(f"TLS handshake failed: {e}") from e
-    finally:
-        conn.settimeout(timeout)
-    if sock is not conn:
-        sock.settimeout(timeout)
+    sock.settimeout(timeout)
     return SecureConnection(sock, layer, message_limit), principal
