@@ -688,16 +688,10 @@ class MetastoreServer:
         """Answer calls until the connection ends, each request bounded (BoundedInput, _Timeouts)."""
         timeouts = _current.timeouts
         bounded = BoundedInput(iprot.trans, self.settings)
-        fast = _input_protocol(iprot, bounded)
         compact = isinstance(iprot, TCompactProtocol)
         while not self._stopping.is_set():
             timeouts.begin()
             bounded.begin()
-            try:
-                processor.process(fast, oprot)
-                continue
-            except _Rescan:
-                pass
             try:
                 message = bounded.whole_message(compact)
             except RequestTooLarge as e:
@@ -706,9 +700,8 @@ class MetastoreServer:
                     _refuse_request(e, oprot)
                     bounded.drain(bounded.max_bytes)
                 return  # the rest of the request was not read: the connection cannot go on
-            try:
-                processor.process(_input_protocol(iprot, TTransport.TMemoryBuffer(message)), oprot)
-            finally:
+            processor.process(_input_protocol(iprot, TTransport.TMemoryBuffer(message)), oprot)
+            if len(message) > FAST_BYTES:
                 del message
                 _release_memory()
 
