@@ -613,6 +613,7 @@ class MetastoreServer:
         self._peers_lock = threading.Lock()
         self._refusal_logged: dict[str, float] = {}
         self._stopping = threading.Event()
+        transport_security.check(self.settings)  # a bad certificate or keytab fails here, not per connection
         self.sock = sock or self._listen(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
 

@@ -263,6 +263,20 @@ def _peer(conn) -> str:
         return "?"
 
 
+def check(settings: Settings) -> None:
+    """Fail at start rather than at each connection: load the certificate and key, and the keytab's
+    credentials (the `gssapi` package is needed: `pip install mortar[kerberos]`)."""
+    if settings.thrift_tls_cert:
+        tls_context(settings.thrift_tls_cert, settings.thrift_tls_key)
+    if settings.kerberos_principal:
+        try:
+            import gssapi  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError("kerberos_principal is set but the gssapi package is missing: "
+                               "pip install 'mortar[kerberos]'") from e  # fmt: skip
+        _acceptor_credentials(settings)
+
+
 def enabled(settings: Settings) -> bool:
     return bool(settings.thrift_tls_cert or settings.kerberos_principal)
 
