@@ -99,11 +99,17 @@ except PermissionError as e:
 """
 
 
-def test_a_job_run_reads_the_connections_its_job_lists(tmp_path):
-    from runner.jobs.execute import execute_run
+def test_a_job_run_reads_the_connections_its_job_lists(tmp_path, monkeypatch):
+    from cryptography.fernet import Fernet
 
-    settings = Settings.load(data_dir=str(tmp_path / "data"), database_url=f"sqlite:///{tmp_path / 'c.db'}",
-                             warehouse=str(tmp_path / "wh"))  # fmt: skip
+    from runner.jobs.execute import execute_run
+    from tests.conftest import start_metastore, stop_metastore
+
+    # the driver reaches the catalog only through the metastore, which decrypts with the same key
+    monkeypatch.setenv("MORTAR_SECRET_KEY", Fernet.generate_key().decode())
+    ms = start_metastore("sqlite", tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
+    settings = Settings.load(data_dir=str(tmp_path / "data"), database_url=ms.database_url,
+                             warehouse=str(ms.warehouse), metastore_uri=ms.uri)  # fmt: skip
     service = CatalogService.open(settings.database_url, settings.warehouse)
     try:
         service.connections.create(Connection("sales", "JDBC", PG))
@@ -122,4 +128,5 @@ def test_a_job_run_reads_the_connections_its_job_lists(tmp_path):
         assert "other" not in log
     finally:
         service.ctx.engine.dispose()
+        stop_metastore(ms)
         stop_metastore(ms)
