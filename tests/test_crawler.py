@@ -194,7 +194,7 @@ def test_spark_reads_the_crawled_tables(metastore, tmp_path):
 
 
 @pytest.fixture
-def s3():
+def s3(monkeypatch):
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -204,6 +204,8 @@ def s3():
     endpoint = f"http://{host}:{port}"
     boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
                  region_name="us-east-1").create_bucket(Bucket="lake")  # fmt: skip
+    # the administrator allows the S3 server the crawlers reach (the allowed_paths setting)
+    monkeypatch.setenv("MORTAR_ALLOWED_PATHS", f"{os.environ['MORTAR_ALLOWED_PATHS']},{endpoint}")
     yield {"endpoint_url": endpoint, "key": "k", "secret": "s"}
     server.stop()
 
