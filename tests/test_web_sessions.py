@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from metastore.catalog import CatalogService
 from metastore.catalog.users import SESSION_IDLE_MS
 from metastore.config import Settings
-from metastore.storage.models import LoginFailureRow, WebSessionRow
+from metastore.storage.models import AuditRow, LoginFailureRow, WebSessionRow
 from tests.conftest import BACKENDS, database_url
 from tests.web_fixtures import PASSWORD
 
@@ -167,6 +167,11 @@ def test_wrong_passwords_lock_the_user_out_even_for_the_right_one(site):
     assert r.status == 429 and "Too many failed logins" in r.body and r.cookie is None
     assert 290 <= int(r.headers["retry-after"]) <= 300
     assert b.get("/api/v1/me").status == 401
+    with site.service.ctx.engine.connect() as conn:
+        audited = conn.execute(
+            select(AuditRow.object_name).where(AuditRow.action == "LOGIN_LOCKOUT")
+        ).scalars()
+        assert sorted(audited) == ["addr:127.0.0.1", "user:editor"]
     # another address is refused too: the user's own count locks it
     other = site.browser("127.0.0.2")
     assert other.login("editor", PASSWORD).status == 429
