@@ -29,7 +29,6 @@ from metastore.catalog.base import Sql
 from metastore.config import Settings
 from metastore.hms import transport_security
 from metastore.hms.gen.hive import ThriftHiveMetastore
-from metastore.hms.gen.hive import ttypes as tt
 from metastore.hms.handler import WIRE_METHODS, Handler
 from metastore.hms.listings import ListingCache
 
@@ -576,23 +575,10 @@ def _input_protocol(proto, trans):
 
 
 def _refuse_request(e: RequestTooLarge, oprot) -> None:
-    """Answer a refused request as its method declares: MetaException when it has one (what HMS clients
-    show), TApplicationException otherwise."""
-    name, seqid = e.name or "", e.seqid or 0
-    result_cls = getattr(ThriftHiveMetastore, f"{name}_result", None)
-    field = None
-    if result_cls is not None:
-        for spec in result_cls.thrift_spec:
-            if spec is not None and spec[2] != "success" and spec[3][0] is tt.MetaException:
-                field = spec[2]
-    if field is not None:
-        result = result_cls()
-        setattr(result, field, tt.MetaException(message=str(e)))
-        oprot.writeMessageBegin(name, TMessageType.REPLY, seqid)
-    else:
-        result = TApplicationException(TApplicationException.PROTOCOL_ERROR, str(e))
-        oprot.writeMessageBegin(name, TMessageType.EXCEPTION, seqid)
-    result.write(oprot)
+    """Answer a refused request with a TApplicationException (PROTOCOL_ERROR) naming the limit: what
+    every Thrift client shows as is, whatever the method declares, as for other bad input."""
+    oprot.writeMessageBegin(e.name or "", TMessageType.EXCEPTION, e.seqid or 0)
+    TApplicationException(TApplicationException.PROTOCOL_ERROR, str(e)).write(oprot)
     oprot.writeMessageEnd()
     oprot.trans.flush()
 
