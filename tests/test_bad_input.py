@@ -112,9 +112,9 @@ def assert_error_or_nothing(received: bytes) -> None:
     framed): nothing else, and certainly not a normal reply."""
     if not received:
         return
-    for data in (received, received[4:]):
+    for data, compact in ((received, False), (received[4:], False), (received, True)):
         try:
-            _, proto = memory_protocol(data)
+            _, proto = memory_protocol(data, compact)
             _, kind, _ = proto.readMessageBegin()
             if kind == TMessageType.EXCEPTION:
                 TApplicationException().read(proto)
