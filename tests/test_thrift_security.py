@@ -234,3 +234,14 @@ def test_a_job_driver_credential_acts_as_its_run_only_while_it_runs(server):
         forged.get_all_databases()
     for c in (admin, d, forged):
         c.close()
+
+
+def test_a_principal_of_another_realm_is_not_the_local_user_of_that_name():
+    """Through a cross-realm trust, alice@OTHER.REALM authenticates, but she is not Mortar's user alice."""
+    from metastore.config import Settings
+    from metastore.hms.handler import principal_user
+
+    s = Settings(kerberos_principal="hive/_HOST@EXAMPLE.COM")
+    assert principal_user("alice@EXAMPLE.COM", s) == "alice"
+    assert principal_user("alice/etl.example.com@EXAMPLE.COM", s) == "alice"
+    assert principal_user("alice@OTHER.REALM", s) == "alice@OTHER.REALM"  # matches no user name

@@ -61,6 +61,17 @@ def _stats_result(stats: list[t.ColumnStats], db: str, table: str, part: str | N
     )
 
 
+def principal_user(principal: str, settings: Settings) -> str:
+    """The Mortar user name of an authenticated Kerberos principal: its first component (`alice` of
+    alice/host@REALM) when it is of the service's own realm; a principal of another realm (a cross-realm
+    trust) keeps its full name, which names no Mortar user, so it gets only what anonymous callers get."""
+    name, _, realm = principal.partition("@")
+    own = settings.kerberos_principal.partition("@")[2]
+    if realm and own and realm != own:
+        return principal
+    return name.split("/")[0]
+
+
 IDENTITY_TTL_S = 5.0  # how long a connection trusts what it last read of its user's role and grants
 
 
@@ -76,7 +87,7 @@ class Handler:
         self.settings = settings or Settings()
         self.peer = peer
         # where the identity comes from: ("anonymous", None), ("user", name) or ("run", credential)
-        self._source = ("user", principal.split("/")[0].split("@")[0]) if principal else ("anonymous", None)
+        self._source = ("user", principal_user(principal, self.settings)) if principal else ("anonymous", None)
         self._resolve()
 
     # --- identity and authorization ---------------------------------------------------------------------
