@@ -110,7 +110,7 @@ def test_a_job_run_reads_the_connections_its_job_lists(tmp_path, monkeypatch):
     ms = start_metastore("sqlite", tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
     settings = Settings.load(data_dir=str(tmp_path / "data"), database_url=ms.database_url,
                              warehouse=str(ms.warehouse), metastore_uri=ms.uri)  # fmt: skip
-    service = CatalogService.open(settings.database_url, settings.warehouse)
+    service = CatalogService.open(settings.database_url, settings.warehouse, secrets=Secrets.from_settings(settings))
     try:
         service.connections.create(Connection("sales", "JDBC", PG))
         service.connections.create(Connection("hr", "JDBC", {**PG, "PASSWORD": "other"}))
@@ -128,5 +128,4 @@ def test_a_job_run_reads_the_connections_its_job_lists(tmp_path, monkeypatch):
         assert "other" not in log
     finally:
         service.ctx.engine.dispose()
-        stop_metastore(ms)
         stop_metastore(ms)
