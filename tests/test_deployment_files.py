@@ -18,7 +18,8 @@ from mortar.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yml").read_text())
 MORTAR_SERVICES = {name: s for name, s in COMPOSE["services"].items() if s.get("image") == "mortar:latest"}
-WEB_VARIABLES = {"MORTAR_WEB_PORT", "MORTAR_WEB_SECURE_COOKIES", "MORTAR_WEB_TRUST_PROXY"}
+WEB_VARIABLES = {"MORTAR_WEB_PORT", "MORTAR_WEB_SECURE_COOKIES", "MORTAR_WEB_TRUST_PROXY",
+                 "MORTAR_SECRET_KEY"}  # fmt: skip
 
 
 def test_the_compose_file_runs_every_part_of_mortar():

@@ -596,3 +596,31 @@ def test_audit_user_defaults_to_anonymous(hms, db, catalog):
     assert [(r.action, r.user) for r in catalog.audit.records(db, "anon")] == [("CREATE_TABLE", "anonymous")]
     db_records = catalog.audit.records(db)
     assert db_records[0].action == "CREATE_DATABASE"
+
+
+def test_request_methods_without_a_catalog_field_take_it_in_the_database_name(hms, db, metastore, tmp_path):
+    """truncate_table_req and get_partitions_by_names_req take `@cat#db` (their structs have no catName:
+    both used to fail with an internal error)."""
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.transport import TSocket, TTransport
+
+    from metastore.hms.gen.hive import ThriftHiveMetastore as T
+    from metastore.hms.gen.hive import ttypes as gt
+
+    p = table(db, "p", partition_keys=cols(("dt", "string")))
+    hms.create_table(p)
+    hms.add_partitions([partition(hms.get_table(db, "p"), ["d1"])])
+    hms.create_table(table(db, "t", location=str(tmp_path / "t")))
+    (tmp_path / "t").mkdir(exist_ok=True)
+    (tmp_path / "t" / "part-0").write_text("x\n")
+    trans = TTransport.TBufferedTransport(TSocket.TSocket(metastore.host, metastore.port))
+    trans.open()
+    client = T.Client(TBinaryProtocol(trans))
+    try:
+        for name in (db, f"@hive#{db}"):
+            got = client.get_partitions_by_names_req(gt.GetPartitionsByNamesRequest(name, "p", ["dt=d1"]))
+            assert [p.values for p in got.partitions] == [["d1"]]
+        client.truncate_table_req(gt.TruncateTableRequest(dbName=f"@hive#{db}", tableName="t"))
+        assert not (tmp_path / "t" / "part-0").exists()
+    finally:
+        trans.close()

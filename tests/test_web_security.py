@@ -150,8 +150,8 @@ def test_database_grants(web):
     web.post(
         f"{API}/databases/hr/tables", {"name": "salaries", "columns": [{"name": "amount", "type": "int"}]}
     )
-    web.post(f"{API}/crawlers", {"name": "sales_in", "targets": ["/in/sales"], "database": "sales"})
-    web.post(f"{API}/crawlers", {"name": "hr_in", "targets": ["/in/hr"], "database": "hr"})
+    web.post(f"{API}/crawlers", {"name": "sales_in", "targets": ["/data/in/sales"], "database": "sales"})
+    web.post(f"{API}/crawlers", {"name": "hr_in", "targets": ["/data/in/hr"], "database": "hr"})
     svc.users.create("sam", PASSWORD, "editor", databases=["sales", "finance"])
     token = svc.users.create_token("sam", "t")[1]
     web.tokens["sam"] = token

@@ -379,7 +379,7 @@ class Handler:
         self.cat.tables.truncate(db, tableName, partNames or None, cat)
 
     def truncate_table_req(self, req):
-        cat, db = split_db(req.dbName, req.catName)
+        cat, db = split_db(req.dbName)
         self.cat.tables.truncate(db, req.tableName, req.partNames or None, cat)
         return tt.TruncateTableResponse()
 
@@ -503,7 +503,7 @@ class Handler:
 
     def get_partitions_by_names_req_wire(self, req):
         # GetPartitionsByNamesResult: field 1 (partitions), then the struct's end
-        return [_RESULT_LIST_HEAD, *self._by_names(*split_db(req.db_name, req.catName), req.tbl_name, req.names),
+        return [_RESULT_LIST_HEAD, *self._by_names(*split_db(req.db_name), req.tbl_name, req.names),
                 b"\x00"]  # fmt: skip
 
     def _by_names(self, cat: str, db: str, tbl_name, names):
@@ -535,7 +535,7 @@ class Handler:
         return cv.partitions_out(self.cat.partitions.get_by_names(db, tbl_name, list(names or []), cat))
 
     def get_partitions_by_names_req(self, req):
-        cat, db = split_db(req.db_name, req.catName)
+        cat, db = split_db(req.db_name)
         parts = self.cat.partitions.get_by_names(db, req.tbl_name, list(req.names or []), cat)
         return tt.GetPartitionsByNamesResult(partitions=cv.partitions_out(parts))
 
