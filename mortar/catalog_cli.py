@@ -6,8 +6,14 @@ import json
 
 import click
 
-from metastore.catalog import CatalogError
 from mortar.cli_support import catalog, fail, table, when
+
+
+def _errors():
+    """The catalog's errors (imported when a command runs: `mortar --help` stays fast)."""
+    from metastore.catalog import CatalogError
+
+    return CatalogError
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -32,7 +38,7 @@ def database_list(pattern: str | None) -> None:
         for name in service.databases.list(pattern):
             db = service.databases.get(name)
             rows.append((name, len(service.tables.list(name)), db.location_uri or "-"))
-    except CatalogError as e:
+    except _errors() as e:
         fail(e)
     table(["DATABASE", "TABLES", "LOCATION"], rows)
 
@@ -45,7 +51,7 @@ def database_show(name: str) -> None:
     try:
         db = service.databases.get(name)
         tables = service.tables.list(name)
-    except CatalogError as e:
+    except _errors() as e:
         fail(e)
     click.echo(f"database   {db.name}")
     click.echo(f"location   {db.location_uri or '-'}")
@@ -75,7 +81,7 @@ def table_list(db: str, pattern: str | None) -> None:
             fmt = (t.sd.serde.serialization_lib or "-").rsplit(".", 1)[-1]
             rows.append((name, t.table_type, len(t.sd.cols), ",".join(k.name for k in t.partition_keys) or "-",
                          fmt, t.sd.location or "-"))  # fmt: skip
-    except CatalogError as e:
+    except _errors() as e:
         fail(e)
     table(["TABLE", "TYPE", "COLUMNS", "PARTITION KEYS", "SERDE", "LOCATION"], rows)
 
@@ -90,7 +96,7 @@ def table_show(name: str, as_json: bool) -> None:
     try:
         t = service.tables.get(db, tbl)
         count = len(service.partitions.names(db, tbl)) if t.partition_keys else 0
-    except CatalogError as e:
+    except _errors() as e:
         fail(e)
     if as_json:
         from dataclasses import asdict
@@ -124,7 +130,7 @@ def table_partitions(name: str, where: str | None, limit: int) -> None:
     try:
         parts = service.partitions.by_filter(db, tbl, where, limit or -1) if where else \
             service.partitions.list(db, tbl, limit or -1)  # fmt: skip
-    except CatalogError as e:
+    except _errors() as e:
         fail(e)
     keys = None
     rows = []
