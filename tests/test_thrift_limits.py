@@ -328,3 +328,47 @@ def test_slowloris_request_times_out(tight):
           f"{time.monotonic() - start:.1f} s")  # fmt: skip
     assert sent < len(message)
     assert_serves(tight)
+
+
+# --- short requests are answered from the bytes at hand (server.DIRECT_BYTES) -----------------------------
+
+
+def _request(method: str, seqid: int, **args) -> bytes:
+    buf = TTransport.TMemoryBuffer()
+    proto = TBinaryProtocol.TBinaryProtocol(buf)
+    proto.writeMessageBegin(method, TMessageType.CALL, seqid)
+    getattr(T, f"{method}_args")(**args).write(proto)
+    proto.writeMessageEnd()
+    return buf.getvalue()
+
+
+def _replies(sock: socket.socket, n: int) -> list:
+    tsock = TSocket.TSocket()
+    tsock.setHandle(sock)
+    trans = TTransport.TBufferedTransport(tsock)
+    proto = TBinaryProtocol.TBinaryProtocol(trans)
+    out = []
+    for _ in range(n):
+        name, kind, seqid = proto.readMessageBegin()
+        result = T.get_database_result()
+        result.read(proto)
+        proto.readMessageEnd()
+        out.append((seqid, result.success.name if result.success else result.o1.message))
+    return out
+
+
+def test_short_requests_pipelined_split_or_whole_are_each_answered_once(defaults):
+    """Two requests in one write (the second one failing in its handler), then one request cut in three
+    writes (the first bytes alone are not a request: it is then read whole and scanned): each gets its one
+    answer, in order."""
+    s = socket.create_connection((defaults.host, defaults.port), timeout=30)
+    try:
+        s.sendall(_request("get_database", 1, name="default") + _request("get_database", 2, name="nope_x"))
+        assert _replies(s, 2) == [(1, "default"), (2, "database nope_x does not exist")]
+        third = _request("get_database", 3, name="default")
+        for piece in (third[:5], third[5:20], third[20:]):
+            s.sendall(piece)
+            time.sleep(0.2)
+        assert _replies(s, 1) == [(3, "default")]
+    finally:
+        s.close()

@@ -17,7 +17,6 @@ import socket
 import struct
 import threading
 import time
-from io import BytesIO
 
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol, TBinaryProtocolAccelerated
 from thrift.protocol.TCompactProtocol import TCompactProtocol, TCompactProtocolAccelerated
@@ -168,7 +167,8 @@ def open_protocols(sock: socket.socket):
 
 # --- bounded requests: idle and request timeouts, size and object-count limits (see BoundedInput) ---
 
-FAST_BYTES = 64 * 1024  # a message this short is decoded as it arrives; a longer one is scanned first
+FAST_BYTES = 64 * 1024  # after a request longer than this, memory is given back to the system
+DIRECT_BYTES = 1024  # a request that arrives whole in this many bytes is decoded without a scan (see below)
 DRAIN_QUIET_S = 0.5  # after refusing a request, its rest is read and dropped until the peer is this quiet
 STRUCT_COST = 200  # estimated decoded size of one struct (an empty Partition decodes to about 180 bytes)
 STRING_COST = 49  # and of one string or binary besides its bytes (sys.getsizeof(b""))
@@ -177,11 +177,6 @@ MAX_DEPTH = 64  # nesting of structs and containers in one request
 _BIN_FIXED = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8, 16: 16}  # TBinaryProtocol type id → width
 _CPT_FIXED = {1: 0, 2: 0, 3: 1, 7: 8, 16: 16}  # TCompactProtocol widths (a bool is in its field header)
 _CPT_VARINT = frozenset((4, 5, 6))  # i16, i32, i64
-
-
-class _Rescan(Exception):
-    """Raised from inside decoding when a message grows past FAST_BYTES: it is then read whole and
-    scanned (BoundedInput.whole_message) before it is decoded."""
 
 
 class RequestTooLarge(Exception):
@@ -457,76 +452,57 @@ class _TimedSocket(TSocket.TSocket):
         return data
 
 
-class BoundedInput(TTransport.TTransportBase, TTransport.CReadableTransport):
+class _Chunk(TTransport.TMemoryBuffer):
+    """A memory buffer over the bytes at hand that notes when decoding wanted more than it holds."""
+
+    underflow = False
+
+    def read(self, sz):
+        data = self._buffer.read(sz)
+        if len(data) < sz:
+            self.underflow = True
+        return data
+
+    def cstringio_refill(self, partialread, reqlen):
+        self.underflow = True
+        raise EOFError()
+
+
+class BoundedInput:
     """The reading side of a connection, between the protocol and the connection's own transport
     (`inner`: buffered, framed, or whatever TLS/SASL put there), bounding each request's memory.
 
-    A message of up to `fast_bytes` (FAST_BYTES) is decoded as it arrives (the hot path: get_table,
-    listings): it cannot hold more structs and elements than bytes, which keeps it far under the limits.
-    A longer one makes decoding stop (_Rescan); it is then read whole and scanned (`_Scan`) against
-    `max_request_items` and `max_request_mb`, and decoded from memory only if it is within both."""
+    A short request that is at hand whole (`first_chunk`, up to `direct_bytes`) is decoded as it is: it
+    cannot hold more structs, elements or nesting than bytes, far under the limits. Any other is read whole
+    and scanned first (`whole_message`, `_Scan`) against `max_request_items` and `max_request_mb`, and
+    decoded from memory only if it is within both."""
 
     def __init__(self, inner, settings: Settings):
         self._inner = inner
         self.max_items = int(settings.max_request_items)
         self.max_bytes = int(settings.max_request_mb) * 2**20
-        self.fast_bytes = max(16, min(FAST_BYTES, self.max_items // 2, self.max_bytes // (2 * STRUCT_COST)))
-        self._buf = BytesIO(b"")
-        self._seen: list[bytes] = []  # bytes read since the current message began
-        self._fed = 0
+        self.direct_bytes = max(16, min(DIRECT_BYTES, self.max_items // 2, self.max_bytes // (2 * STRUCT_COST)))
+        self._at_hand = b""  # bytes of the current message read so far (or left after the previous one)
 
-    def isOpen(self):
-        return self._inner.isOpen()
+    def first_chunk(self) -> bytes:
+        """The bytes of the current message at hand: what was left after the previous one, or one read."""
+        if not self._at_hand:
+            self._at_hand = self._inner.read(65536)
+        return self._at_hand
 
-    def close(self):
-        return self._inner.close()
-
-    def begin(self) -> None:
-        """A new message starts: what is left unread belongs to it."""
-        rest = self._buf.read()
-        if rest:
-            self._buf = BytesIO(rest)
-            self._seen, self._fed = [rest], len(rest)
-        elif self._fed:
-            self._seen, self._fed = [], 0
-
-    def _feed(self, n: int) -> bytes:
-        if self._fed >= self.fast_bytes:
-            raise _Rescan()
-        data = self._inner.read(min(max(n, 4096), self.fast_bytes))
-        self._seen.append(data)
-        self._fed += len(data)
-        return data
-
-    def read(self, sz: int) -> bytes:
-        ret = self._buf.read(sz)
-        if ret:
-            return ret
-        self._buf = BytesIO(self._feed(sz))
-        return self._buf.read(sz)
-
-    @property
-    def cstringio_buf(self):
-        return self._buf
-
-    def cstringio_refill(self, partialread: bytes, reqlen: int):
-        data = partialread
-        while len(data) < reqlen:
-            data += self._feed(reqlen - len(data))
-        self._buf = BytesIO(data)
-        return self._buf
+    def keep(self, rest: bytes) -> None:
+        """`rest`: what followed a message decoded from first_chunk (the start of the next one)."""
+        self._at_hand = rest
 
     def whole_message(self, compact: bool) -> bytes:
-        """After _Rescan: the current message from its first byte, read whole and scanned (raises
-        RequestTooLarge); the bytes after it stay for the next message."""
-        scan = _Scan(b"".join(self._seen), lambda n: self._inner.read(max(n, 65536)), self.max_items,
-                     self.max_bytes)  # fmt: skip
-        self._seen, self._fed = [], 0
+        """The current message from its first byte, read whole and scanned (raises RequestTooLarge); the
+        bytes after it stay for the next message."""
+        scan = _Scan(self._at_hand, lambda n: self._inner.read(max(n, 65536)), self.max_items, self.max_bytes)
+        self._at_hand = b""
         end = scan.compact_message() if compact else scan.binary_message()
         view = memoryview(scan.buf)
-        message, rest = bytes(view[:end]), bytes(view[end:])
+        message, self._at_hand = bytes(view[:end]), bytes(view[end:])
         view.release()
-        self._buf = BytesIO(rest)
         return message
 
     def drain(self, max_bytes: int) -> None:
@@ -678,7 +654,9 @@ class MetastoreServer:
         compact = isinstance(iprot, TCompactProtocol)
         while not self._stopping.is_set():
             timeouts.begin()
-            bounded.begin()
+            chunk = bounded.first_chunk()
+            if len(chunk) <= bounded.direct_bytes and self._process_at_hand(processor, iprot, oprot, bounded, chunk):
+                continue
             try:
                 message = bounded.whole_message(compact)
             except RequestTooLarge as e:
@@ -691,6 +669,22 @@ class MetastoreServer:
             if len(message) > FAST_BYTES:
                 del message
                 _release_memory()
+
+    @staticmethod
+    def _process_at_hand(processor: Processor, iprot, oprot, bounded: BoundedInput, chunk: bytes) -> bool:
+        """Answer a short request (get_table, listings: the hot path) straight from the bytes at hand, when
+        they hold it whole: DIRECT_BYTES bound what it can hold (structs, elements, nesting) far under the
+        limits, so no scan is needed. False when decoding wanted more bytes: the handler did not run (the
+        arguments are decoded before it is called), and the request is then read whole and scanned."""
+        at_hand = _Chunk(chunk)
+        try:
+            processor.process(_input_protocol(iprot, at_hand), oprot)
+        except Exception:
+            if at_hand.underflow:
+                return False
+            raise
+        bounded.keep(at_hand._buffer.read())
+        return True
 
     def _serve_connection(self, conn: socket.socket, addr) -> None:
         _current.timeouts = _Timeouts(self.settings, conn)
