@@ -101,6 +101,9 @@ def test_recrawl_reads_only_what_changed(service, tmp_path):
     assert grown.metrics.tables_updated == 1  # the new column
     table = service.tables.get("crawled", "events")
     assert [(c.name, c.type) for c in table.sd.cols] == [("id", "bigint"), ("kind", "string"), ("score", "double")]
+    # the schema's versions and the audit name the crawler, not "anonymous"
+    assert [v.created_by for v in service.tables.versions("crawled", "events")] == ["crawler:inc"] * 2
+    assert {r.user for r in service.audit.records("crawled", "events")} == {"crawler:inc"}
     assert service.partitions.names("crawled", "events") == ["dt=2024-01-01", "dt=2024-01-02", "dt=2024-01-03"]
 
     shutil.rmtree(root / "events" / "dt=2024-01-01")

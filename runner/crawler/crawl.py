@@ -109,8 +109,9 @@ class CrawlRun:
         `trigger`: the trigger that started this crawl."""
         self.given_run_id = run_id
         self.trigger = trigger
-        self.service = service
         self.crawler = service.crawlers.get(name)
+        # what the crawl changes (tables, their versions, partitions) is recorded as done by the crawler
+        self.service = service.for_user(f"crawler:{self.crawler.name}")
         self.dry_run = dry_run
         self.progress = progress
         self.metrics = Metrics()
