@@ -39,8 +39,11 @@ def main(verbose: bool, config_file: str | None, data_dir: str | None, database_
                         ("MORTAR_DATABASE_URL", database_url)):  # fmt: skip
         if value:
             os.environ[name] = value
+    # the servers log what they do; a one-off command prints its answer and only warnings besides
+    servers = ("metastore", "worker", "scheduler", "web", "up")
+    quiet = click.get_current_context().invoked_subcommand not in servers
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

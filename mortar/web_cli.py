@@ -306,6 +306,7 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
             children[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
         host = "127.0.0.1" if web_host in ("0.0.0.0", "::") else web_host
         ms_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        _wait_ready(children, [("metastore", ms_host, settings.port), ("web", host, web_port)], lambda: stopping)
         click.echo(f"Mortar is up (data in {os.path.abspath(settings.data_dir)}):")
         click.echo(f"  console   http://{host}:{web_port}/")
         click.echo(f"  API       http://{host}:{web_port}/api/v1/  (spec: /api/v1/openapi.json)")
@@ -330,6 +331,31 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
         _stop_all(children)
     if failed:
         raise click.ClickException(f"{failed[0]} exited with status {failed[1]}: stopped everything")
+
+
+def _wait_ready(children: dict[str, subprocess.Popen], ports: list[tuple[str, str, int]], stopping,
+                timeout_s: float = 180.0) -> None:  # fmt: skip
+    """Wait until each (name, host, port) accepts connections: "Mortar is up" is said only when it is. A
+    child that exits meanwhile, or a port still closed after `timeout_s`, stops `mortar up` with the reason."""
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    waiting = list(ports)
+    click.echo("Starting the metastore, the console, a worker and the scheduler…", err=True)
+    while waiting and not stopping():
+        for name, proc in children.items():
+            if proc.poll() is not None:
+                raise click.ClickException(f"{name} exited with status {proc.returncode} while starting")
+        name, host, port = waiting[0]
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                waiting.pop(0)
+                continue
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"{name} did not accept connections on {host}:{port} within {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def _redact(url: str) -> str:

@@ -51,3 +51,20 @@ def test_databases_tables_and_partitions_from_the_terminal(tmp_path):
     assert bad.returncode == 2 and "is not DATABASE.TABLE" in bad.stderr
     for group in ("database", "table"):
         assert _mortar(tmp_path, group, "--help").returncode == 0
+
+
+def test_one_off_commands_print_their_answer_without_log_lines(tmp_path):
+    """`mortar workflow run` printed a stray `INFO metastore.catalog.dispatch ...` line (issue 16, item 8):
+    one-off commands log warnings only; the servers (metastore, worker, scheduler, web, up) log INFO."""
+    from metastore.catalog.jobs import Job
+    from metastore.catalog.triggers import Action, Trigger
+    from metastore.catalog.workflows import Workflow
+
+    service = CatalogService.open(f"sqlite:///{tmp_path / 'catalog.db'}", str(tmp_path / "warehouse"))
+    service.jobs.create(Job("hello", "print(1)\n", job_type="pythonshell"))
+    service.workflows.create(Workflow("flow"))
+    service.triggers.create(Trigger("go", "ON_DEMAND", [Action(job="hello")], workflow="flow"))
+    done = _mortar(tmp_path, "workflow", "run", "flow")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("workflow run ") and "RUNNING" in done.stdout
+    assert " INFO " not in done.stderr, done.stderr
