@@ -32,6 +32,7 @@ class Settings:
     job_warm_wait_s: float = 60.0  # how long a run waits for a warming driver before starting cold
     job_stale_s: float = 120.0  # a run without a heartbeat for this long lost its worker
     job_requeue_s: float = 600.0  # a run no worker took for this long is sent again
+    job_os_user: str = ""  # OS user drivers run as (worker as root; chown -R the warehouse root to it); "": own
     # --- security (README "Securing Mortar") ---
     anonymous: str = "local-write"  # unauthenticated Thrift/Glue callers: none, read, local-write, write
     trusted_ugi_hosts: str = ""  # comma-separated addresses/CIDRs whose set_ugi user names are believed

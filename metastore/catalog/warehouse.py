@@ -10,6 +10,7 @@ import logging
 import os
 import posixpath
 import shutil
+import stat
 import threading
 import uuid
 
@@ -49,7 +50,9 @@ class Warehouse:
             return
         try:
             fs, path = self._fs(location)
+            missing = _missing_local_dirs(fs, path)
             fs.makedirs(path, exist_ok=True)
+            _own_like_parent(missing)
         except Exception as e:  # noqa: BLE001 - the catalog change stands; say what failed
             log.warning("could not create directory %s: %s", location, e)
 
@@ -82,8 +85,43 @@ class Warehouse:
             fs, spath = self._fs(src)
             _, dpath = self._fs(dst)
             if fs.exists(spath):
+                missing = _missing_local_dirs(fs, posixpath.dirname(dpath))
                 fs.makedirs(posixpath.dirname(dpath), exist_ok=True)
+                _own_like_parent(missing)
                 fs.mv(spath, dpath, recursive=True)
         except Exception as e:  # noqa: BLE001
             log.warning("could not move %s to %s: %s", src, dst, e)
 
+
+def _is_local(fs) -> bool:
+    return getattr(fs, "protocol", None) in ("file", ("file", "local"))
+
+
+def _missing_local_dirs(fs, path: str) -> list[str]:
+    """The directories, top down, that making local `path` will create; [] unless this process is root
+    (only then are they given an owner, see _own_like_parent) or `path` is not local."""
+    if os.geteuid() != 0 or not _is_local(fs):
+        return []
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing[::-1]
+
+
+def _own_like_parent(created: list[str]) -> None:
+    """A server running as root gives each directory it just created the owner (uid, gid) of its parent:
+    the administrator gives the warehouse root to the OS user job drivers run as (job_os_user), and every
+    database, table and partition directory the catalog makes below it is theirs to write."""
+    for path in created:
+        try:
+            st = os.lstat(os.path.dirname(path))
+            own = os.lstat(path)
+            if stat.S_ISDIR(own.st_mode) and own.st_uid == 0 and (st.st_uid, st.st_gid) != (0, own.st_gid):
+                os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
+        except OSError as e:
+            log.warning("could not give directory %s the owner of its parent: %s", path, e)

@@ -73,13 +73,28 @@ def fresh_session(base):
     return session
 
 
+def _is_file(fd: int, st: os.stat_result) -> bool:
+    try:
+        own = os.fstat(fd)
+    except OSError:
+        return False
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
+
+
 def _redirect(log_path: str) -> None:
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    """Fds 1 and 2 to the run's log: a cold driver has them already (opened by the worker), else the file
+    is opened by its path."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
+    try:
+        st = os.stat(log_path)
+    except OSError:
+        st = None
+    if st is None or not (_is_file(1, st) and _is_file(2, st)):
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
     sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
 

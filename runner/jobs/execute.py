@@ -2,8 +2,15 @@
 stop requests, the timeout — and record how it ended; then enqueue what that started (a retry, a
 WAITING run, downstream triggers' actions).
 
-Settings: metastore_uri, job_master, job_warm_pool, job_heartbeat_s, job_warm_wait_s, job_requeue_s (see
-metastore/config.py; MORTAR_<NAME> in the environment).
+Where a run's files are: with job_os_user empty, <data_dir>/job-logs/<id>.log and <id>.d/ (script.py,
+request.json, error.txt). With job_os_user set, drivers run as that OS user and may read nothing of the data
+dir (made 0700): each run gets a directory <tmp>/mortar-runs/run-<id>-<random>/ of root's (mode 0711: the
+driver can neither list nor replace its entries) holding script.py and request.json (root's, readable),
+run.log and error.txt (the job user's, for the driver to write; the worker reads and ships them) and home/
+(the job user's: the driver's HOME and TMPDIR); it is removed once the run's log is shipped.
+
+Settings: metastore_uri, job_master, job_warm_pool, job_heartbeat_s, job_warm_wait_s, job_requeue_s,
+job_os_user (see metastore/config.py; MORTAR_<NAME> in the environment).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +31,15 @@ from metastore.catalog.dispatch import JOB_RUN_TASK, SendTask, enqueue_started, 
 from metastore.catalog.jobs import FAILED, STOPPED, STOPPING, SUCCEEDED, TIMEOUT, Job, JobRun
 from metastore.config import Settings
 from runner.jobs.logship import LogShipper
-from runner.jobs.pool import ROOT, WarmPool, kill_tree, set_parent_death_signal
+from runner.jobs.pool import (
+    ROOT,
+    JobUser,
+    WarmPool,
+    kill_tree,
+    remove_dir,
+    runs_root,
+    set_parent_death_signal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +66,17 @@ def logs_dir(settings: Settings) -> Path:
 
 def log_path(settings: Settings, run_id: int) -> Path:
     return logs_dir(settings) / f"{run_id}.log"
+
+
+def job_user(settings: Settings) -> JobUser | None:
+    """The OS user drivers run as (None: the worker's). Raises if it is set but cannot be used (no such
+    user, or this worker is not root); otherwise, makes the data dir reachable by root alone."""
+    user = JobUser.named(settings.job_os_user)
+    if user is not None:
+        data_dir = Path(settings.data_dir).absolute()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    return user
 
 
 def base_spark_conf(settings: Settings, master: str | None = None) -> dict[str, str]:
@@ -88,10 +115,12 @@ def make_pool(settings: Settings, size: int | None = None, service: CatalogServi
     size = settings.job_warm_pool if size is None else size
     if size <= 0:
         return None
+    user = job_user(settings)  # a worker that cannot start drivers as job_os_user starts no pool
     if service is None:
         service = CatalogService.open(settings.database_url, settings.warehouse)
     pool = WarmPool(size, base_spark_conf(settings), driver_env(settings),
-                    str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"), access=service.access)  # fmt: skip
+                    str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"), access=service.access,
+                    user=user)  # fmt: skip
     pool.fill()
     return pool
 
@@ -150,9 +179,10 @@ def execute_run(service: CatalogService, run_id: int, settings: Settings, send_t
     return Outcome(run_id, finished.run.state, finished.run.error, warm)
 
 
-def _request(run: JobRun, job: Job, settings: Settings, workdir: Path) -> dict:
+def _request(run: JobRun, job: Job, workdir: Path, logfile: Path) -> dict:
     script = workdir / "script.py"
     script.write_text(job.script, encoding="utf-8")
+    os.chmod(script, 0o644)
     argv = ["--JOB_NAME", job.name, "--JOB_RUN_ID", str(run.id)]
     if run.workflow_run_id is not None:
         argv += ["--WORKFLOW_RUN_ID", str(run.workflow_run_id)]
@@ -163,7 +193,7 @@ def _request(run: JobRun, job: Job, settings: Settings, workdir: Path) -> dict:
         "job_type": job.job_type,
         "script_path": str(script),
         "argv": argv,
-        "log_path": str(log_path(settings, run.id)),
+        "log_path": str(logfile),
         "error_path": str(workdir / "error.txt"),
         "session_conf": dict(job.spark_conf),
         "env": {
@@ -179,34 +209,59 @@ def _request(run: JobRun, job: Job, settings: Settings, workdir: Path) -> dict:
 
 def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Settings,
                pool: WarmPool | None) -> tuple[str, str | None, bool]:  # fmt: skip
-    workdir = logs_dir(settings) / f"{run.id}.d"
-    workdir.mkdir(exist_ok=True)
-    request = _request(run, job, settings, workdir)
-    logfile = Path(request["log_path"])
-    with open(logfile, "w", encoding="utf-8") as f:  # a run is executed once: a file left here is stale
-        f.write(
-            f"# run {run.id} of job {job.name}, attempt {run.attempt}, script version {job.script_version}\n"
-        )
-    shipper = LogShipper(service, run.id, logfile)
-    shipper.ship()
+    user = job_user(settings)  # raises (the run fails) if drivers cannot run as job_os_user
+    rundir = None
+    if user is None:
+        workdir = logs_dir(settings) / f"{run.id}.d"
+        workdir.mkdir(exist_ok=True)
+        logfile = log_path(settings, run.id)
+    else:
+        workdir = rundir = Path(tempfile.mkdtemp(prefix=f"run-{run.id}-", dir=runs_root()))
+        os.chmod(rundir, 0o711)  # the driver enters it, to the files it is told of
+        logfile = rundir / "run.log"
     try:
-        return _drive(service, run, job, settings, pool, request, shipper)
-    except Exception as e:
-        _note(logfile, f"the run could not be executed: {type(e).__name__}: {e}")
-        raise
+        request = _request(run, job, workdir, logfile)
+        with open(logfile, "w", encoding="utf-8") as f:  # a run is executed once: a file left here is stale
+            f.write(
+                f"# run {run.id} of job {job.name}, attempt {run.attempt}, script version {job.script_version}\n"
+            )
+        if user is not None:  # the driver writes these two (it cannot replace them: the folder is root's)
+            Path(request["error_path"]).touch()
+            for name in (logfile, request["error_path"]):
+                os.chown(name, user.uid, user.gid)
+            request["home"] = str(user.private_dir("home-", workdir))
+        shipper = LogShipper(service, run.id, logfile)
+        shipper.ship()
+        try:
+            return _drive(service, run, job, settings, pool, request, shipper, user)
+        except Exception as e:
+            _note(logfile, f"the run could not be executed: {type(e).__name__}: {e}")
+            raise
+        finally:
+            _revoke(service, run.id)  # the driver is gone (or killed): its credential ends with the run
+            shipper.close()  # after the notes of a timeout or stop: all of it is in the catalog before the end
     finally:
-        _revoke(service, run.id)  # the driver is gone (or killed): its credential ends with the run
-        shipper.close()  # after the notes of a timeout or stop: all of it is in the catalog before the end
+        remove_dir(rundir)
 
 
 def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, pool: WarmPool | None,
-           request: dict, shipper: LogShipper) -> tuple[str, str | None, bool]:  # fmt: skip
-    workdir = Path(request["error_path"]).parent
-    logfile = Path(request["log_path"])
+           request: dict, shipper: LogShipper, user: JobUser | None) -> tuple[str, str | None, bool]:  # fmt: skip
     started = time.time()
     driver = (
         pool.take(Settings.load().job_warm_wait_s) if can_run_warm(job, pool) else None
     )
+    try:
+        return _watch(service, run, job, settings, request, shipper, driver, started, user)
+    finally:
+        if driver is not None:
+            driver.cleanup()
+
+
+def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, request: dict,
+           shipper: LogShipper, driver, started: float, user: JobUser | None) -> tuple[str, str | None, bool]:  # fmt: skip
+    """Start the run in `driver` (warm) or a new cold driver, and watch it to its end."""
+    workdir = Path(request["error_path"]).parent
+    logfile = Path(request["log_path"])
     warm = driver is not None
     if warm:
         if driver.credential:  # bound before the request: the run's first call already acts as the run
@@ -219,10 +274,15 @@ def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, p
         service.access.bind_run_credential(credential, run.id)
         env = driver_env(settings, request["env"], {"MORTAR_JOB_SPARK_CONF": json.dumps(conf),
                                                      "MORTAR_RUN_CREDENTIAL": credential})  # fmt: skip
-        with open(logfile, "ab") as out:
+        as_user = {}
+        if user is not None:
+            os.chmod(workdir / "request.json", 0o644)
+            env.update(user.env(Path(request["home"])))
+            as_user = user.popen_args()
+        with open(logfile, "ab") as out:  # opened here: the driver's output needs no path of its own
             proc = subprocess.Popen([sys.executable, "-m", "runner.jobs.driver", "--request", str(workdir / "request.json")],
                                     cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    preexec_fn=set_parent_death_signal)  # fmt: skip
+                                    preexec_fn=set_parent_death_signal, **as_user)  # fmt: skip
     log.info(
         "run %d of job %s started in %s driver %d", run.id, job.name, "a warm" if warm else "a cold", proc.pid
     )
@@ -261,7 +321,10 @@ def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, p
     error_file = Path(request["error_path"])
     if code == 0:
         return SUCCEEDED, None, warm
-    error = error_file.read_text(encoding="utf-8").strip() if error_file.exists() else ""
+    error = ""
+    if error_file.exists():
+        with open(error_file, "rb") as f:  # written by the driver: no more than a summary is read
+            error = f.read(64 * 1024).decode("utf-8", errors="replace").strip()
     return FAILED, error or f"the driver exited with code {code}", warm
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -56,8 +57,8 @@ class LogShipper:
         return True
 
     def _read(self, final: bool) -> None:
-        try:
-            with open(self.path, "rb") as f:
+        try:  # not through a link: the file is the one the worker made (a driver may own it, not its folder)
+            with open(os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
                 f.seek(self.offset)
                 while True:
                     data = f.read(READ_BYTES)
