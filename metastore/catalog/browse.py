@@ -154,6 +154,50 @@ class Browse(Area):
             ).all()  # fmt: skip
         return [_summary(r, r.db) for r in rows], total
 
+    def search_columns(self, q: str, limit: int = 50, only: list[str] | None = None, scan: int = 2000,
+                       catalog: str = DEFAULT_CATALOG) -> list[tuple[TableSummary, list[str]]]:  # fmt: skip
+        """Tables (among databases `only`, if given) with columns or partition keys whose names contain `q`,
+        each with those names; at most `limit`, from at most `scan` tables whose stored schema mentions `q`
+        (a LIKE narrows the rows, the decoded schema decides)."""
+        limit, _ = _page(limit, 0)
+        needle = (q or "").strip().lower()
+        if not needle:
+            return []
+        with self._read() as conn:
+            cid = self._catalog(conn, catalog)
+            where = [DatabaseRow.catalog_id == cid,
+                     TableRow.sd.contains(needle, autoescape=True) | TableRow.partition_keys.contains(needle, autoescape=True)]  # fmt: skip
+            if only is not None:
+                where.append(DatabaseRow.name.in_(only or [""]))
+            rows = conn.execute(
+                select(DatabaseRow.name.label("db"), TableRow.name, TableRow.table_type, TableRow.owner,
+                       TableRow.create_time, TableRow.sd, TableRow.partition_keys, TableRow.version, TableRow.parameters)
+                .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+                .where(*where).order_by(DatabaseRow.name, TableRow.name).limit(scan)
+            ).all()  # fmt: skip
+        out = []
+        for r in rows:
+            names = [c[0] for c in codec.loads(r.sd).get("cols", [])] + [k[0] for k in codec.loads(r.partition_keys)]
+            hits = [n for n in names if needle in str(n).lower()]
+            if hits:
+                out.append((_summary(r, r.db), hits))
+                if len(out) == limit:
+                    break
+        return out
+
+    def crawler_run_changes(self, run: CrawlerRun, database: str, limit: int = 500) -> list[AuditRecord]:
+        """What crawler run `run` changed in database `database`: the audit records written as
+        crawler:<name> while the run went on, oldest first (at most `limit`)."""
+        limit, _ = _page(limit, 0)
+        query = select(AuditRow).where(AuditRow.user == f"crawler:{run.crawler}",
+                                       AuditRow.db_name == database.lower(), AuditRow.at >= run.started_at)  # fmt: skip
+        if run.ended_at is not None:
+            query = query.where(AuditRow.at <= run.ended_at)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(AuditRow.id).limit(limit)).all()
+        return [AuditRecord(r.id, r.at, r.user, r.action, r.catalog_name, r.db_name, r.object_name,
+                            codec.loads(r.details)) for r in rows]  # fmt: skip
+
     def partitions(self, db: str, table: str, filter_text: str | None = None, after: str | None = None,
                    limit: int = 50, catalog: str = DEFAULT_CATALOG) -> tuple[list[tuple[str, Partition]], str | None]:  # fmt: skip
         """A page of (name, partition) in name order, after partition name `after`, matching the partition

@@ -48,6 +48,8 @@ PAGE = 50
 
 @bp.before_request
 def _login_and_csrf():
+    if request.endpoint == "console.static":  # the stylesheet and scripts hold no data: the login page uses them
+        return None
     if g.get("user") is None:
         if request.method in SAFE_METHODS:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -126,13 +128,26 @@ def _pages(total: int) -> int:
     return max(1, (total + PAGE - 1) // PAGE)
 
 
+SEARCH_PER_KIND = 20
+
+
 @bp.get("/search")
 def search():
-    q, page = _page_args()
-    rows, total = _service().browse.search_tables(
-        q or None, PAGE, (page - 1) * PAGE, only=visible_databases()
-    )
-    return render_template("search.html", rows=rows, total=total, q=q, page=page, pages=_pages(total))
+    """Every kind of object whose name contains `q` (tables also by column name), grouped by kind; tables
+    and crawlers only of the databases the user may see."""
+    q, _ = _page_args()
+    svc, only, n = _service(), visible_databases(), SEARCH_PER_KIND
+    groups = {}
+    if q:
+        groups["tables"] = svc.browse.search_tables(q, n, 0, only=only)
+        groups["columns"] = svc.browse.search_columns(q, n, only=only)
+        groups["crawlers"] = svc.browse.crawlers(q, n, 0, only=only)
+        groups["jobs"] = svc.browse.jobs(q, None, None, n, 0)
+        groups["triggers"] = svc.browse.triggers(q, None, None, None, n, 0)
+        groups["workflows"] = svc.browse.workflows(q, n, 0)
+        groups["connections"] = svc.browse.connections(q, None, n, 0)
+    found = sum(len(v[0]) if isinstance(v, tuple) else len(v) for v in groups.values())
+    return render_template("search.html", q=q, groups=groups, found=found, per_kind=n)
 
 
 @bp.get("/databases/<db>")
@@ -245,6 +260,31 @@ def crawler(name: str):
     return render_template("crawler.html", c=c, runs=runs, total=total, page=page, pages=_pages(total),
                            state=run_state, states=RUN_STATES, fires=fires, running=svc.crawlers.current_run(c.name),
                            chart=Markup(charts.run_chart(list(reversed(recent)))))  # fmt: skip
+
+
+@bp.get("/crawlers/<name>/runs/<int:run_id>")
+def crawler_run(name: str, run_id: int):
+    """One run of a crawler: its metrics, the files it skipped and why, the tables it created or changed
+    (its audit records), its error and any warning its metrics carry."""
+    svc = _service()
+    c = _visible_crawler(svc, name)
+    run = svc.crawlers.get_run(run_id)
+    if run.crawler != c.name:
+        raise NotFound(f"crawler {c.name} has no run {run_id}")
+    metrics = run.metrics or {}
+    warnings = metrics.get("warnings") or []
+    if isinstance(warnings, str):
+        warnings = [warnings]
+    if metrics.get("warning"):
+        warnings = [metrics["warning"], *warnings]
+    changes: dict[str, list[str]] = {}
+    for rec in svc.browse.crawler_run_changes(run, c.database):
+        if rec.object_name:
+            actions = changes.setdefault(rec.object_name, [])
+            if rec.action not in actions:
+                actions.append(rec.action)
+    return render_template("crawler_run.html", c=c, run=run, m=metrics, skipped=metrics.get("skipped") or [],
+                           warnings=[str(w) for w in warnings], changes=changes)  # fmt: skip
 
 
 def _form_crawler(form, name: str | None, previous: Crawler | None) -> Crawler:
@@ -404,8 +444,19 @@ def classifiers():
             return redirect(url_for("console.classifiers"))
         except CatalogError as e:
             error, status = str(e), 400
-    return render_template("classifiers.html", rows=svc.crawlers.list_classifiers(), error=error,
+    q = _q()
+    rows = [c for c in svc.crawlers.list_classifiers() if _matches(q, c.name, c.kind, c.classification)]
+    return render_template("classifiers.html", rows=rows, error=error, q=q,
                            kinds=CLASSIFIER_KINDS, csv_headers=CSV_HEADERS), status  # fmt: skip
+
+
+def _q() -> str:
+    return (request.args.get("q") or "").strip()
+
+
+def _matches(q: str, *fields) -> bool:
+    """Whether any of `fields` contains `q` (case-insensitive): the filter of the short, unpaged lists."""
+    return not q or any(q.lower() in str(f or "").lower() for f in fields)
 
 
 # --- users and tokens --------------------------------------------------------------------------------
@@ -448,9 +499,9 @@ def users():
             return redirect(url_for("console.users"))
         except CatalogError as e:
             error = str(e)
-    return render_template(
-        "users.html", users=svc.users.list(), roles=ROLES, error=error
-    ), 400 if error else 200
+    q = _q()
+    rows = [u for u in svc.users.list() if _matches(q, u.name, u.role)]
+    return render_template("users.html", users=rows, roles=ROLES, error=error, q=q), 400 if error else 200
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -468,4 +519,6 @@ def tokens():
                 return redirect(url_for("console.tokens"))
         except (InvalidInput, NotFound) as e:
             error = str(e)
-    return render_template("tokens.html", tokens=svc.users.tokens(user.name), secret=secret, error=error)
+    q = _q()
+    rows = [t for t in svc.users.tokens(user.name) if _matches(q, t.name, t.prefix)]
+    return render_template("tokens.html", tokens=rows, secret=secret, error=error, q=q)

@@ -160,9 +160,9 @@ def run_job(name: str):
     except InvalidInput as e:
         flash(f"Not started: {e}")
         return redirect(url_for("console.job", name=name))
-    flash(
-        f"Run {run.id} of job {run.job} {'queued: a worker will start it' if run.state == 'STARTING' else run.state}."
-    )
+    queued = run.state in ("STARTING", "WAITING")  # a banner the run page removes once the run has begun
+    flash(f"Run {run.id} of job {run.job} {'queued: a worker will start it' if run.state == 'STARTING' else run.state}.",
+          "queued" if queued else "message")  # fmt: skip
     return redirect(url_for("console.job_run", name=run.job, run_id=run.id))
 
 

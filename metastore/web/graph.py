@@ -1,6 +1,7 @@
 """A workflow's graph drawn on the server as inline SVG: triggers → the jobs and crawlers they start →
-the conditional triggers watching those → ..., in columns from left to right. Job and crawler nodes are
-coloured by their state in one workflow run; triggers by their type.
+the conditional triggers watching those → ..., in columns from left to right; a long chain wraps into
+bands of at most MAX_COLUMNS columns, one under the other, so that the drawing fits the console's width.
+Job and crawler nodes are coloured by their state in one workflow run; triggers by their type.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ STATE_COLORS = {
 }  # fmt: skip
 TRIGGER_COLOR = "#ede7f6"
 NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 170, 44, 60, 18, 12
+BAND_GAP = 44  # between two bands of columns
+MAX_COLUMNS = 5  # per band: 5 × (170 + 60) − 60 + 2 × 12 = 1114 px, inside the console's 1200 px column
 
 
 def layout(triggers: list[Trigger]) -> tuple[dict[tuple[str, str], int], list[tuple[tuple, tuple]]]:
@@ -53,12 +56,18 @@ def workflow_svg(
     columns: dict[int, list] = {}
     for node, col in sorted(nodes.items(), key=lambda x: (x[1], x[0][0] != "trigger", x[0][1])):
         columns.setdefault(col, []).append(node)
-    pos = {}
+    per_band = min(MAX_COLUMNS, max(columns) + 1)
+    band_rows = max(len(m) for m in columns.values())
+    band_h = band_rows * (NODE_H + ROW_GAP) - ROW_GAP + BAND_GAP
+    pos, band_of = {}, {}
     for col, members in columns.items():
+        band, x_col = divmod(col, per_band)
         for row, node in enumerate(members):
-            pos[node] = (PAD + col * (NODE_W + COL_GAP), PAD + row * (NODE_H + ROW_GAP))
-    width = PAD * 2 + (max(columns) + 1) * (NODE_W + COL_GAP) - COL_GAP
-    height = PAD * 2 + max(len(m) for m in columns.values()) * (NODE_H + ROW_GAP) - ROW_GAP
+            band_of[node] = band
+            pos[node] = (PAD + x_col * (NODE_W + COL_GAP), PAD + band * band_h + row * (NODE_H + ROW_GAP))
+    bands = max(columns) // per_band + 1
+    width = PAD * 2 + per_band * (NODE_W + COL_GAP) - COL_GAP
+    height = PAD * 2 + bands * band_h - BAND_GAP
     kinds = {t.name: t.trigger_type for t in triggers}
     out = [f'<svg class="graph" id="workflow-graph" role="img" aria-label="Workflow graph" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
@@ -67,7 +76,11 @@ def workflow_svg(
     for a, b in edges:
         (x1, y1), (x2, y2) = pos[a], pos[b]
         sx, sy, ex, ey = x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
-        if ex <= sx:  # a back edge (a cycle): around the bottom
+        if band_of[b] > band_of[a]:  # onto the next band: from the bottom of one to the top of the other
+            sx, sy, ex, ey = x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2
+            out.append(f'<path d="M{sx},{sy} C{sx},{sy + BAND_GAP} {ex},{ey - BAND_GAP} {ex},{ey}" fill="none" '
+                       'stroke="#78909c" marker-end="url(#arrow)"/>')  # fmt: skip
+        elif ex <= sx:  # a back edge (a cycle): around the bottom
             out.append(f'<path d="M{sx},{sy} C{sx + 40},{sy + 60} {ex - 40},{ey + 60} {ex},{ey}" fill="none" '
                        'stroke="#b0bec5" stroke-dasharray="4 3" marker-end="url(#arrow)"/>')  # fmt: skip
         else:
