@@ -92,8 +92,20 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     The broker is MORTAR_BROKER_URL (e.g. redis://127.0.0.1:6379/0), or by default an embedded one in
     the data folder, shared by every process on this machine.
     """
+    import os
+    import warnings
+
+    from celery.exceptions import SecurityWarning
+
     from runner.celery_app import app
 
+    # Celery's warning about root speaks of pickle, which Mortar never accepts (JSON only); what matters
+    # here is who job scripts run as: with job_os_user a root worker is required, without it say so once
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not app.conf.mortar_settings.job_os_user:
+        logging.getLogger("mortar").warning(
+            "the worker runs as root and job_os_user is not set: job scripts run as root too "
+            "(README, Securing Mortar: MORTAR_JOB_OS_USER)")  # fmt: skip
     argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
