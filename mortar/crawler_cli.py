@@ -137,6 +137,8 @@ def run(name: str, dry_run: bool, async_: bool) -> None:
                f"deleted; {m.files_scanned} files read, {m.files_unchanged} unchanged, {m.files_skipped} skipped")  # fmt: skip
     for s in m.skipped[:20]:
         click.echo(f"  skipped {s['path']}: {s['reason']}")
+    for warning in m.warnings:
+        click.echo(f"WARNING: {warning}")
     if outcome.state == "FAILED":
         raise click.ClickException(outcome.error or "crawl failed")
 

@@ -22,8 +22,8 @@ from metastore.catalog.names import make_partition_name
 from metastore.catalog.paths import allowed_roots, check_crawl_locations
 from metastore.config import Settings
 from runner.crawler.classifiers import Classification, ClassificationError, CustomClassifier, classify
-from runner.crawler.formats import storage_descriptor, table_parameters
-from runner.crawler.grouping import Folder, TablePlan, merge_classifications, plan_tables
+from runner.crawler.formats import reader_kind, storage_descriptor, table_parameters
+from runner.crawler.grouping import Folder, TablePlan, merge_classifications, plan_tables, wider_key_type
 from runner.crawler.schema import merge_columns
 from runner.crawler.walker import DataFile, Walk, walk
 
@@ -32,6 +32,16 @@ log = logging.getLogger(__name__)
 CRAWLER_PARAM = "UPDATED_BY_CRAWLER"  # Glue's table parameter naming the crawler that keeps a table
 DEPRECATED_PARAM = "DEPRECATED_BY_CRAWLER"
 MAX_SKIPPED_LISTED = 200
+# A table whose folders hold files the crawler had to skip (broken, another format, a clashing schema) is
+# marked with these parameters until a crawl finds them gone: Spark reads every file of a table's folders,
+# so such a table fails (Parquet, ORC, Avro) or reads wrong rows (text) however good its other files are.
+# Spark has no per-table way around it (spark.sql.files.ignoreCorruptFiles is a session setting: table
+# properties do not reach it). Empty files are not counted: Spark skips 0-byte files.
+UNREADABLE_PARAM = "mortar.crawler.unreadable_files"  # how many
+UNREADABLE_LIST_PARAM = "mortar.crawler.unreadable_list"  # "path: reason; ..." (paths under the table's folder)
+UNREADABLE_HINT_PARAM = "mortar.crawler.unreadable_hint"  # what it means and what to do, one sentence
+UNREADABLE_PARAMS = (UNREADABLE_PARAM, UNREADABLE_LIST_PARAM, UNREADABLE_HINT_PARAM)
+UNREADABLE_LISTED = 10
 CLASSIFY_THREADS = 8
 HEARTBEAT_S = 5
 
@@ -52,14 +62,17 @@ class Metrics:
     files_unchanged: int = 0
     files_skipped: int = 0
     skipped: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # tables a SUCCEEDED run leaves in need of the user
+    _reasons: dict[str, str] = field(default_factory=dict, repr=False)  # every skipped path → why
 
     def skip(self, path: str, reason: str) -> None:
         self.files_skipped += 1
+        self._reasons[path] = reason
         if len(self.skipped) < MAX_SKIPPED_LISTED:
             self.skipped.append({"path": path, "reason": reason})
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
 
 @dataclass
@@ -98,7 +111,7 @@ def classification_from_table(table: t.Table) -> Classification:
 
 
 def table_parameters_kept(params: dict[str, str]) -> dict[str, str]:
-    drop = {CRAWLER_PARAM, DEPRECATED_PARAM, "transient_lastDdlTime", "EXTERNAL"}
+    drop = {CRAWLER_PARAM, DEPRECATED_PARAM, "transient_lastDdlTime", "EXTERNAL", *UNREADABLE_PARAMS}
     return {k: v for k, v in params.items() if k not in drop}
 
 
@@ -214,9 +227,12 @@ class CrawlRun:
                                 combine_compatible_schemas=c.combine_compatible_schemas,
                                 table_level=c.table_level, existing_roots=self._roots(w, existing))  # fmt: skip
             table_of: dict[Folder, str] = {}  # leaf folder → its table
+            bad = self._unreadable_by_folder(w)
             for plan in plans:
                 self._heartbeat()
                 name = self._apply(w, plan, existing)
+                self._mark_unreadable(w, plan, name, [x for leaf in plan.leaves for x in bad.get(leaf, [])],
+                                      existing)  # fmt: skip
                 kept_tables.add(name)
                 for leaf in plan.leaves:
                     table_of[leaf] = name
@@ -224,7 +240,10 @@ class CrawlRun:
                 name = table_of.get(folder)
                 if name is not None:
                     for f in files:
-                        seen[f.path] = (f.size, f.version, name)
+                        # a skipped file stays out of the index: its folder is read again at each run,
+                        # so that the table's mark stays true until the file is gone
+                        if f.path not in self.metrics._reasons or f.size == 0:
+                            seen[f.path] = (f.size, f.version, name)
         self._handle_vanished_tables(existing, kept_tables, walks)
         if not self.dry_run:
             removed = [p for p in index if p not in seen and any(p.startswith(w.root + "/") for w in walks)]
@@ -356,7 +375,8 @@ class CrawlRun:
         if current is not None and current.parameters.get(CRAWLER_PARAM) != self.crawler.name:
             name = f"{name}_{abs(hash(location)) % 10**6:06d}"  # another's table: keep away from it
             current = existing.get(name)
-        keys = [t.Column(k, "string") for k in plan.partition_keys]
+        key_types = plan.key_types or ["string"] * len(plan.partition_keys)
+        keys = [t.Column(k, ty) for k, ty in zip(plan.partition_keys, key_types, strict=True)]
         if current is None:
             table = t.Table(
                 name=name, db_name=db, owner="crawler", table_type=t.EXTERNAL_TABLE,
@@ -374,8 +394,92 @@ class CrawlRun:
             self.metrics.tables_created += 1
         else:
             self._update_schema(current, plan)
+            current = self._widen_keys(current, plan, existing)
         self._add_partitions(name, location, plan, existing.get(name) or current)
         return name
+
+    def _widen_keys(self, current: t.Table, plan: TablePlan, existing: dict[str, t.Table]) -> t.Table:
+        """Partition keys whose new folder values no longer fit their type (month=xx under an int key) are
+        widened (int → bigint → string), a schema change like a widened column. The catalog keeps a table's
+        partition keys fixed (as Hive does), so the table is made again with its partitions, as they were."""
+        old = current.partition_keys
+        if not plan.key_types or [k.name.lower() for k in old] != [k.lower() for k in plan.partition_keys]:
+            return current
+        types = [wider_key_type(k.type, ty) for k, ty in zip(old, plan.key_types, strict=True)]
+        if types == [k.type.lower() for k in old]:
+            return current
+        changed = ",".join(f"{k.name}:{k.type}->{ty}" for k, ty in zip(old, types, strict=True) if k.type.lower() != ty)
+        detail = {"partition keys": changed}
+        if self.crawler.update_behavior == "LOG":
+            self.actions.append(Action("log_schema_change", current.name, "partition key values outgrew their type; "
+                                       "policy is LOG", detail))  # fmt: skip
+            return current
+        self.actions.append(Action("update_table", current.name, "partition key values outgrew their type", detail))
+        self.metrics.tables_updated += 1
+        if self.dry_run:
+            return current
+        db = self.crawler.database
+        keys = [t.Column(k.name, ty, k.comment) for k, ty in zip(old, types, strict=True)]
+        parts = self.service.partitions.list(db, current.name)
+        cols = merge_columns(current.sd.cols, plan.classification.columns) or plan.classification.columns
+        spark = {k: v for k, v in table_parameters(replace(plan.classification, columns=cols), keys).items()
+                 if k.startswith("spark.sql.sources.schema")}  # fmt: skip
+        params = {k: v for k, v in current.parameters.items() if not k.startswith("spark.sql.sources.schema")}
+        table = replace(current, partition_keys=keys, parameters={**params, **spark}, create_time=0)
+        self.service.tables.drop(db, current.name, delete_data=False)
+        self.service.tables.create(table)
+        for i in range(0, len(parts), 1000):
+            batch = [replace(p, create_time=0) for p in parts[i : i + 1000]]
+            self.service.partitions.add(db, current.name, batch, if_not_exists=True)
+        existing[current.name] = table
+        return table
+
+    def _unreadable_by_folder(self, w: Walk) -> dict[Folder, list[tuple[str, str]]]:
+        """Per leaf folder, the files of it that the crawler skipped and Spark would still read."""
+        out: dict[Folder, list[tuple[str, str]]] = {}
+        reasons = self.metrics._reasons
+        for folder, files in w.folders():
+            bad = [(f.path, reasons[f.path]) for f in files if f.path in reasons and f.size > 0]
+            if bad:
+                out[folder] = bad
+        return out
+
+    def _mark_unreadable(self, w: Walk, plan: TablePlan, name: str, bad: list[tuple[str, str]],
+                         existing: dict[str, t.Table]) -> None:  # fmt: skip
+        """Marks the table (or clears its mark) with the files in its folders that the crawler skipped, and
+        warns in the run's outcome: the table is not readable until those files go."""
+        base = posixpath.join(w.root, *plan.root)
+        rel = [(posixpath.relpath(p, base), reason) for p, reason in sorted(bad)]
+        wanted: dict[str, str] = {}
+        if rel:
+            folders = sorted({posixpath.dirname(p) for p, _ in bad})
+            where = w.url(folders[0]) if len(folders) == 1 else w.url(base) + " (and its subfolders)"
+            effect = ("Spark will fail reading this table" if reader_kind(plan.classification) in ("parquet", "orc", "avro")
+                      else "Spark may fail reading this table, or read them as wrong rows,")  # fmt: skip
+            hint = (f"{effect} until they are removed or moved out of {where}; then run crawler "
+                    f"{self.crawler.name} again")  # fmt: skip
+            listed = "; ".join(f"{p}: {r}" for p, r in rel[:UNREADABLE_LISTED])
+            if len(rel) > UNREADABLE_LISTED:
+                listed += f"; ... and {len(rel) - UNREADABLE_LISTED} more"
+            wanted = {UNREADABLE_PARAM: str(len(rel)), UNREADABLE_LIST_PARAM: listed[:3900], UNREADABLE_HINT_PARAM: hint}
+            names = ", ".join(p for p, _ in rel[:3]) + (", ..." if len(rel) > 3 else "")
+            self.metrics.warnings.append(f"table {self.crawler.database}.{name}: {len(rel)} file(s) the crawler "
+                                         f"could not read are in its folder ({names}); {hint}")  # fmt: skip
+        table = existing.get(name)
+        have = {k: v for k, v in (table.parameters if table else {}).items() if k in UNREADABLE_PARAMS}
+        if have == wanted:
+            return
+        if wanted:
+            self.actions.append(Action("mark_unreadable", name, "its folder holds files the crawler skipped",
+                                       {"files": len(rel)}))  # fmt: skip
+        else:
+            self.actions.append(Action("clear_unreadable", name, "the files the crawler skipped are gone"))
+        if self.dry_run or table is None:
+            return
+        for k in UNREADABLE_PARAMS:
+            table.parameters.pop(k, None)
+        table.parameters.update(wanted)
+        self.service.tables.alter(self.crawler.database, name, table)
 
     def _update_schema(self, current: t.Table, plan: TablePlan) -> None:
         cols = merge_columns(current.sd.cols, plan.classification.columns)

@@ -10,15 +10,22 @@ Every class named here ships in pyspark's jars (hive-exec 2.3, hive-serde 2.3) u
 | avro              | AvroContainerInputFormat / ...OutputFormat   | AvroSerDe (+ avro.schema.literal)       |
 | csv (unquoted)    | TextInputFormat / HiveIgnoreKeyTextOutput... | LazySimpleSerDe (field.delim) [1]       |
 | csv (quoted)      | TextInputFormat / HiveIgnoreKeyTextOutput... | OpenCSVSerde; Spark reads it as csv     |
-| json              | TextInputFormat / HiveIgnoreKeyTextOutput... | hcatalog JsonSerDe; Spark reads as json |
+| json              | TextInputFormat / HiveIgnoreKeyTextOutput... | LazySimpleSerDe [2]; Spark reads json   |
 | xml               | com.ibm.spss XmlInputFormat (not shipped)    | com.ibm.spss XmlSerDe; Spark reads xml  |
 | logs (grok)       | TextInputFormat / HiveIgnoreKeyTextOutput... | RegexSerDe (input.regex, Java syntax)   |
 
 No JSON SerDe ships with pyspark (hive-hcatalog-core is not among its jars, and openx's never was), so a
 JSON table is also a Spark *datasource* table: the table parameters `spark.sql.sources.provider=json`
 and `spark.sql.sources.schema*` (the Spark schema, with the partition columns) and the SerDe parameter
-`path` (its location) make Spark read it with its own JSON reader, never loading the SerDe class, while
-Trino (which knows org.apache.hive.hcatalog.data.JsonSerDe) reads the Hive columns. XML is the same with
+`path` (its location) make Spark read it with its own JSON reader. [2] Its SerDe is LazySimpleSerDe, as
+for the JSON tables Spark itself saves in the metastore: Spark never reads with it, but its Hive client
+(Table.getCols) instantiates a table's SerDe to learn the columns unless the class is on Hive's
+`hive.serdes.using.metastore.for.schema` list, which LazySimpleSerDe is and no JSON SerDe is. With the
+hcatalog JsonSerDe (not in pyspark's jars; org.apache.hadoop.hive.serde2.JsonSerDe is Hive 3's, absent
+from hive-serde 2.3 too) every query printed ~350 lines of ClassNotFoundException, twice. The price:
+Hive and Trino, which do read through the SerDe, see a text table; the table parameter
+`mortar.hive_serde` names the SerDe they need (Hive: `ALTER TABLE t SET SERDE
+'org.apache.hive.hcatalog.data.JsonSerDe'`; Trino reads such a table by that SerDe only). XML is the same with
 Spark's built-in xml source (`rowTag`); Trino has no XML reader. CSV: [1] Spark's Hive reader ignores
 `skip.header.line.count` (pyspark 4.3 has no code for it: the header line comes back as a row), so a CSV
 table whose files have a header line is a Spark csv datasource table too (options sep, header, quote,
@@ -50,7 +57,9 @@ TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
-JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
+JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"  # what Hive and Trino read JSON with (not in pyspark)
+JSON_TABLE_SERDE = LAZY_SIMPLE_SERDE  # what a crawled JSON table names: see [2] above
+HIVE_SERDE_PARAM = "mortar.hive_serde"  # the SerDe that Hive and Trino need for a table whose own one is Spark's
 REGEX_SERDE = "org.apache.hadoop.hive.serde2.RegexSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
@@ -317,7 +326,7 @@ def storage_descriptor(c: Classification, location: str) -> StorageDescriptor:
         params["path"] = location
         return StorageDescriptor(
             cols=_hive_columns(c), location=location, input_format=TEXT_INPUT, output_format=TEXT_OUTPUT,
-            compressed=compressed, serde=SerDe(serialization_lib=JSON_SERDE, parameters=params),
+            compressed=compressed, serde=SerDe(serialization_lib=JSON_TABLE_SERDE, parameters=params),
         )  # fmt: skip
     if kind == "xml":
         tag = params["rowTag"]
@@ -344,6 +353,8 @@ def table_parameters(c: Classification, partition_keys: Sequence[Column] = ()) -
         out["avro.schema.literal"] = avro_schema(c)
     if c.row_count_estimate is not None:
         out["recordCount"] = str(c.row_count_estimate)
+    if reader_kind(c) == "json":
+        out[HIVE_SERDE_PARAM] = JSON_SERDE
     provider = spark_provider(c)
     if provider:
         out["spark.sql.sources.provider"] = provider

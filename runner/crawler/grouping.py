@@ -31,6 +31,53 @@ class TablePlan:
     partitions: dict[tuple[str, ...], Folder] = field(default_factory=dict)  # values → leaf folder
     reason: str = ""
     leaves: list[Folder] = field(default_factory=list)  # the leaf folders whose files are this table's
+    key_types: list[str] = field(default_factory=list)  # Hive type of each partition key, from its values
+
+
+# Partition key types, as Glue types them from the folder values: a `key=value` level whose values are all
+# integers is `int` (or `bigint` beyond 32 bits); anything else (dt=2024-01-01, eu, ...) is a string. Levels
+# without a key name (partition_0, ...) stay strings: such folders (2024/01) are path names more often
+# than numbers. Hive's null partition (__HIVE_DEFAULT_PARTITION__) fits every type.
+KEY_TYPE_ORDER = ("int", "bigint", "string")
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def key_value_type(value: str) -> str:
+    """The narrowest partition key type of one folder value."""
+    if value == NULL_PARTITION:
+        return KEY_TYPE_ORDER[0]
+    if not _INTEGER.fullmatch(value):
+        return "string"
+    n = int(value)
+    if -(2**31) <= n < 2**31:
+        return "int"
+    return "bigint" if -(2**63) <= n < 2**63 else "string"
+
+
+def wider_key_type(a: str, b: str) -> str:
+    """The type that holds values of both key types (int → bigint → string); other types (a key typed by
+    hand, date, ...) stay as they are when equal, else become string."""
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return a
+    if a in KEY_TYPE_ORDER and b in KEY_TYPE_ORDER:
+        return max(a, b, key=KEY_TYPE_ORDER.index)
+    return "string"
+
+
+def _key_types(rel_paths: list[Folder], keys: list[str]) -> list[str]:
+    types = []
+    for level, key in enumerate(keys):
+        named = all("=" in p[level] for p in rel_paths) and key != f"partition_{level}"
+        if not named:
+            types.append("string")
+            continue
+        kind = KEY_TYPE_ORDER[0]
+        for p in rel_paths:
+            kind = wider_key_type(kind, key_value_type(_value(p[level])))
+        types.append(kind)
+    return types
 
 
 def merge_classifications(items: list[Classification]) -> Classification | None:
@@ -87,7 +134,7 @@ def plan_tables(leaves: dict[Folder, Classification], target_name: str, *, prefi
         rel = [leaf[len(root) :] for leaf in members]
         keys = _partition_keys(rel)
         plan = TablePlan(table_name(root[-1] if root else target_name, prefix), root, merged, keys, reason=reason,
-                         leaves=list(members))  # fmt: skip
+                         leaves=list(members), key_types=_key_types(rel, keys))  # fmt: skip
         for leaf, r in zip(members, rel, strict=True):
             if r:
                 plan.partitions[tuple(_value(s) for s in r)] = leaf
