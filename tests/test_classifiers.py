@@ -727,7 +727,7 @@ def test_storage_descriptors(tmp_path):
 
     js = Classification("json", 1.0, [Column("a", "void"), Column("m", "map<string,decimal(19,2)>")], "gzip")
     sd = formats.storage_descriptor(js, "s3://b/t")
-    assert sd.serde.serialization_lib == formats.JSON_SERDE and sd.serde.parameters == {"path": "s3://b/t"}
+    assert sd.serde.serialization_lib == formats.JSON_TABLE_SERDE and sd.serde.parameters == {"path": "s3://b/t"}
     assert [(c.name, c.type) for c in sd.cols] == [("a", "string"), ("m", "map<string,decimal(19,2)>")]
     params = formats.table_parameters(js)
     assert params["spark.sql.sources.provider"] == "json" and params["compressionType"] == "gzip"
