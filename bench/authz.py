@@ -110,17 +110,10 @@ def main() -> None:
     args = ap.parse_args()
     from tests.conftest import start_metastore, stop_metastore
 
+    from bench.metastore import storage_url
+
     tmp = Path(tempfile.mkdtemp(prefix="mortar-authz-"))
-    if args.backend == "sqlite":
-        url = f"sqlite:///{tmp / 'catalog.db'}"
-    else:
-        from tests.conftest import PostgresDatabases
-
-        pg = PostgresDatabases()
-        url = pg.create()
-        import atexit
-
-        atexit.register(pg.drop_all)
+    url = storage_url(args.backend, tmp)
     os.environ["MORTAR_TRUSTED_UGI_HOSTS"] = "127.0.0.1"
     print(f"Mortar ({args.backend}): preparing 1,000 partitions…", file=sys.stderr, flush=True)
     ms = start_metastore(args.backend, tmp, url)

@@ -432,6 +432,21 @@ def million(port: int, database_url: str, runs: int = 21) -> tuple[float, float]
     return results[0], results[1]
 
 
+def storage_url(backend: str, folder: Path) -> str:
+    """Mortar's storage for a benchmark: a SQLite file in `folder`, or a PostgreSQL database of its own,
+    dropped when the benchmark ends."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'catalog.db'}"
+    import atexit
+
+    from tests.conftest import PostgresDatabases
+
+    pg = PostgresDatabases()
+    atexit.register(pg.drop_all)
+    return pg.create()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Mortar vs the reference Hive Metastore, in one run.")
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
@@ -468,17 +483,7 @@ def main() -> None:
     jvm: dict[str, dict[str, float]] = {}
 
     print(f"Mortar ({args.backend}):", file=sys.stderr)
-    if args.backend == "sqlite":
-        url = f"sqlite:///{tmp / 'mortar' / 'catalog.db'}"
-    else:
-        from tests.conftest import PostgresDatabases
-
-        pg = PostgresDatabases()
-        url = pg.create()
-        import atexit
-
-        atexit.register(pg.drop_all)
-    (tmp / "mortar").mkdir(exist_ok=True)
+    url = storage_url(args.backend, tmp / "mortar")
     os.environ["MORTAR_TRUSTED_UGI_HOSTS"] = "127.0.0.1"  # bench.authz acts as a restricted Mortar user
     t0 = time.perf_counter()
     ms = start_metastore(args.backend, tmp / "mortar", url, "--processes", str(args.processes))

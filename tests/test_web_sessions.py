@@ -6,7 +6,6 @@ console runs under a Content-Security-Policy in Chromium without a single violat
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -361,31 +360,25 @@ def test_every_answer_carries_the_security_headers(site):
         assert r.headers["x-content-type-options"] == "nosniff"
 
 
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.mark.parametrize("site", ["sqlite"], indirect=True)
 def test_the_console_runs_under_its_csp_in_chromium(site):
     """Every console page in headless Chromium: no CSP violation; the schedule preview (formerly an inline
     script) and the delete confirmations (formerly onsubmit handlers) work."""
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"playwright is not installed: {e}")
-        pytest.skip(f"playwright is not installed: {e}")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing")
+    from tests.test_web_e2e import ARGS, CHROMIUM, _need_browser
+
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+
     svc = site.service
     token = svc.users.create_token("admin", "t")[1]
     made = site.browser().request("POST", "/api/v1/crawlers", '{"name": "c1", "targets": ["/data/in"], "database": "raw"}',
                                   {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
     assert made.status == 201, made.body
     base = f"http://127.0.0.1:{site.server.port}"
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             page = browser.new_page()
             violations: list[str] = []
