@@ -108,9 +108,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--calls", type=int, default=2000, help="get_table calls (listings: a twentieth)")
     args = ap.parse_args()
-    from tests.conftest import start_metastore, stop_metastore
-
     from bench.metastore import storage_url
+    from tests.conftest import start_metastore, stop_metastore
 
     tmp = Path(tempfile.mkdtemp(prefix="mortar-authz-"))
     url = storage_url(args.backend, tmp)
