@@ -191,7 +191,7 @@ def test_database_grants(web):
     assert "salaries" not in c.get("/search?q=sal").get_data(as_text=True)
     assert c.get("/crawlers/hr_in").status_code == 403
     front = c.get("/").get_data(as_text=True)
-    assert "<b>2</b>databases" in front and "<b>1</b>tables" in front and "<b>1</b>crawlers" in front
+    assert "<b>2</b></a>databases" in front and "<b>1</b>tables" in front and "<b>1</b></a>crawlers" in front
     # lifting the restriction
     svc.users.update("sam", databases=None)
     assert web.get(f"{API}/databases/hr/tables/salaries", who="sam").status_code == 200
