@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 
 from metastore.catalog import CatalogError, CatalogService
-from metastore.catalog.crawlers import STALE_AFTER_S, CrawlerRun
+from metastore.catalog.crawlers import CrawlerRun
 from metastore.catalog.jobs import END_STATES, JobRun
 from metastore.catalog.triggers import ACTIVATED, CONDITIONAL, EVENT, ON_DEMAND, SCHEDULED, Trigger
 
@@ -90,7 +90,10 @@ def start_crawl(service: CatalogService, crawler: str, send_task: SendTask, trig
                 workflow_run_id: int) -> CrawlerRun:  # fmt: skip
     """Record a run of `crawler` in workflow run `workflow_run_id` now (the workflow sees it under way at
     once) and enqueue it: a worker takes it (claim_run) and crawls."""
-    run = service.crawlers.start_run(crawler, STALE_AFTER_S, trigger=trigger, workflow_run_id=workflow_run_id)
+    from metastore.config import Settings
+
+    stale_s = Settings.load().crawler_stale_s  # read now: a changed setting is honoured without a restart
+    run = service.crawlers.start_run(crawler, stale_s, trigger=trigger, workflow_run_id=workflow_run_id)
     send_task(CRAWL_TASK, [crawler, run.id])
     return run
 
