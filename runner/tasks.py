@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import cache
 
 from metastore.catalog import CatalogService, Conflict
@@ -67,6 +68,22 @@ from runner.jobs import worker as _job_worker  # noqa: E402 - starts the warm po
 
 def _send(name: str, args: list) -> None:
     app.send_task(name, args=args)
+
+
+@app.task(name="runner.crawl_dry_run")
+def crawl_dry_run(crawler: str) -> dict:
+    """Crawl without changing anything and record what a crawl would do as a DRY_RUN run (the console's
+    Dry run button; `mortar crawler run NAME --dry-run` does the same here and prints it)."""
+    from dataclasses import asdict
+
+    from runner.crawler.crawl import run_crawler
+
+    service = catalog()
+    started = int(time.time() * 1000)
+    outcome = run_crawler(service, crawler, dry_run=True)
+    run = service.crawlers.record_dry_run(crawler, started, outcome.metrics.as_dict(),
+                                          [asdict(a) for a in outcome.actions], outcome.error)  # fmt: skip
+    return {"crawler": crawler, "run_id": run.id, "state": run.state, "actions": len(outcome.actions)}
 
 
 @app.task(name="runner.job_run")

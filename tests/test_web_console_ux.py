@@ -102,10 +102,51 @@ def test_a_run_without_skips_or_warning_says_so(site):
     assert 'class="warning"' not in page and 'id="run-error"' not in page
 
 
-def test_the_crawler_page_tells_how_to_dry_run(site):
-    _, c = site
-    page = text(c.get("/crawlers/zeta_crawl"))
-    assert "<code>mortar crawler run zeta_crawl --dry-run</code>" in page
+@pytest.mark.timeout(300)
+def test_the_dry_run_button_shows_what_a_crawl_would_do(tmp_path, pg_databases):
+    """The crawler page's Dry run button queues runner.crawl_dry_run by name; a real worker crawls, changes
+    nothing and records a DRY_RUN run whose page lists what a crawl would do, and why."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.crawler_data import csv_text, write_files
+
+    w = make_web("sqlite", tmp_path, pg_databases)
+    svc = w.service
+    root = tmp_path / "landing"
+    write_files(root / "orders", {f"dt=2024-01-0{i}/a.csv": csv_text(["id", "v"], [[i, "x"]]) for i in (1, 2)})
+    svc.databases.create(Database("lake"))
+    svc.crawlers.create(Crawler("landing", [str(root)], "lake"))
+    c = w.client()
+    login(c, "editor")
+    page = text(c.get("/crawlers/landing"))
+    assert 'id="dry-run"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    sent = c.post("/crawlers/landing/dry-run", data={"csrf_token": token})
+    assert sent.status_code == 302 and ("runner.crawl_dry_run", ["landing"]) in w.queued_tasks()
+    s = w.settings
+    env = {**os.environ, "MORTAR_DATA_DIR": s.data_dir, "MORTAR_DATABASE_URL": s.database_url,
+           "MORTAR_WAREHOUSE": s.warehouse, "MORTAR_BROKER_URL": s.broker_url}  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-m", "mortar.cli", "worker", "--concurrency", "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not svc.crawlers.runs("landing"):
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    (run,) = svc.crawlers.runs("landing")
+    assert run.state == "DRY_RUN" and run.metrics["dry_run"] is True
+    assert svc.tables.list("lake") == []  # nothing changed
+    page = text(c.get(f"/crawlers/landing/runs/{run.id}"))
+    assert "A dry run: nothing was changed." in page
+    actions = re.findall(r"<tr><td><code>(\w+)</code></td><td>([^<]+)</td>", page)
+    assert [("create_table", "landing"), ("add_partitions", "landing")] == actions, page
+    assert "DRY_RUN" in text(c.get("/crawlers/landing"))
+    w.service.ctx.engine.dispose()
 
 
 def _groups(page: str) -> dict[str, list[str]]:

@@ -37,7 +37,8 @@ DELETE_BEHAVIORS = ("DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE", "LOG")
 RECRAWL_BEHAVIORS = ("CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY")
 
 RUNNING, SUCCEEDED, FAILED, CANCELLED = "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
-RUN_STATES = (RUNNING, SUCCEEDED, FAILED, CANCELLED)
+DRY_RUN = "DRY_RUN"  # a crawl that changed nothing and recorded what it would have done (record_dry_run)
+RUN_STATES = (RUNNING, SUCCEEDED, FAILED, CANCELLED, DRY_RUN)
 END_STATES = (SUCCEEDED, FAILED, CANCELLED)
 STALE_RUN_ERROR = "worker stopped responding"
 STALE_AFTER_S = 120  # default of the crawler_stale_s setting: a run without a heartbeat for this long lost its worker
@@ -684,6 +685,23 @@ class Crawlers(Area):
             )
         return CrawlerRun(run_id, row.crawler_name, state, row.started_at, at, error, metrics, row.heartbeat_at,
                           row.trigger_name, row.workflow_run_id)  # fmt: skip
+
+    def record_dry_run(self, name: str, started_at: int, metrics: dict, actions: list[dict],
+                       error: str | None = None) -> CrawlerRun:  # fmt: skip
+        """Record a dry run of crawler `name` (a worker crawled and changed nothing): a run in state DRY_RUN,
+        ended, whose metrics hold what a crawl would do (`actions`: kind, table, reason, detail). It is no
+        RUNNING run, so it neither waits for nor blocks real runs, and no trigger watches it."""
+        metrics = _check_metrics({**metrics, "dry_run": True, "actions": list(actions)[:1000]})
+        metrics_text = _json_text(f"dry run of crawler {name}: metrics", metrics)
+        with self._write() as conn:
+            crawler = self._crawler_row(conn, name)
+            at = max(now_ms(), started_at)
+            run_id = conn.execute(insert(CrawlerRunRow).values(
+                crawler_id=crawler.id, state=DRY_RUN, started_at=started_at, ended_at=at, heartbeat_at=at,
+                metrics=metrics_text, error=None if error is None else str(error)[:MAX_ERROR],
+            )).inserted_primary_key[0]  # fmt: skip
+            self._audit_crawler(conn, "DRY_RUN_CRAWLER", crawler.name, run_id=run_id, actions=len(actions))
+        return CrawlerRun(run_id, crawler.name, DRY_RUN, started_at, at, error, metrics, at)
 
     def get_run(self, run_id: int) -> CrawlerRun:
         with self._read() as conn:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SendTask = Callable[[str, list], None]  # (task name, args): a Celery app's send_task, or a test's list
 CRAWL_TASK = "runner.crawl"  # args: crawler name[, recorded run id[, trigger name]]
+DRY_RUN_TASK = "runner.crawl_dry_run"  # args: crawler name; the result is recorded as a DRY_RUN run
 JOB_RUN_TASK = "runner.job_run"  # args: run id
 WORKER_GRACE_S = 60  # the scheduler evaluates a workflow's ended crawler run if its worker did not by then
 

@@ -390,6 +390,19 @@ def run_crawler(name: str):
     return redirect(url_for("console.crawler", name=crawler_name))
 
 
+@bp.post("/crawlers/<name>/dry-run")
+def dry_run_crawler(name: str):
+    """Queue a dry run: a worker crawls, changes nothing, and records what a crawl would do as a DRY_RUN run
+    (the web layer sends the task by name: it does not run crawls itself)."""
+    from metastore.catalog.dispatch import DRY_RUN_TASK
+
+    require_edit()
+    c = _visible_crawler(_service(), name)
+    state().send_task(DRY_RUN_TASK, [c.name])
+    flash(f"Dry run of crawler {c.name} queued: its result appears in the runs below as DRY_RUN.")
+    return redirect(url_for("console.crawler", name=c.name))
+
+
 @bp.post("/crawlers/<name>/stop")
 def stop_crawler(name: str):
     from metastore.web.api import stop_crawler as stop
