@@ -81,7 +81,7 @@ def crawl_dry_run(crawler: str) -> dict:
     service = catalog()
     started = int(time.time() * 1000)
     outcome = run_crawler(service, crawler, dry_run=True)
-    run = service.crawlers.record_dry_run(crawler, started, outcome.metrics.as_dict(),
+    run = service.for_user(f"crawler:{outcome.crawler}").crawlers.record_dry_run(crawler, started, outcome.metrics.as_dict(),
                                           [asdict(a) for a in outcome.actions], outcome.error)  # fmt: skip
     return {"crawler": crawler, "run_id": run.id, "state": run.state, "actions": len(outcome.actions)}
 

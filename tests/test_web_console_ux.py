@@ -146,6 +146,10 @@ def test_the_dry_run_button_shows_what_a_crawl_would_do(tmp_path, pg_databases):
     actions = re.findall(r"<tr><td><code>(\w+)</code></td><td>([^<]+)</td>", page)
     assert [("create_table", "landing"), ("add_partitions", "landing")] == actions, page
     assert "DRY_RUN" in text(c.get("/crawlers/landing"))
+    # who asked for it, and who did it, are both in the audit
+    audit = [(r.user, r.action, r.details) for r in svc.audit.records(obj="landing")]
+    assert ("editor", "REQUEST_CRAWLER_RUN", {"dry_run": True}) in audit
+    assert ("crawler:landing", "DRY_RUN_CRAWLER", {"run_id": run.id, "actions": 2}) in audit
     w.service.ctx.engine.dispose()
 
 

@@ -686,6 +686,13 @@ class Crawlers(Area):
         return CrawlerRun(run_id, row.crawler_name, state, row.started_at, at, error, metrics, row.heartbeat_at,
                           row.trigger_name, row.workflow_run_id)  # fmt: skip
 
+    def record_request(self, name: str, dry_run: bool = False) -> None:
+        """Audit who asked for a run (or a dry run) of crawler `name`: the run itself is recorded by the worker,
+        as done by `crawler:<name>`."""
+        with self._write() as conn:
+            crawler = self._crawler_row(conn, name)
+            self._audit_crawler(conn, "REQUEST_CRAWLER_RUN", crawler.name, **({"dry_run": True} if dry_run else {}))
+
     def record_dry_run(self, name: str, started_at: int, metrics: dict, actions: list[dict],
                        error: str | None = None) -> CrawlerRun:  # fmt: skip
         """Record a dry run of crawler `name` (a worker crawled and changed nothing): a run in state DRY_RUN,

@@ -391,6 +391,7 @@ def start_crawler(svc, name: str) -> str:
     if running is not None:
         raise Conflict(f"crawler {c.name} is already running (run {running.id})")
     state().send_task("runner.crawl", [c.name])
+    svc.crawlers.record_request(c.name)  # who asked; the crawl's own changes are crawler:<name>'s
     return c.name
 
 

@@ -397,8 +397,10 @@ def dry_run_crawler(name: str):
     from metastore.catalog.dispatch import DRY_RUN_TASK
 
     require_edit()
-    c = _visible_crawler(_service(), name)
+    svc = _service()
+    c = _visible_crawler(svc, name)
     state().send_task(DRY_RUN_TASK, [c.name])
+    svc.crawlers.record_request(c.name, dry_run=True)
     flash(f"Dry run of crawler {c.name} queued: its result appears in the runs below as DRY_RUN.")
     return redirect(url_for("console.crawler", name=c.name))
 
