@@ -47,9 +47,6 @@ class Identity:
     peer: str = ""  # the caller's address, for the audit of denials
     run_id: int | None = None  # a job driver's run, once bound
 
-    def with_peer(self, peer: str) -> Identity:
-        return Identity(self.name, self.kind, self.role, self.databases, peer, self.run_id)
-
 
 def user_identity(user, peer: str = "") -> Identity:
     """The identity of a Mortar user (metastore.catalog.users.User)."""

@@ -58,9 +58,6 @@ class User:
     updated_at: int = 0  # ms
     id: int = 0
 
-    def can_see(self, db: str) -> bool:
-        return self.databases is None or self.role == "admin" or db.lower() in self.databases
-
     @property
     def can_edit(self) -> bool:
         return self.role in ("admin", "editor")

@@ -163,9 +163,9 @@ def require_db(db: str) -> User:
 
 
 def visible_databases() -> list[str] | None:
-    """The databases the user may see, or None for all."""
-    user = current_user()
-    return None if user.is_admin else user.databases
+    """The databases the user may see, or None for all (as access.py's identity of the user says)."""
+    databases = current_identity().databases
+    return None if databases is None else sorted(databases)
 
 
 # --- session cookies ---------------------------------------------------------------------------------

@@ -168,10 +168,9 @@ class WarmPool:
                  access=None, user: JobUser | None = None):  # fmt: skip
         """`env`: the drivers' whole environment (runner.jobs.execute.driver_env: no secrets in it);
         `access`: the catalog's Access area, which issues each driver its credential and revokes those of
-        drivers that end unused; `user`: the OS user drivers run as (None: this process's). The pool's log
+        drivers that end unused; `user`: the OS user drivers run as (None: this process's; JobUser.named has
+        checked this process may start them). The pool's log
         `log_path` is opened here and given to each driver as its stderr."""
-        if user is not None and os.geteuid() != 0:
-            raise RuntimeError(f"drivers cannot run as {user.name}: this worker is not root")
         self.user = user
         self.size = size
         self.spark_conf = dict(spark_conf)
