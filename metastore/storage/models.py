@@ -563,3 +563,177 @@ class ConnectionRow(Base):
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- Glue API ----------------------------------------------------------------------------------------------
+
+
+class GlueAccessKeyRow(Base):
+    """An access key of a user for the Glue API (SigV4). The secret must be recoverable to verify signatures:
+    it is stored encrypted (encryption.py), shown once at creation."""
+
+    __tablename__ = "glue_access_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    access_key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    secret: Mapped[str] = mapped_column(Text)  # encrypted
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class GlueTableStateRow(Base):
+    """Glue's VersionId of a table: the version its content (fingerprint) had when last seen through Glue."""
+
+    __tablename__ = "glue_table_state"
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class GlueTableVersionRow(Base):
+    """An archived version of a table (Glue's GetTableVersions): the whole table as it was."""
+
+    __tablename__ = "glue_table_versions"
+    __table_args__ = (UniqueConstraint("table_id", "version_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(BigInteger)
+    snapshot: Mapped[str] = mapped_column(Text)  # JSON of the catalog's table (codec)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms
+
+
+class GluePartitionIndexRow(Base):
+    __tablename__ = "glue_partition_indexes"
+    __table_args__ = (UniqueConstraint("table_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME))
+    keys: Mapped[str] = mapped_column(Text)  # JSON list of partition key names
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms
+
+
+class GlueTagRow(Base):
+    """A tag of a Glue resource, by the resource's ARN."""
+
+    __tablename__ = "glue_tags"
+    __table_args__ = (UniqueConstraint("arn", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arn: Mapped[str] = mapped_column(String(1024), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(Text)
+
+
+# --- governance: lineage, annotations, notifications ---------------------------------------------------
+
+
+class LineageEdgeRow(Base):
+    """One dataset a run read (`in`) or wrote (`out`): Mortar's job and crawler runs (observed by the doors)
+    and runs of other producers (OpenLineage events). Datasets are named as OpenLineage names them
+    (namespace, name); those that are catalog tables also carry db/table, for look-ups by table."""
+
+    __tablename__ = "lineage_edges"
+    __table_args__ = (
+        UniqueConstraint("run_kind", "run_id", "direction", "dataset_key"),
+        Index("ix_lineage_edges_table", "db_name", "table_name", "direction"),
+        Index("ix_lineage_edges_dataset", "dataset_key", "direction"),
+        Index("ix_lineage_edges_process", "run_kind", "process"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_kind: Mapped[str] = mapped_column(String(16))  # job, crawler, external
+    run_id: Mapped[str] = mapped_column(String(64))  # Mortar's run id, or an external run's UUID
+    process: Mapped[str] = mapped_column(String(NAME))  # job or crawler name; external: namespace/job
+    direction: Mapped[str] = mapped_column(String(3))  # in, out
+    dataset_key: Mapped[str] = mapped_column(String(40))  # sha1 hex of namespace + "\n" + name
+    namespace: Mapped[str] = mapped_column(String(NAME))
+    name: Mapped[str] = mapped_column(Text)
+    db_name: Mapped[str | None] = mapped_column(String(NAME))
+    table_name: Mapped[str | None] = mapped_column(String(NAME))
+    partitions: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of partition names (capped)
+    columns: Mapped[str] = mapped_column(Text, default="{}")  # JSON {out column: [[ns, name, column], ...]}
+    at: Mapped[int] = mapped_column(BigInteger)  # ms since epoch, first seen
+
+
+class AnnotationRow(Base):
+    """Owner, description, tags and classifications of a database (table ""), table (column "") or column."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (UniqueConstraint("db_name", "table_name", "column_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    db_name: Mapped[str] = mapped_column(String(NAME))
+    table_name: Mapped[str] = mapped_column(String(NAME), default="")
+    column_name: Mapped[str] = mapped_column(String(NAME), default="")
+    owner: Mapped[str | None] = mapped_column(String(NAME), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    classifications: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, e.g. ["pii", "gdpr:email"]
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(NAME))
+
+
+class AnnotationLabelRow(Base):
+    """Tags and classifications exploded, one row each, for search by label."""
+
+    __tablename__ = "annotation_labels"
+    __table_args__ = (Index("ix_annotation_labels_label", "label", "db_name", "table_name"),)
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(NAME), primary_key=True)  # "tag:<t>" or "class:<c>"
+    db_name: Mapped[str] = mapped_column(String(NAME))
+    table_name: Mapped[str] = mapped_column(String(NAME))
+
+
+class AnnotationHistoryRow(Base):
+    __tablename__ = "annotation_history"
+    __table_args__ = (Index("ix_annotation_history_object", "db_name", "table_name", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    db_name: Mapped[str] = mapped_column(String(NAME))
+    table_name: Mapped[str] = mapped_column(String(NAME))
+    column_name: Mapped[str] = mapped_column(String(NAME))
+    at: Mapped[int] = mapped_column(BigInteger)
+    user: Mapped[str] = mapped_column(String(NAME))
+    changes: Mapped[str] = mapped_column(Text)  # JSON {field: [before, after]}
+
+
+class SubscriptionRow(Base):
+    """A subscription to events of the feed (audit_log), delivered by webhook or e-mail."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    owner: Mapped[str] = mapped_column(String(NAME))  # the user who made it: events they may see only
+    events: Mapped[str] = mapped_column(Text)  # JSON list of event types
+    db_name: Mapped[str | None] = mapped_column(String(NAME))  # only events of this database
+    object_name: Mapped[str | None] = mapped_column(String(NAME))  # only of this job, crawler or table
+    channel: Mapped[str] = mapped_column(String(16))  # webhook, email
+    target: Mapped[str] = mapped_column(Text)  # URL or e-mail address
+    secret: Mapped[str | None] = mapped_column(Text)  # webhook signing key (encrypted at rest)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeliveryRow(Base):
+    """One event for one subscription: made once (unique), sent until it succeeds or attempts run out."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_deliveries_due", "state", "next_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)  # audit_log.id
+    state: Mapped[str] = mapped_column(String(16))  # PENDING, SENDING, SENT, FAILED
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[int] = mapped_column(BigInteger)  # ms: when it is due (again)
+    claimed_by: Mapped[str | None] = mapped_column(String(NAME))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FeedCursorRow(Base):
+    """How far a reader of the event feed (the notifier, the OpenLineage emitter) has got."""
+
+    __tablename__ = "feed_cursors"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)  # the last audit_log id handled
