@@ -1,0 +1,124 @@
+"""AWS Signature Version 4, checked on the server: the signature is recomputed from the request and the
+secret of the access key it names, and the request's time must be within `WINDOW_S` of ours.
+
+Answers as AWS gives them (HTTP 400): an unknown key → `UnrecognizedClientException`, a signature that
+does not match or a stale/missing date → `InvalidSignatureException`, a malformed header →
+`IncompleteSignatureException`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+WINDOW_S = 15 * 60
+_AUTH = re.compile(r"AWS4-HMAC-SHA256\s+(.*)$", re.S)
+_SPACES = re.compile(r"\s+")
+
+
+class SigV4Error(Exception):
+    def __init__(self, type_: str, message: str):
+        super().__init__(message)
+        self.type, self.message = type_, message
+
+
+@dataclass(frozen=True)
+class Credential:
+    access_key_id: str
+    date: str  # yyyymmdd
+    region: str
+    service: str
+
+
+def parse_authorization(header: str) -> tuple[Credential, list[str], str]:
+    """(credential scope, signed header names, signature) of an Authorization header."""
+    m = _AUTH.match(header.strip())
+    if not m:
+        raise SigV4Error("IncompleteSignatureException", f"Authorization header requires the {ALGORITHM} algorithm")
+    fields: dict[str, str] = {}
+    for part in m.group(1).split(","):
+        name, _, value = part.strip().partition("=")
+        fields[name.strip()] = value.strip()
+    missing = [f for f in ("Credential", "SignedHeaders", "Signature") if not fields.get(f)]
+    if missing:
+        raise SigV4Error("IncompleteSignatureException",
+                         f"Authorization header requires '{missing[0]}' parameter")  # fmt: skip
+    scope = fields["Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise SigV4Error("IncompleteSignatureException",
+                         "Credential should be scoped to a valid region, service and aws4_request")  # fmt: skip
+    return Credential(*scope[:4]), fields["SignedHeaders"].lower().split(";"), fields["Signature"]
+
+
+def _canonical_query(query: str) -> str:
+    pairs = []
+    for item in query.split("&") if query else []:
+        k, _, v = item.partition("=")
+        pairs.append((quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def signing_key(secret: str, cred: Credential) -> bytes:
+    key = ("AWS4" + secret).encode()
+    for part in (cred.date, cred.region, cred.service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def signature(secret: str, cred: Credential, amz_date: str, method: str, path: str, query: str,
+              headers: Mapping[str, str], signed: list[str], body: bytes) -> str:  # fmt: skip
+    """The signature of a request, as the client computes it (`headers`: lower-case names)."""
+    canonical_headers = "".join(f"{h}:{_SPACES.sub(' ', headers.get(h, '').strip())}\n" for h in signed)
+    payload = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    if payload == "UNSIGNED-PAYLOAD":
+        payload = hashlib.sha256(body).hexdigest()
+    canonical = "\n".join([method, quote(path or "/", safe="/-_.~"), _canonical_query(query), canonical_headers,
+                           ";".join(signed), payload])  # fmt: skip
+    scope = f"{cred.date}/{cred.region}/{cred.service}/aws4_request"
+    to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    return hmac.new(signing_key(secret, cred), to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def _parse_date(text: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+
+
+def verify(method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+           secret_of: Callable[[str], str | None], now: datetime.datetime | None = None) -> Credential:
+    """Check a signed request; returns its credential (the access key id and the region it signed for).
+    `headers` have lower-case names; `secret_of(access_key_id)` gives the key's secret or None."""  # fmt: skip
+    cred, signed, sent = parse_authorization(headers.get("authorization", ""))
+    if "host" not in signed:
+        raise SigV4Error("InvalidSignatureException", "the signed headers must include host")
+    amz_date = headers.get("x-amz-date", "")
+    when = _parse_date(amz_date)
+    if when is None:
+        raise SigV4Error("IncompleteSignatureException",
+                         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")  # fmt: skip
+    now = now or datetime.datetime.now(datetime.UTC)
+    if abs((now - when).total_seconds()) > WINDOW_S:
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        edge = "earlier" if when < now else "later"
+        raise SigV4Error("InvalidSignatureException",
+                         f"Signature expired: {amz_date} is now {edge} than {stamp} (15 min window)")  # fmt: skip
+    if cred.date != amz_date[:8]:
+        raise SigV4Error("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP")
+    secret = secret_of(cred.access_key_id)
+    if secret is None:
+        raise SigV4Error("UnrecognizedClientException", "The security token included in the request is invalid.")
+    expected = signature(secret, cred, amz_date, method, path, query, headers, signed, body)
+    if not hmac.compare_digest(expected, sent.lower()):
+        raise SigV4Error("InvalidSignatureException",
+                         "The request signature we calculated does not match the signature you provided. Check "
+                         "your AWS Secret Access Key and signing method. Consult the service documentation for "
+                         "details.")  # fmt: skip
+    return cred
