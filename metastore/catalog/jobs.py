@@ -92,12 +92,33 @@ class JobRun:
     ended_at: int | None
     heartbeat_at: int
     workflow_run_id: int | None = None
+    running_at: int | None = None  # when its script started: queued, then starting (a driver), then running
+    warm: bool | None = None  # its driver came from the warm pool (None: no driver yet)
 
     @property
     def duration_ms(self) -> int | None:
         if self.ended_at is None or self.started_at is None:
             return None
         return self.ended_at - self.started_at
+
+    @property
+    def queued_ms(self) -> int | None:
+        """From the run's creation until a worker took it."""
+        return None if self.started_at is None else self.started_at - self.created_at
+
+    @property
+    def startup_ms(self) -> int | None:
+        """From a worker taking the run until its script started (Glue's startup time)."""
+        if self.started_at is None or self.running_at is None:
+            return None
+        return self.running_at - self.started_at
+
+    @property
+    def execution_ms(self) -> int | None:
+        """The script's own time (Glue's execution time): what the job's timeout counts."""
+        if self.running_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.running_at
 
 
 class Finished(NamedTuple):
@@ -297,6 +318,8 @@ def _run(row, job: str) -> JobRun:
         ended_at=row.ended_at,
         heartbeat_at=row.heartbeat_at,
         workflow_run_id=row.workflow_run_id,
+        running_at=row.running_at,
+        warm=row.warm,
     )
 
 
@@ -493,6 +516,20 @@ class Jobs(Area):
             job.script_version = row.script_version
             self._audit_job(conn, "CLAIM_JOB_RUN", row.job_name, run_id=run_id, worker=worker)
             return _run(row, row.job_name), job
+
+    def script_started(self, run_id: int, warm: bool) -> int:
+        """Record that run `run_id`'s script started now (its timeout counts from here), in a `warm`
+        driver or a cold one; answers the time recorded. Conflict if the run is not RUNNING. Not audited."""
+        with self._write() as conn:
+            at = now_ms()
+            done = conn.execute(
+                update(JobRunRow).where(JobRunRow.id == run_id, JobRunRow.state.in_((RUNNING, STOPPING)))
+                .values(running_at=at, warm=bool(warm), heartbeat_at=at)
+            ).rowcount if _is_int(run_id) else 0  # fmt: skip
+            if not done:
+                row = self._run_row(conn, run_id)
+                raise Conflict(f"run {run_id} of job {row.job_name} is {row.state}")
+            return at
 
     def heartbeat_run(self, run_id: int) -> str:
         """Record that the worker of run `run_id` is alive; returns the run's state (STOPPING: stop it).
@@ -707,6 +744,14 @@ class Jobs(Area):
             done = conn.execute(select(JobBookmarkRow.done).where(
                 JobBookmarkRow.job_id == job.id, JobBookmarkRow.source == source.lower())).scalar()  # fmt: skip
         return codec.loads(done) if done else []
+
+    def bookmarks(self, name: str) -> dict[str, list[str | dict]]:
+        """Every bookmark of job `name`: source table (db.table) → what successful runs processed of it."""
+        with self._read() as conn:
+            job = self._job_row(conn, name)
+            rows = conn.execute(select(JobBookmarkRow.source, JobBookmarkRow.done)
+                                .where(JobBookmarkRow.job_id == job.id).order_by(JobBookmarkRow.source)).all()  # fmt: skip
+        return {r.source: codec.loads(r.done) for r in rows if r.done}
 
     def record_bookmark(self, run_id: int, source: str, partitions: list[str | Mapping]) -> None:
         """Run `run_id` has read `partitions` of `source` (partition names, or file entries {"path", "size",

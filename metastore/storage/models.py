@@ -481,6 +481,8 @@ class JobRunRow(Base):
     started_at: Mapped[int | None] = mapped_column(BigInteger)  # when a worker took it
     ended_at: Mapped[int | None] = mapped_column(BigInteger)
     heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+    running_at: Mapped[int | None] = mapped_column(BigInteger)  # when the script started (issue 15)
+    warm: Mapped[bool | None] = mapped_column(Boolean)  # its driver came from the warm pool
 
 
 class JobBookmarkRow(Base):
@@ -737,3 +739,47 @@ class FeedCursorRow(Base):
     __tablename__ = "feed_cursors"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger)  # the last audit_log id handled
+
+
+# --- profiles ---
+
+
+class ProfileRunRow(Base):
+    """One profile of a table (or some of its partitions): asked for, run by a worker, its result kept."""
+
+    __tablename__ = "profile_runs"
+    __table_args__ = (Index("ix_profile_runs_table", "db_name", "table_name", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    catalog_name: Mapped[str] = mapped_column(String(NAME))
+    db_name: Mapped[str] = mapped_column(String(NAME))
+    table_name: Mapped[str] = mapped_column(String(NAME))
+    mode: Mapped[str] = mapped_column(String(16))  # metadata (file footers), full (a Spark job)
+    partitions: Mapped[str | None] = mapped_column(Text)  # JSON list of partition names; null: what is new
+    state: Mapped[str] = mapped_column(String(16))  # QUEUED, RUNNING, SUCCEEDED, FAILED
+    requested_by: Mapped[str] = mapped_column(String(NAME))
+    worker: Mapped[str | None] = mapped_column(String(NAME))
+    created_at: Mapped[int] = mapped_column(BigInteger)  # ms
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)  # JSON: the table's profile, partitions profiled
+
+
+# --- crawl pieces ---
+
+
+class CrawlPieceRow(Base):
+    """A piece of a split crawl (issue 15): some top-level folders of a target that one worker lists and
+    classifies; piece 0 is the merge, which holds the run's definition. `attempt` counts claims; a claim
+    holds a lease (`lease_until`) that its worker renews, and the piece is sent again once it lapses."""
+
+    __tablename__ = "crawl_pieces"
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawler_runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: the merge; 1..n: the pieces
+    spec: Mapped[str] = mapped_column(_LONG_TEXT)  # JSON: what to crawl (piece 0: the crawler's definition)
+    state: Mapped[str] = mapped_column(String(16))  # PENDING, RUNNING, DONE
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(NAME))
+    lease_until: Mapped[int] = mapped_column(BigInteger, default=0)  # ms; RUNNING: the claim's lease
+    updated_at: Mapped[int] = mapped_column(BigInteger)  # ms; last claim, renewal or result
+    result: Mapped[str | None] = mapped_column(_LONG_TEXT)  # JSON: the files, leaf schemas and skips found
