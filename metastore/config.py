@@ -27,9 +27,11 @@ class Settings:
     worker_concurrency: int = 2  # tasks a worker runs at once
     metastore_uri: str = ""  # where job drivers find the metastore; default thrift://127.0.0.1:<port>
     job_master: str = "local[*]"  # Spark master of jobs that name none
-    job_warm_pool: int = 1  # warm Spark drivers per worker process (0: none)
+    job_warm_pool: int = 2  # warm Spark drivers per worker (the next run's and a spare; 0: none)
+    job_driver_memory_mb: int = 1024  # what one driver is counted as: the pool is no bigger than memory allows
     job_heartbeat_s: float = 5.0  # a running job's heartbeat interval
     job_warm_wait_s: float = 60.0  # how long a run waits for a warming driver before starting cold
+    job_startup_timeout_s: float = 600.0  # a driver that has not started the script by then fails the run
     job_stale_s: float = 120.0  # a run without a heartbeat for this long lost its worker
     job_requeue_s: float = 600.0  # a run no worker took for this long is sent again
     job_os_user: str = ""  # OS user drivers run as (worker as root; chown -R the warehouse root to it); "": own
@@ -46,10 +48,22 @@ class Settings:
     login_lockout_s: float = 300.0  # how long that lock-out lasts
     allowed_paths: str = ""  # comma-separated roots/URL prefixes crawlers and job scripts may use
     crawler_stale_s: float = 120.0  # a crawl without a heartbeat for this long lost its worker
+    crawler_split_folders: int = 2000  # a crawl of at least this many top-level folders is split (0: never)
+    crawler_piece_folders: int = 500  # top-level folders per piece of a split crawl
+    crawler_piece_lease_s: float = 30.0  # a piece whose worker went quiet for this long is sent again
     thrift_tls_cert: str = ""  # PEM certificate (chain) of the Thrift port: TLS on when set
     thrift_tls_key: str = ""  # its private key
     kerberos_principal: str = ""  # e.g. hive/_HOST@REALM: Thrift speaks SASL GSSAPI when set
     kerberos_keytab: str = ""  # keytab holding that principal's key
+    glue_max_request_mb: int = 32  # body of one Glue API request (bigger: 413)
+    glue_port: int = 8081  # `mortar glue-api` (the web port answers Glue requests too)
+    lineage_namespace: str = ""  # OpenLineage namespace of catalog tables; default hive://<hostname>:<port>
+    openlineage_url: str = ""  # where run events go: http(s)://consumer (Marquez), file:///path.jsonl, console
+    openlineage_namespace: str = "mortar"  # OpenLineage namespace of Mortar's jobs and crawlers
+    smtp_host: str = ""  # notifications by e-mail: the SMTP server ("": none)
+    smtp_port: int = 25
+    smtp_from: str = "mortar@localhost"
+    notify_poll_s: float = 0.5  # how often the notifier reads the event feed
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

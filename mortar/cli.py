@@ -207,12 +207,13 @@ def _register_groups() -> None:
     from mortar.catalog_cli import database, table_group
     from mortar.connection_cli import connection
     from mortar.crawler_cli import classifier, crawler
+    from mortar.glue_cli import glue_api
     from mortar.job_cli import job, trigger, workflow
     from mortar.secrets_cli import secrets
     from mortar.web_cli import up, user, web
 
     for command in (database, table_group, crawler, classifier, job, trigger, workflow, connection, web, user, up,
-                    secrets):  # fmt: skip
+                    secrets, glue_api):  # fmt: skip
         main.add_command(command)
 
 

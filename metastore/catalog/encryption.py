@@ -303,6 +303,7 @@ def _builtin() -> None:
 
     register_column(WebSecretRow.__table__, "name", "value")
     register_nested(connections.stored_secrets)
+    from metastore.glue import keys  # noqa: F401 - registers the secrets of Glue access keys
 
 
 def _walk(conn, transform: Callable[[str], str] | None) -> list[str]:

@@ -76,12 +76,16 @@ def create_app(service: CatalogService, settings: Settings | None = None, *,
         SESSION_COOKIE_SECURE=secure_cookies,
     )
     app.session_interface = security.SessionInterface()
+    sender = send_task or celery_sender(settings)
+    from metastore.glue.http import mount as mount_glue
+
+    mount_glue(app, service, settings, {"send_task": sender})  # POST with X-Amz-Target: the Glue API
     if trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.json.sort_keys = False
-    app.extensions["mortar"] = WebState(service, settings, send_task or celery_sender(settings))
+    app.extensions["mortar"] = WebState(service, settings, sender)
     app.before_request(security.load_user)
     app.register_blueprint(api.bp)
     from metastore.web.api_docs import bp as api_docs

@@ -1,0 +1,175 @@
+"""The HTTP side of the Glue API: a WSGI application answering `POST /` with `X-Amz-Target: AWSGlue.<Op>`.
+
+`GlueApp` is served alone (`mortar glue-api`) and in front of the web application (`mount`): there a request
+with an `X-Amz-Target` header goes to Glue, everything else to the console and JSON API, so that
+`boto3.client("glue", endpoint_url="http://host:8080")` works against the web port. No web session, cookie
+or CSRF token applies to Glue requests: SigV4 is their authentication.
+
+Requests: JSON bodies of at most `glue_max_request_mb` (413 beyond). Answers: `application/x-amz-json-1.1`;
+errors `{"__type": ..., "Message": ...}` with HTTP 400 for everything the client did wrong (boto3 retries
+5xx), 500 only for a fault of ours.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import uuid
+from collections.abc import Callable
+
+from metastore.catalog import CatalogService
+from metastore.catalog.access import Identity, anonymous, user_identity
+from metastore.catalog.errors import CatalogError, Forbidden
+from metastore.config import Settings
+from metastore.glue import operations, sigv4
+from metastore.glue.errors import GlueError, from_catalog
+from metastore.glue.keys import AccessKeys
+from metastore.glue.registry import GlueRequest
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "AWSGlue."
+_REASONS = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed", 413: "Payload Too Large",
+            500: "Internal Server Error"}  # fmt: skip
+
+
+def _json_default(value):
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _headers_of(environ: dict) -> dict[str, str]:
+    out = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        out["content-type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        out["content-length"] = environ["CONTENT_LENGTH"]
+    return out
+
+
+class GlueApp:
+    """The Glue JSON API over `service` as a WSGI application. `extra` reaches operations as `req.extra`
+    (e.g. `send_task`, how work is queued for the workers)."""
+
+    def __init__(self, service: CatalogService, settings: Settings, extra: dict | None = None):
+        self.service, self.settings = service, settings
+        self.extra = dict(extra or {})
+        self.keys = AccessKeys(service.ctx)
+        self.operations = operations.load()
+        self.max_body = int(settings.glue_max_request_mb) * 1024 * 1024
+
+    # --- WSGI ---------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Callable):
+        request_id = str(uuid.uuid4())
+        try:
+            status, body = self.handle(environ)
+        except GlueError as e:
+            status, body = e.status, {"__type": e.type, "Message": e.message}
+        payload = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+        start_response(f"{status} {_REASONS.get(status, 'Error')}", [
+            ("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", request_id)])  # fmt: skip
+        return [payload]
+
+    def _body(self, environ: dict) -> bytes:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise GlueError("SerializationException", "Content-Length is not a number") from None
+        if length > self.max_body:
+            raise GlueError("RequestEntityTooLargeException",
+                            f"the request body has {length} bytes: at most {self.max_body} are accepted "
+                            "(setting glue_max_request_mb); send fewer items per call", 413)  # fmt: skip
+        stream = environ["wsgi.input"]
+        data = stream.read(length) if length else b""
+        if not length and environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            data = stream.read(self.max_body + 1)
+            if len(data) > self.max_body:
+                raise GlueError("RequestEntityTooLargeException",
+                                f"the request body is larger than {self.max_body} bytes (glue_max_request_mb)", 413)  # fmt: skip
+        return data
+
+    def handle(self, environ: dict) -> tuple[int, dict]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            raise GlueError("UnknownOperationException", "the Glue API answers POST requests only", 405)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(TARGET_PREFIX):
+            raise GlueError("UnknownOperationException",
+                            f"X-Amz-Target {target[:80]!r} does not name a Glue operation (AWSGlue.<Operation>)")  # fmt: skip
+        op = target[len(TARGET_PREFIX) :]
+        raw = self._body(environ)
+        peer = environ.get("REMOTE_ADDR", "") or ""
+        headers = _headers_of(environ)
+        identity, region = self.authenticate(environ, headers, raw, peer)
+        handler = self.operations.get(op)
+        if handler is None:
+            raise GlueError("UnknownOperationException", f"operation {op[:80]} is not supported by Mortar's Glue API")
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError) as e:
+            raise GlueError("SerializationException", f"the request body is not JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise GlueError("SerializationException", "the request body must be a JSON object")
+        req = GlueRequest(self.service.for_user(identity.name), identity, self.settings, region=region,
+                          peer=peer, extra=self.extra)  # fmt: skip
+        try:
+            answer = handler(req, body)
+        except GlueError:
+            raise
+        except CatalogError as e:
+            raise from_catalog(e) from None
+        except Exception:  # noqa: BLE001 - a fault of ours: logged, answered 500 without internals
+            log.exception("Glue %s failed", op)
+            raise GlueError("InternalServiceException", f"{op} failed on the server: see its log", 500) from None
+        return 200, answer if answer is not None else {}
+
+    # --- identity -----------------------------------------------------------------------------------
+
+    def authenticate(self, environ: dict, headers: dict, raw: bytes, peer: str) -> tuple[Identity, str]:
+        """The caller's identity and the region it signed for; unsigned requests are anonymous (the same
+        policy as the Thrift port). A bad signature is an audited denial."""
+        if "authorization" not in headers:
+            return anonymous(self.settings.anonymous, peer), "us-east-1"
+        found: dict = {}
+
+        def secret_of(key_id: str) -> str | None:
+            hit = self.keys.lookup(key_id)
+            if hit is None:
+                return None
+            found["user"] = hit[0]
+            return hit[1]
+
+        try:
+            cred = sigv4.verify(environ.get("REQUEST_METHOD", "POST"), environ.get("PATH_INFO", "/") or "/",
+                                environ.get("QUERY_STRING", ""), headers, raw, secret_of)  # fmt: skip
+        except sigv4.SigV4Error as e:
+            who = found.get("user")
+            name = who.name if who is not None else "unknown-access-key"
+            try:
+                self.service.access.deny(Identity(name, "user", "none", None, peer), "authenticate",
+                                         f"Glue API: {e.message}", None, "glue")  # fmt: skip
+            except Forbidden:
+                pass
+            raise GlueError(e.type, e.message) from None
+        return user_identity(found["user"], peer), cred.region
+
+
+def mount(app, service: CatalogService, settings: Settings, extra: dict | None = None) -> GlueApp:
+    """Answer Glue requests (`POST` with `X-Amz-Target`) on the web application `app` (Flask), before its
+    sessions and routes see them."""
+    glue = GlueApp(service, settings, extra)
+    web = app.wsgi_app
+
+    def dispatch(environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") and environ.get("REQUEST_METHOD") == "POST":
+            return glue(environ, start_response)
+        return web(environ, start_response)
+
+    app.wsgi_app = dispatch
+    return glue

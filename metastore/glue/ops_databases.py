@@ -1,0 +1,65 @@
+"""Glue's database operations over the catalog's databases (Glue never deletes data: DeleteDatabase drops
+the database with its tables, and leaves their files)."""
+
+from __future__ import annotations
+
+from metastore.catalog import access
+from metastore.catalog.errors import NotFound
+from metastore.glue import paging, shapes
+from metastore.glue.errors import invalid_input
+from metastore.glue.registry import GlueRequest, operation
+
+
+@operation("CreateDatabase")
+def create_database(req: GlueRequest, body: dict) -> dict:
+    db = shapes.database_in(shapes.need_dict(body, "DatabaseInput"), req.identity.name)
+    req.check("write", db.name)
+    req.service.databases.create(db)
+    if body.get("Tags"):
+        from metastore.glue.tags import set_tags
+
+        set_tags(req, req.arn("database", db.name.lower()), body["Tags"])
+    return {}
+
+
+@operation("GetDatabase")
+def get_database(req: GlueRequest, body: dict) -> dict:
+    name = shapes.need_str(body, "Name")
+    req.check("read", name)
+    return {"Database": shapes.database_out(req.service.databases.get(name), req.account_id)}
+
+
+@operation("GetDatabases")
+def get_databases(req: GlueRequest, body: dict) -> dict:
+    req.check("read")
+    names = access.visible(req.identity, req.service.databases.list())
+    chunk, token = paging.page("GetDatabases", names, body, default=100, maximum=100)
+    out = []
+    for name in chunk:
+        try:
+            out.append(shapes.database_out(req.service.databases.get(name), req.account_id))
+        except NotFound:  # dropped meanwhile
+            continue
+    return paging.with_token({"DatabaseList": out}, token)
+
+
+@operation("UpdateDatabase")
+def update_database(req: GlueRequest, body: dict) -> dict:
+    name = shapes.need_str(body, "Name")
+    new = shapes.database_in(shapes.need_dict(body, "DatabaseInput"))
+    if new.name.lower() != name.lower():
+        raise invalid_input(f"database {name} cannot be renamed to {new.name}: Mortar keeps database names")
+    req.check("write", name)
+    old = req.service.databases.get(name)
+    new.owner_name, new.owner_type = old.owner_name, old.owner_type
+    new.location_uri = new.location_uri or old.location_uri
+    req.service.databases.alter(name, new)
+    return {}
+
+
+@operation("DeleteDatabase")
+def delete_database(req: GlueRequest, body: dict) -> dict:
+    name = shapes.need_str(body, "Name")
+    req.check("write", name)
+    req.service.databases.drop(name, cascade=True, delete_data=False)
+    return {}
