@@ -32,9 +32,11 @@ WORKER_GRACE_S = 60  # the scheduler evaluates a workflow's ended crawler run if
 
 
 def start_job_run(service: CatalogService, name: str, send_task: SendTask, arguments: dict | None = None,
-                  trigger: str | None = None, workflow_run_id: int | None = None) -> JobRun:  # fmt: skip
-    """Record a new run of job `name` and enqueue it (a WAITING run is enqueued when a slot frees)."""
-    run = service.jobs.start_run(name, arguments, trigger=trigger, workflow_run_id=workflow_run_id)
+                  trigger: str | None = None, workflow_run_id: int | None = None,
+                  queue: bool | None = None) -> JobRun:  # fmt: skip
+    """Record a new run of job `name` and enqueue it (a WAITING run is enqueued when a slot frees);
+    `queue`: wait for a slot (or not) whatever the job says."""
+    run = service.jobs.start_run(name, arguments, trigger=trigger, workflow_run_id=workflow_run_id, queue=queue)
     if run.state == "STARTING":
         send_task(JOB_RUN_TASK, [run.id])
     return run

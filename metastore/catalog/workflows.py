@@ -246,6 +246,18 @@ class Workflows(Area):
                        CrawlerRunRow.ended_at <= cutoff)
                 .order_by(CrawlerRunRow.id))]  # fmt: skip
 
+    def stop_run(self, run_id: int) -> WorkflowRun:
+        """Mark RUNNING workflow run `run_id` STOPPED: its triggers fire no more (stop its job and crawler runs
+        after this). Conflict if it is not running."""
+        with self._write() as conn:
+            row = self._run_row(conn, run_id, for_update=True)
+            if row.state != WF_RUNNING:
+                raise Conflict(f"workflow run {run_id} is {row.state}, not RUNNING")
+            conn.execute(update(WorkflowRunRow).where(WorkflowRunRow.id == run_id)
+                         .values(state=WF_STOPPED, ended_at=now_ms()))  # fmt: skip
+            self._audit(conn, "STOP_WORKFLOW_RUN", DEFAULT_CATALOG, None, row.workflow_name, run_id=run_id)
+        return self.get_run(run_id)
+
     def reopen(self, run_id: int) -> None:
         """Put a COMPLETED workflow run back to RUNNING (to resume it)."""
         with self._write() as conn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from metastore.glue import tags as tag_store
 from metastore.glue.errors import GlueError, invalid_input
 from metastore.glue.registry import GlueRequest
 
@@ -52,7 +53,9 @@ def string_map(body: dict, key: str) -> dict[str, str] | None:
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise invalid_input(f"{key} must map strings to strings")
     return value
 
@@ -109,7 +112,9 @@ def page_size(body: dict, default: int = 100, high: int = MAX_PAGE) -> int:
     return integer(body, "MaxResults", 1, high) or default
 
 
-def page_by_key(body: dict, items: Iterable[T], key: Callable[[T], str], default: int = 100) -> tuple[list[T], dict]:
+def page_by_key(
+    body: dict, items: Iterable[T], key: Callable[[T], str], default: int = 100
+) -> tuple[list[T], dict]:
     """A page of `items` (sorted by `key`) after the key in NextToken; the answer's NextToken member when
     more follow. Keys are names, so objects created or deleted meanwhile never repeat or skip others."""
     limit = page_size(body, default)
@@ -149,16 +154,26 @@ def sender(req: GlueRequest):
 
 
 def set_tags(req: GlueRequest, arn: str, tags) -> None:
-    """Tag a new resource (part of the Glue tags operations); nothing when no Tags were sent."""
-    if not tags:
-        return
-    if not isinstance(tags, dict):
-        raise invalid_input("Tags must map strings to strings")
-    try:
-        from metastore.glue.tags import set_tags as store
-    except ImportError:  # the tags module is not there: refuse rather than drop them
-        raise invalid_input("tags are not supported by this server") from None
-    store(req, arn, tags)
+    """Tag a new resource (Create* with Tags)."""
+    if tags:
+        tag_store.set_tags(req, arn, tags)
+
+
+def drop_tags(req: GlueRequest, arn: str) -> None:
+    tag_store.drop_tags(req, arn)
+
+
+def tagged(req: GlueRequest, body: dict, kind: str, items: list[T], key: Callable[[T], str]) -> list[T]:
+    """`items` whose resource (`kind`/key) has every tag of the request's `Tags` filter (List* operations)."""
+    wanted = string_map(body, "Tags")
+    if not wanted:
+        return items
+    return [i for i in items if wanted.items() <= tag_store.get_tags(req, req.arn(kind, key(i))).items()]
+
+
+def register_exists(kind: str, check: Callable[[GlueRequest, str], object]) -> None:
+    """Tag operations on `kind` ARNs check that the resource exists (and may be seen) with `check`."""
+    tag_store.EXISTS[kind] = lambda req, parts: check(req, "/".join(parts))
 
 
 # --- AWS cron expressions ----------------------------------------------------------------------------------
@@ -192,7 +207,9 @@ def from_aws_cron(expression: str | None) -> str | None:
     if not (e.lower().startswith("cron(") and e.endswith(")")):
         if len(e.split()) == 5:
             return e
-        raise invalid_input(f"schedule {expression!r} is not cron(minutes hours day-of-month month day-of-week year)")
+        raise invalid_input(
+            f"schedule {expression!r} is not cron(minutes hours day-of-month month day-of-week year)"
+        )
     fields = e[5:-1].split()
     if len(fields) != 6:
         raise invalid_input(f"schedule {expression!r} needs 6 fields inside cron(...)")

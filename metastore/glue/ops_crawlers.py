@@ -86,7 +86,9 @@ def _crawler_in(body: dict, name: str, base: Crawler | None) -> Crawler:
         targets = c.struct(body, "Targets")
         for kind in UNSUPPORTED_TARGETS:
             if targets.get(kind):
-                raise invalid_input(f"{kind} are not supported: Mortar crawls S3Targets (paths and fsspec URLs)")
+                raise invalid_input(
+                    f"{kind} are not supported: Mortar crawls S3Targets (paths and fsspec URLs)"
+                )
         s3 = targets.get("S3Targets") or []
         if not isinstance(s3, list) or not all(isinstance(t, dict) for t in s3):
             raise invalid_input("Targets.S3Targets must be a list of {Path, Exclusions}")
@@ -117,7 +119,9 @@ def _crawler_in(body: dict, name: str, base: Crawler | None) -> Crawler:
     recrawl = c.text(c.struct(body, "RecrawlPolicy"), "RecrawlBehavior")
     if recrawl is not None:
         if recrawl not in RECRAWL_BEHAVIORS:
-            raise invalid_input(f"RecrawlPolicy.RecrawlBehavior {recrawl!r} is not one of {', '.join(RECRAWL_BEHAVIORS)}")
+            raise invalid_input(
+                f"RecrawlPolicy.RecrawlBehavior {recrawl!r} is not one of {', '.join(RECRAWL_BEHAVIORS)}"
+            )
         cr.recrawl_behavior = recrawl
     config = c.text(body, "Configuration")
     if config is not None:
@@ -175,7 +179,8 @@ def get_crawlers(req: GlueRequest, body: dict) -> dict:
 @operation("ListCrawlers")
 def list_crawlers(req: GlueRequest, body: dict) -> dict:
     req.check("read")
-    crawlers, more = c.page_by_key(body, _visible(req), lambda cr: cr.name)
+    crawlers = c.tagged(req, body, "crawler", _visible(req), lambda cr: cr.name)
+    crawlers, more = c.page_by_key(body, crawlers, lambda cr: cr.name)
     return {"CrawlerNames": [cr.name for cr in crawlers], **more}
 
 
@@ -213,6 +218,7 @@ def delete_crawler(req: GlueRequest, body: dict) -> dict:
     if req.service.crawlers.current_run(cr.name) is not None:
         raise GlueError("CrawlerRunningException", f"crawler {cr.name} is running")
     req.service.crawlers.delete(cr.name)
+    c.drop_tags(req, req.arn("crawler", cr.name))
     return {}
 
 
@@ -297,7 +303,9 @@ def start_crawler_schedule(req: GlueRequest, body: dict) -> dict:
     SchedulerRunningException (as Glue, for a schedule already on)."""
     cr = _crawler(req, c.text(body, "CrawlerName", required=True), "write")
     if not cr.schedule:
-        raise GlueError("NoScheduleException", f"crawler {cr.name} has no schedule: set one with UpdateCrawlerSchedule")
+        raise GlueError(
+            "NoScheduleException", f"crawler {cr.name} has no schedule: set one with UpdateCrawlerSchedule"
+        )
     raise GlueError("SchedulerRunningException", f"the schedule of crawler {cr.name} is already on")
 
 
@@ -321,7 +329,9 @@ def classifier_out(cl: Classifier) -> dict:
         return {"GrokClassifier": c.compact({"Name": cl.name, "Classification": cl.classification,
                                              "GrokPattern": cl.grok_pattern, "CustomPatterns": cl.custom_patterns})}  # fmt: skip
     if cl.kind == "xml":
-        return {"XMLClassifier": {"Name": cl.name, "Classification": cl.classification, "RowTag": cl.xml_row_tag}}
+        return {
+            "XMLClassifier": {"Name": cl.name, "Classification": cl.classification, "RowTag": cl.xml_row_tag}
+        }
     if cl.kind == "json":
         return {"JsonClassifier": {"Name": cl.name, "JsonPath": cl.json_path}}
     return {"CsvClassifier": c.compact({"Name": cl.name, "Delimiter": cl.csv_delimiter, "QuoteSymbol": cl.csv_quote,
@@ -358,7 +368,9 @@ def create_classifier(req: GlueRequest, body: dict) -> dict:
 @operation("GetClassifier")
 def get_classifier(req: GlueRequest, body: dict) -> dict:
     req.check("read")
-    return {"Classifier": classifier_out(req.service.crawlers.get_classifier(c.text(body, "Name", required=True)))}
+    return {
+        "Classifier": classifier_out(req.service.crawlers.get_classifier(c.text(body, "Name", required=True)))
+    }
 
 
 @operation("GetClassifiers")
@@ -383,3 +395,6 @@ def delete_classifier(req: GlueRequest, body: dict) -> dict:
     req.check("write")
     req.service.crawlers.delete_classifier(c.text(body, "Name", required=True))
     return {}
+
+
+c.register_exists("crawler", lambda req, name: _crawler(req, name))

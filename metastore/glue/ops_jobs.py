@@ -18,7 +18,11 @@ from metastore.glue.registry import GlueRequest, operation
 
 COMMANDS = {"glueetl": "spark", "pythonshell": "pythonshell"}
 BOOKMARK_ARG = "--job-bookmark-option"
-BOOKMARKS = {"job-bookmark-enable": "enable", "job-bookmark-disable": "disable", "job-bookmark-pause": "pause"}
+BOOKMARKS = {
+    "job-bookmark-enable": "enable",
+    "job-bookmark-disable": "disable",
+    "job-bookmark-pause": "pause",
+}
 
 
 # --- shapes ------------------------------------------------------------------------------------------------
@@ -147,7 +151,8 @@ def get_jobs(req: GlueRequest, body: dict) -> dict:
 @operation("ListJobs")
 def list_jobs(req: GlueRequest, body: dict) -> dict:
     req.check("read")
-    jobs, more = c.page_by_key(body, req.service.jobs.list(), lambda j: j.name)
+    jobs = c.tagged(req, body, "job", req.service.jobs.list(), lambda j: j.name)
+    jobs, more = c.page_by_key(body, jobs, lambda j: j.name)
     return {"JobNames": [j.name for j in jobs], **more}
 
 
@@ -181,7 +186,8 @@ def delete_job(req: GlueRequest, body: dict) -> dict:
     try:
         req.service.jobs.delete(name)
     except NotFound:
-        pass
+        return {"JobName": name}
+    c.drop_tags(req, req.arn("job", name.lower()))
     return {"JobName": name}
 
 
@@ -290,6 +296,11 @@ def reset_job_bookmark(req: GlueRequest, body: dict) -> dict:
     req.check("write")
     name = _job_name(body)
     if body.get("RunId"):
-        raise invalid_input("resetting a bookmark to a given run is not supported: leave RunId out to reset it all")
+        raise invalid_input(
+            "resetting a bookmark to a given run is not supported: leave RunId out to reset it all"
+        )
     req.service.jobs.reset_bookmark(name)
     return {"JobBookmarkEntry": _bookmark_entry(req, name)}
+
+
+c.register_exists("job", lambda req, name: req.service.jobs.get(name))
