@@ -127,10 +127,14 @@ def scheduler(poll: float) -> None:
     service = CatalogService.open(s.database_url, s.warehouse, lock_timeout_s=s.lock_timeout_s)
     sched = Scheduler(service, lambda name, args: app.send_task(name, args=args), poll_s=poll)
     signal.signal(signal.SIGTERM, lambda *_: sched.stop())
+    from runner.notify import Notifier
+
+    notifier = Notifier(service, s).start()  # notifications and OpenLineage events, from the event feed
     try:
         sched.run_forever()
     except KeyboardInterrupt:
         sched.stop()
+    notifier.stop()
 
 
 def _spark_settings(uri: str | None, warehouse: str | None) -> dict[str, str]:

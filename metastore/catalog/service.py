@@ -8,14 +8,17 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from metastore.catalog import codec, encryption
 from metastore.catalog.access import Access
+from metastore.catalog.annotations import Annotations
 from metastore.catalog.base import Area, Context
 from metastore.catalog.browse import Browse
 from metastore.catalog.connections import Connections
 from metastore.catalog.crawlers import Crawlers
 from metastore.catalog.databases import Catalogs, Databases
 from metastore.catalog.encryption import Secrets
+from metastore.catalog.events import Events
 from metastore.catalog.functions import Functions
 from metastore.catalog.jobs import Jobs
+from metastore.catalog.lineage import Lineage
 from metastore.catalog.locks import Locks
 from metastore.catalog.partitions import Partitions
 from metastore.catalog.schedules import Schedules
@@ -106,6 +109,7 @@ class CatalogService:
         self.connections = Connections(ctx)
         self.users = Users(ctx)
         self.access = Access(ctx)
+        self.lineage, self.annotations, self.events = Lineage(ctx), Annotations(ctx), Events(ctx)
 
     @property
     def user(self) -> str:

@@ -28,6 +28,7 @@ from metastore.hms import wire
 from metastore.hms.authz import UNSCOPED, rule_of
 from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
+from metastore.hms.lineage_calls import observe as observe_lineage
 from metastore.hms.listings import ListingCache
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class Handler:
             return
         for db in databases:
             self._root.access.check(self.identity, action, db)
+        if self.identity.run_id is not None:  # a job run's session: what it reads and writes is its lineage
+            observe_lineage(self._root, self.identity.run_id, method, args)
 
     def _visible(self, names: list[str]) -> list[str]:
         return visible(self.identity, names)

@@ -437,6 +437,8 @@ class CrawlRun:
     def _unreadable_by_folder(self, w: Walk) -> dict[Folder, list[tuple[str, str]]]:
         """Per leaf folder, the files of it that the crawler skipped and Spark would still read."""
         out: dict[Folder, list[tuple[str, str]]] = {}
+        if not self.dry_run and self.run_id is not None:  # lineage: this location fed this table
+            self.service.lineage.record_crawl(self.run_id, self.crawler.name, location, db, name)
         reasons = self.metrics._reasons
         for folder, files in w.folders():
             bad = [(f.path, reasons[f.path]) for f in files if f.path in reasons and f.size > 0]
