@@ -219,8 +219,13 @@ class Tables(Area):
 
     # --- alter --------------------------------------------------------------------------------------
 
-    def alter(self, db: str, name: str, new: Table, *, cascade: bool = False, catalog: str = DEFAULT_CATALOG) -> None:
+    def alter(self, db: str, name: str, new: Table, *, cascade: bool = False, catalog: str = DEFAULT_CATALOG,
+              before=None, after=None) -> None:  # fmt: skip
         """Replace the table's definition with `new`, HMS-style.
+
+        `before(conn, old_row)` and `after(conn, table_id)` are called in the same transaction, with the table
+        locked, before and after the change: `before` may raise to cancel it (a protocol's optimistic
+        concurrency, e.g. Glue's VersionId), both may write rows of their own.
 
         A new name or database renames the table (and moves a managed table's default directory with
         its partitions); changed columns make a new schema version, and with `cascade` are copied to
@@ -231,6 +236,8 @@ class Tables(Area):
         moves: list[tuple[str, str]] = []
         with self._write() as conn:
             old_row = self._table_row(conn, catalog, db, name, for_update=True)
+            if before is not None:
+                before(conn, old_row)
             old = table_from_row(old_row, db.lower(), catalog.lower())
             if not _same_columns(old.partition_keys, new.partition_keys):
                 raise Conflict(f"table {db}.{name}: partition keys cannot be changed")
@@ -276,6 +283,8 @@ class Tables(Area):
             )
             if cascade and schema_changed:
                 self._cascade_columns(conn, old_row.id, sd.cols)
+            if after is not None:
+                after(conn, old_row.id)
             details = {"version": version} if version != old_row.version else {}
             if renamed:
                 details["renamed_to"] = f"{target_db.name}.{new_name}"

@@ -183,13 +183,17 @@ def table_out(tb: t.Table, catalog_id: str, version_id: int | None = None) -> di
     return out
 
 
-def table_in(d, db: str) -> t.Table:
+def table_in(d, db: str, default_type: str | None = None) -> t.Table:
+    """A table of a TableInput. Without TableType: `default_type`, else a view if it has view text, else
+    an external table (Glue never owns data)."""
     if not isinstance(d, dict):
         raise invalid_input("TableInput must be an object")
     params = _str_map(d.get("Parameters"), "TableInput.Parameters")
     if d.get("Description") is not None:
         params[_COMMENT] = str(d["Description"])
-    table_type = d.get("TableType") or (t.VIRTUAL_VIEW if d.get("ViewOriginalText") else t.EXTERNAL_TABLE)
+    table_type = d.get("TableType") or default_type
+    if table_type is None:
+        table_type = t.VIRTUAL_VIEW if d.get("ViewOriginalText") else t.EXTERNAL_TABLE
     if table_type not in t.TABLE_TYPES:
         raise invalid_input(f"TableType {table_type!r} is not one of {', '.join(t.TABLE_TYPES)}")
     return t.Table(
