@@ -11,7 +11,7 @@ from metastore.catalog.base import Area, now_s
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from metastore.catalog.names import check_name
 from metastore.catalog.types import DEFAULT_CATALOG, DEFAULT_DATABASE, Catalog, Database
-from metastore.catalog.warehouse import join
+from metastore.catalog.warehouse import join, qualify
 from metastore.storage.models import CatalogRow, DatabaseRow, FunctionRow, TableRow
 
 
@@ -103,7 +103,8 @@ class Catalogs(Area):
 
 
 class Databases(Area):
-    def create(self, db: Database) -> Database:
+    def create(self, db: Database, *, hive: bool = False) -> Database:
+        """`hive`: as the Hive Metastore does, a local location is stored qualified (`file:/path`)."""
         name = check_name("database", db.name)
         with self._write() as conn:
             cid = self._catalog_id(conn, db.catalog)
@@ -113,6 +114,8 @@ class Databases(Area):
             if exists is not None:
                 raise AlreadyExists(f"database {name} already exists")
             location = db.location_uri or self._default_location(conn, db.catalog, name)
+            if hive:
+                location = qualify(location)
             conn.execute(
                 insert(DatabaseRow).values(
                     catalog_id=cid,

@@ -17,9 +17,9 @@ from metastore.catalog.base import Area, DbapiReader, Sql, new_partitions_versio
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
 from metastore.catalog.partition_filter import compile_filter, integral_value
-from metastore.catalog.tables import DDL_TIME
+from metastore.catalog.tables import DDL_TIME, with_quick_stats
 from metastore.catalog.types import DEFAULT_CATALOG, Column, Partition, StorageDescriptor
-from metastore.catalog.warehouse import Warehouse
+from metastore.catalog.warehouse import Warehouse, qualify
 from metastore.storage.models import (
     PARTITION_NAME,
     PARTITION_VALUE,
@@ -170,10 +170,12 @@ class Partitions(Area):
 
     def add(
         self, db: str, table: str, parts: list[Partition], *, if_not_exists: bool = False,
-        catalog: str = DEFAULT_CATALOG,
+        catalog: str = DEFAULT_CATALOG, hive: bool = False,
     ) -> list[Partition]:  # fmt: skip
         """Add partitions in one transaction; returns those added. Existing ones are an error unless
-        `if_not_exists`, when they are skipped."""
+        `if_not_exists`, when they are skipped. `hive`: as the Hive Metastore does, a local location is
+        stored qualified (`file:/path`), and a partition whose folder exists gets its file count and size
+        (`numFiles`, `totalSize`, see Warehouse.quick_stats) unless both are given."""
         if not parts:
             return []
         created = now_s()
@@ -211,6 +213,9 @@ class Partitions(Area):
                 if not p.sd.location and t.location:
                     p.sd.location = Warehouse.partition_location(t.location, name)
                 p.parameters = dict(p.parameters)
+                if hive:
+                    p.sd.location = qualify(p.sd.location)
+                    with_quick_stats(p.parameters, self.ctx.warehouse.quick_stats(p.sd.location))
                 p.parameters.setdefault(DDL_TIME, str(created))
                 p.create_time = created
                 p.db_name, p.table_name, p.catalog = t.db, t.name, t.catalog
@@ -245,14 +250,16 @@ class Partitions(Area):
             self.ctx.warehouse.mkdirs(p.sd.location)
         return added
 
-    def append(self, db: str, table: str, values: list[str], catalog: str = DEFAULT_CATALOG) -> Partition:
+    def append(
+        self, db: str, table: str, values: list[str], catalog: str = DEFAULT_CATALOG, *, hive: bool = False
+    ) -> Partition:
         """Add the partition with these values at its default location (append_partition); like HMS, it
         takes the table's storage descriptor (columns, formats, serde)."""
         with self._read() as conn:
             sd = codec.sd_from_json(codec.loads(self._table_row(conn, catalog, db, table).sd))
         sd.location = None
         part = Partition(values=values, db_name=db, table_name=table, sd=sd)
-        return self.add(db, table, [part], catalog=catalog)[0]
+        return self.add(db, table, [part], catalog=catalog, hive=hive)[0]
 
     # --- read ---------------------------------------------------------------------------------------
 
@@ -548,6 +555,7 @@ class Partitions(Area):
         return dropped
 
     def _delete_data(self, t: _TableInfo, dropped: list[Partition], delete_data: bool) -> None:
+        """A managed table's dropped partition folders, and the parents they leave empty (as HMS)."""
         if delete_data and not t.external:
             for p in dropped:
-                self.ctx.warehouse.delete(p.sd.location)
+                self.ctx.warehouse.delete(p.sd.location, parents=len(p.values) - 1)

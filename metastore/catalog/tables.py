@@ -19,10 +19,19 @@ from metastore.catalog.types import (
     Table,
     TableVersion,
 )
-from metastore.catalog.warehouse import Warehouse
+from metastore.catalog.warehouse import Warehouse, qualify
 from metastore.storage.models import DatabaseRow, PartitionRow, TableRow, TableVersionRow
 
 DDL_TIME = "transient_lastDdlTime"
+FAST_STATS = ("numFiles", "totalSize")  # what HMS counts in an existing folder (see Warehouse.quick_stats)
+DO_NOT_UPDATE_STATS = "DO_NOT_UPDATE_STATS"
+
+
+def with_quick_stats(params: dict[str, str], stats: tuple[int, int] | None) -> None:
+    """HMS's `updateStatsFast`: the folder's file count and size, unless both are given already, or the
+    folder did not exist (`stats` None)."""
+    if stats is not None and not all(k in params for k in FAST_STATS):
+        params["numFiles"], params["totalSize"] = str(stats[0]), str(stats[1])
 
 
 def table_from_row(row, db_name: str, catalog: str) -> Table:
@@ -85,7 +94,10 @@ def _same_columns(a: list[Column], b: list[Column]) -> bool:
 class Tables(Area):
     # --- create -----------------------------------------------------------------------------------
 
-    def create(self, table: Table) -> Table:
+    def create(self, table: Table, *, hive: bool = False) -> Table:
+        """`hive`: as the Hive Metastore does, a local location is stored qualified (`file:/path`), and an
+        unpartitioned table on a folder that exists gets its file count and size (`numFiles`, `totalSize`)
+        unless its parameters say DO_NOT_UPDATE_STATS (a marker, never stored)."""
         name = check_name("table", table.name)
         check_columns(table)
         if table.table_type is None or table.table_type == "":
@@ -105,6 +117,11 @@ class Tables(Area):
                 raise AlreadyExists(f"table {db.name}.{name} already exists")
             if not table.is_view and not sd.location:
                 sd.location = Warehouse.table_location(db.location_uri, name)
+            if hive and not table.is_view:
+                sd.location = qualify(sd.location)
+                skip = params.pop(DO_NOT_UPDATE_STATS, "false").lower() == "true"
+                if not skip and not table.partition_keys:
+                    with_quick_stats(params, self.ctx.warehouse.quick_stats(sd.location))
             table_id = conn.execute(
                 insert(TableRow).values(database_id=db.id, create_time=created, version=1,
                                         partitions_version=new_partitions_version(),

@@ -23,6 +23,25 @@ def join(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts)
 
 
+TRASH = ".mortar-deleted-"  # in the names of local trees being deleted in the background
+
+
+def qualify(location: str | None) -> str | None:
+    """A location as HMS answers it (Hadoop's qualified path): a local one as `file:/path` (from `/path`,
+    `file:///path` or `file:/path/`), without a trailing slash; other schemes as given."""
+    if not location:
+        return location
+    if location.startswith("/"):
+        path = location
+    elif location.startswith("file:///"):
+        path = location[7:]
+    elif location.startswith("file:/") and not location.startswith("file://"):
+        path = location[5:]
+    else:
+        return location
+    return "file:/" + posixpath.normpath(path).lstrip("/")
+
+
 class Warehouse:
     def __init__(self, root: str):
         self.root = root.rstrip("/") or "/"
@@ -63,22 +82,55 @@ class Warehouse:
         except Exception:  # noqa: BLE001
             return False
 
-    def delete(self, location: str | None) -> None:
-        """Delete a directory tree. A local one is first renamed aside (one system call, so its path
-        is free at once) and removed in the background: dropping a table of 10,000 partition folders
-        does not wait for 10,000 rmdirs."""
+    def delete(self, location: str | None, parents: int = 0) -> None:
+        """Delete a directory tree, then up to `parents` of its parent folders that it leaves empty, as HMS
+        does for a dropped partition (`parents`: its number of keys - 1; a folder holding anything, a hidden
+        file included, stays). A local tree is first renamed aside to a hidden name (one system call, so its
+        path is free at once, and engines listing the parent skip it) and removed in the background:
+        dropping a table of 10,000 partition folders does not wait for 10,000 rmdirs."""
         if not location:
             return
         try:
             fs, path = self._fs(location)
-            if getattr(fs, "protocol", None) in ("file", ("file", "local")) and os.path.isdir(path):
-                trash = f"{path.rstrip('/')}.mortar-deleted-{uuid.uuid4().hex[:8]}"
-                os.rename(path, trash)
-                threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True).start()
+            local = _is_local(fs)
+            path = path.rstrip("/")
+            if local:
+                _delete_aside(path)
             elif fs.exists(path):
                 fs.rm(path, recursive=True)
+            for _ in range(parents):
+                path = posixpath.dirname(path)
+                if not path or path == "/" or not _is_empty(fs, path, local):
+                    break
+                if local:
+                    _delete_aside(path)
+                else:
+                    fs.rm(path, recursive=True)
         except Exception as e:  # noqa: BLE001
             log.warning("could not delete %s: %s", location, e)
+
+    def quick_stats(self, location: str | None) -> tuple[int, int] | None:
+        """HMS's "fast stats" of a folder that exists: (number of files, total bytes), counted through its
+        sub-folders, leaving out names starting with `_` or `.` (HMS's hidden files, as `_SUCCESS`). None
+        when the folder does not exist (HMS then creates it and records no statistics)."""
+        if not location:
+            return None
+        try:
+            fs, path = self._fs(location)
+            if _is_local(fs):
+                return _local_stats(path) if os.path.isdir(path) else None
+            if not fs.isdir(path):
+                return None
+            files, size = 0, 0
+            root = path.rstrip("/") + "/"
+            for name, info in fs.find(path, withdirs=False, detail=True).items():
+                if info.get("type") == "file" and not any(_hidden(p) for p in name.removeprefix(root).split("/")):
+                    files += 1
+                    size += int(info.get("size") or 0)
+            return files, size
+        except Exception as e:  # noqa: BLE001 - statistics are a hint: none rather than a failed change
+            log.warning("could not list %s for its statistics: %s", location, e)
+            return None
 
     def rename(self, src: str, dst: str) -> None:
         try:
@@ -91,6 +143,50 @@ class Warehouse:
                 fs.mv(spath, dpath, recursive=True)
         except Exception as e:  # noqa: BLE001
             log.warning("could not move %s to %s: %s", src, dst, e)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(("_", "."))
+
+
+def _local_stats(path: str) -> tuple[int, int]:
+    files, size = 0, 0
+    stack = [path]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for e in entries:
+                if _hidden(e.name):
+                    continue
+                if e.is_dir(follow_symlinks=True):
+                    stack.append(e.path)
+                else:
+                    files += 1
+                    size += e.stat().st_size
+    return files, size
+
+
+def _delete_aside(path: str) -> None:
+    """Rename a local tree to a hidden name beside it, then remove it in the background."""
+    if not os.path.lexists(path):
+        return
+    if not os.path.isdir(path) or os.path.islink(path):
+        os.remove(path)
+        return
+    head, name = os.path.split(path)
+    trash = os.path.join(head, f".{name}{TRASH}{uuid.uuid4().hex[:8]}")
+    os.rename(path, trash)
+    threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True).start()
+
+
+def _is_empty(fs, path: str, local: bool) -> bool:
+    """Nothing in the folder but trees being deleted (HMS: no file, no folder, hidden ones included)."""
+    if local:
+        try:
+            with os.scandir(path) as entries:
+                return all(TRASH in e.name for e in entries)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+    return fs.isdir(path) and not fs.ls(path, detail=False)
 
 
 def _is_local(fs) -> bool:

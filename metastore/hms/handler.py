@@ -237,7 +237,7 @@ class Handler:
         cat, _ = split_db(database.name, database.catalogName)
         db = cv.database_in(database, cat)
         db.name = split_db(database.name)[1]
-        self.cat.databases.create(db)
+        self.cat.databases.create(db, hive=True)
 
     def get_database(self, name):
         cat, db = split_db(name)
@@ -273,7 +273,7 @@ class Handler:
         cat, db = split_db(tbl.dbName, tbl.catName)
         table = cv.table_in(tbl, cat)
         table.db_name = db
-        self.cat.tables.create(table)
+        self.cat.tables.create(table, hive=True)
 
     def create_table_with_environment_context(self, tbl, environment_context):
         self.create_table(tbl)
@@ -397,7 +397,7 @@ class Handler:
         domain = [cv.partition_in(p, cat, dbn, tbl) for p in parts]
         for p in domain:
             p.db_name = dbn.lower()
-        return self.cat.partitions.add(dbn, tbl, domain, if_not_exists=if_not_exists, catalog=cat)
+        return self.cat.partitions.add(dbn, tbl, domain, if_not_exists=if_not_exists, catalog=cat, hive=True)
 
     def add_partition(self, new_part):
         return cv.partition_out(self._add([new_part])[0])
@@ -417,7 +417,7 @@ class Handler:
 
     def append_partition(self, db_name, tbl_name, part_vals):
         cat, db = split_db(db_name)
-        return cv.partition_out(self.cat.partitions.append(db, tbl_name, list(part_vals or []), cat))
+        return cv.partition_out(self.cat.partitions.append(db, tbl_name, list(part_vals or []), cat, hive=True))
 
     def append_partition_with_environment_context(self, db_name, tbl_name, part_vals, environment_context):
         return self.append_partition(db_name, tbl_name, part_vals)
@@ -425,7 +425,9 @@ class Handler:
     def append_partition_by_name(self, db_name, tbl_name, part_name):
         cat, db = split_db(db_name)
         keys = [k.name for k in self.cat.partitions.keys(db, tbl_name, cat)]
-        return cv.partition_out(self.cat.partitions.append(db, tbl_name, parse_partition_name(part_name, keys), cat))
+        return cv.partition_out(
+            self.cat.partitions.append(db, tbl_name, parse_partition_name(part_name, keys), cat, hive=True)
+        )
 
     def append_partition_by_name_with_environment_context(self, db_name, tbl_name, part_name, environment_context):
         return self.append_partition_by_name(db_name, tbl_name, part_name)
