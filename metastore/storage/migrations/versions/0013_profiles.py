@@ -1,12 +1,12 @@
-"""profiles and previews (issue 18)
+"""profiles and previews (issue 18): profile runs
 
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02 13:10:00
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0013'
 down_revision = '0012'
@@ -15,8 +15,26 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        'profile_runs',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), primary_key=True),
+        sa.Column('catalog_name', sa.String(length=256), nullable=False),
+        sa.Column('db_name', sa.String(length=256), nullable=False),
+        sa.Column('table_name', sa.String(length=256), nullable=False),
+        sa.Column('mode', sa.String(length=16), nullable=False),
+        sa.Column('partitions', sa.Text(), nullable=True),
+        sa.Column('state', sa.String(length=16), nullable=False),
+        sa.Column('requested_by', sa.String(length=256), nullable=False),
+        sa.Column('worker', sa.String(length=256), nullable=True),
+        sa.Column('created_at', sa.BigInteger(), nullable=False),
+        sa.Column('started_at', sa.BigInteger(), nullable=True),
+        sa.Column('ended_at', sa.BigInteger(), nullable=True),
+        sa.Column('error', sa.Text(), nullable=True),
+        sa.Column('result', sa.Text(), nullable=True),
+    )
+    op.create_index('ix_profile_runs_table', 'profile_runs', ['db_name', 'table_name', 'id'])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index('ix_profile_runs_table', 'profile_runs')
+    op.drop_table('profile_runs')
