@@ -131,13 +131,17 @@ class Browse(Area):
 
     def search_tables(self, q: str | None, limit: int = 50, offset: int = 0, only: list[str] | None = None,
                       catalog: str = DEFAULT_CATALOG) -> tuple[list[TableSummary], int]:  # fmt: skip
-        """Tables of every database (among `only`, if given) whose names contain `q`, by database and name."""
+        """Tables of every database (among `only`, if given) whose names contain `q`, or whose annotations match
+        it (`tag:x`, `class:x`, `owner:x`, `description:text`, or plain text), by database and name."""
         limit, offset = _page(limit, offset)
         with self._read() as conn:
             cid = self._catalog(conn, catalog)
             where = [DatabaseRow.catalog_id == cid]
             if (cond := _like(TableRow.name, q)) is not None:
-                where.append(cond)
+                from metastore.catalog.annotations import search_condition  # tags, owners, descriptions too
+
+                noted = search_condition(q, DatabaseRow.name, TableRow.name)
+                where.append(cond if noted is None else cond | noted)
             if only is not None:
                 where.append(DatabaseRow.name.in_(only or [""]))
             joined = (

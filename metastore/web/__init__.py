@@ -62,7 +62,17 @@ def create_app(service: CatalogService, settings: Settings | None = None, *,
     (it is anyway on HTTPS requests); `trust_proxy`: believe one reverse proxy's X-Forwarded-Proto, -For,
     -Host (werkzeug's ProxyFix), so that HTTPS ended at the proxy counts as HTTPS."""
     # api_* and console_* add their routes to api.bp and console.bp
-    from metastore.web import api, api_flows, api_jobs, console, console_flows, console_jobs, security  # noqa: F401
+    from metastore.web import (  # noqa: F401
+        api,
+        api_flows,
+        api_governance,
+        api_jobs,
+        console,
+        console_flows,
+        console_governance,
+        console_jobs,
+        security,
+    )
 
     settings = settings or Settings.load()
     app = Flask(__name__)

@@ -18,7 +18,7 @@ from metastore.catalog.crawlers import (
 )
 from metastore.catalog.types import EXTERNAL_TABLE, MANAGED_TABLE, VIRTUAL_VIEW
 from metastore.catalog.users import ROLES
-from metastore.web import openapi_etl
+from metastore.web import openapi_etl, openapi_governance
 from metastore.web.openapi_build import (
     BOOL,
     INT,
@@ -400,6 +400,7 @@ ROUTES = [
 ]  # fmt: skip
 
 SCHEMAS.update(openapi_etl.SCHEMAS)
+SCHEMAS.update(openapi_governance.SCHEMAS)
 
 SPEC: dict = {
     "openapi": "3.1.0",
@@ -416,7 +417,7 @@ SPEC: dict = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": SCHEMAS,
     },
-    "paths": paths(ROUTES + openapi_etl.ROUTES),
+    "paths": paths(ROUTES + openapi_etl.ROUTES + openapi_governance.ROUTES),
 }
 
 for _open in ("/", "/openapi.json"):  # readable without logging in: they hold no data
