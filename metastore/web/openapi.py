@@ -18,7 +18,7 @@ from metastore.catalog.crawlers import (
 )
 from metastore.catalog.types import EXTERNAL_TABLE, MANAGED_TABLE, VIRTUAL_VIEW
 from metastore.catalog.users import ROLES
-from metastore.web import openapi_etl, openapi_governance
+from metastore.web import openapi_etl, openapi_governance, openapi_profiles
 from metastore.web.openapi_build import (
     BOOL,
     INT,
@@ -401,6 +401,7 @@ ROUTES = [
 
 SCHEMAS.update(openapi_etl.SCHEMAS)
 SCHEMAS.update(openapi_governance.SCHEMAS)
+SCHEMAS.update(openapi_profiles.SCHEMAS)
 
 SPEC: dict = {
     "openapi": "3.1.0",
@@ -417,7 +418,7 @@ SPEC: dict = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": SCHEMAS,
     },
-    "paths": paths(ROUTES + openapi_etl.ROUTES + openapi_governance.ROUTES),
+    "paths": paths(ROUTES + openapi_etl.ROUTES + openapi_governance.ROUTES + openapi_profiles.ROUTES),
 }
 
 for _open in ("/", "/openapi.json"):  # readable without logging in: they hold no data
