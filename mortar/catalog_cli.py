@@ -141,3 +141,81 @@ def table_partitions(name: str, where: str | None, limit: int) -> None:
     table(["PARTITION", "LOCATION"], rows)
     if limit and len(parts) == limit:
         click.echo(f"(the first {limit}; --limit 0 for all)", err=True)
+
+
+def _print_profile(profile: dict | None) -> None:
+    if not profile:
+        click.echo("no profile yet")
+        return
+    click.echo(f"rows {profile.get('rows')}  size {profile.get('size')}  files {profile.get('files')}  "
+               f"({profile.get('method')})")  # fmt: skip
+    rows = []
+    for name, c in profile.get("columns", {}).items():
+        avg = c.get("avg_len")
+        rows.append((f"  {name}", c.get("type") or "-", *("-" if c.get(k) is None else c[k] for k in
+                     ("nulls", "distinct", "min", "max")), "-" if avg is None else f"{avg:.1f}",
+                     "-" if c.get("max_len") is None else c["max_len"],
+                     "-" if c.get("trues") is None else f"{c['trues']}/{c['falses']}"))  # fmt: skip
+    table(["  COLUMN", "TYPE", "NULLS", "DISTINCT", "MIN", "MAX", "AVG LEN", "MAX LEN", "TRUE/FALSE"], rows)
+
+
+@table_group.command("profile")
+@click.argument("name", metavar="DATABASE.TABLE")
+@click.option("--metadata", is_flag=True, help="From the files' footers alone (Parquet/ORC): fast, no distinct counts.")
+@click.option("--partition", "partitions", multiple=True, help="Profile this partition (k=v/k2=v2); repeatable.")
+@click.option("--all", "everything", is_flag=True, help="Every partition again (default: those never profiled).")
+@click.option("--queue", is_flag=True, help="Send it to the workers (task runner.profile) instead of running it here.")
+@click.option("--show", is_flag=True, help="Only show the newest profile and the runs.")
+def table_profile(name: str, metadata: bool, partitions: tuple[str, ...], everything: bool, queue: bool,
+                  show: bool) -> None:  # fmt: skip
+    """Profile a table (row count, size; per column nulls, distinct count, min/max, lengths, true/false
+    counts), stored as the catalog's statistics that Spark and Trino read."""
+    from metastore.catalog import profiles
+
+    db, tbl = _split(name)
+    service = catalog()
+    area = profiles.runs(service)
+    try:
+        service.tables.get(db, tbl)
+        if show:
+            latest = area.latest(db, tbl)
+            _print_profile((latest.result or {}).get("table") if latest else None)
+            table(["RUN", "MODE", "STATE", "BY", "STARTED", "ENDED", "ERROR"],
+                  [(r.id, r.mode, r.state, r.requested_by, when(r.started_at), when(r.ended_at), r.error or "")
+                   for r in area.list(db, tbl, 10)])  # fmt: skip
+            return
+        parts = list(partitions) or (profiles.partitions_to_profile(service, db, tbl, True) or None
+                                     if everything else None)  # fmt: skip
+        run = area.request(db, tbl, "metadata" if metadata else "full", parts)
+    except _errors() as e:
+        fail(e)
+    if queue:
+        from runner.celery_app import app
+
+        app.send_task(profiles.PROFILE_TASK, args=[run.id])
+        click.echo(f"profile run {run.id} queued")
+        return
+    from metastore.config import Settings
+    from runner.profile.run import run_profile
+
+    run = run_profile(service, run.id, Settings.load().job_master)
+    if run.state != "SUCCEEDED":
+        raise click.ClickException(f"profile run {run.id} failed: {run.error}")
+    click.echo(f"profile run {run.id} {run.state}; partitions profiled: {len(run.result.get('partitions') or [])}")
+    _print_profile(run.result.get("table"))
+
+
+@table_group.command("preview")
+@click.argument("name", metavar="DATABASE.TABLE")
+@click.option("--partition", help="Only this partition (k=v/k2=v2).")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+def table_preview(name: str, partition: str | None, limit: int) -> None:
+    """The first rows of a table (or a partition), read from its files."""
+    from metastore.catalog.preview import preview
+
+    db, tbl = _split(name)
+    try:
+        got = preview(catalog(), db, tbl, partition, limit)
+    except _errors() as e:
+        fail(e)
+    table([c["name"] for c in got["columns"]], [tuple("NULL" if v is None else v for v in r) for r in got["rows"]])

@@ -202,6 +202,9 @@ def store(service, db: str, table: str, profile: dict, partition: str | None = N
     returns the columns given HMS column statistics."""
     t = service.tables.get(db, table)
     types = _types(t)
+    for name, col in profile.get("columns", {}).items():
+        if not col.get("type") and name in types:
+            col["type"] = types[name]
     stats = [s for name, col in profile.get("columns", {}).items() if name in types
              for s in [column_stats(name, types[name], col, profile.get("rows"))] if s is not None]  # fmt: skip
     names = [s.column_name for s in stats]
