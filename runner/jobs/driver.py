@@ -24,6 +24,17 @@ import sys
 import traceback
 
 READY = b"READY\n"
+STARTED = b"RUNNING\n"  # the script starts (issue 15)
+GLUE_LIBS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "glue")  # holds `awsglue` (issue 13)
+
+
+def add_glue_libs() -> None:
+    """Make `awsglue` importable by scripts (and by Spark's Python workers, which inherit PYTHONPATH)."""
+    if GLUE_LIBS not in sys.path:
+        sys.path.insert(0, GLUE_LIBS)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if GLUE_LIBS not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([GLUE_LIBS, *paths])
 
 
 def build_session(conf: dict | None = None):
@@ -118,6 +129,7 @@ def run(request: dict, session=None, warm: bool = False, output=None) -> int:
         context._session = session
     init = {"spark": session} if session is not None else {}
     code, error = 0, None
+    _started(output.ready_fd if output is not None else request.get("status_fd"))
     try:
         runpy.run_path(request["script_path"], init_globals=init, run_name="__main__")
     except SystemExit as e:
@@ -142,6 +154,18 @@ def run(request: dict, session=None, warm: bool = False, output=None) -> int:
     return code
 
 
+def _started(fd: int | None) -> None:
+    """Tell the worker that the script starts now (its timeout counts from here): RUNNING on the warm
+    driver's pipe to the pool, or on the status fd the worker gave a cold driver."""
+    if fd is None:
+        return
+    try:
+        os.write(fd, STARTED)
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def _exercise(spark) -> None:
     """Run once what most jobs run (a shuffle, a Parquet write and read), so that the JVM has loaded and
     compiled it before a run needs it: the first query of a fresh driver is several times slower."""
@@ -158,6 +182,7 @@ def _exercise(spark) -> None:
 
 
 def main(argv: list[str]) -> int:
+    add_glue_libs()
     if argv[:1] == ["--warm"]:
         from runner.jobs.output import OutputForwarder
 
