@@ -92,6 +92,23 @@ def create(name, **options) -> None:
     click.echo(f"job {made.name} created (script version {made.script_version})")
 
 
+def _recommended(cat, source: str, target: str, given: list) -> list:
+    """The recommended column mapping of `source` onto `target`, printed (to stderr) with the reasons; `given`
+    mappings (--map) replace the proposals for their target columns."""
+    from metastore.catalog.mapping import ColumnMapping, split_table_name
+    from metastore.catalog.recommend import recommend_mapping
+
+    (sdb, stable), (tdb, ttable) = split_table_name("source", source), split_table_name("target", target)
+    named = {(c.target or c.source.replace(".", "_")).lower() for c in given}
+    out = list(given)
+    for p in recommend_mapping(cat, sdb, stable, tdb, ttable):
+        if p["target"].lower() in named:
+            continue
+        click.echo(f"  {p['source']} {p['source_type']} -> {p['target']} {p['target_type']}: {p['reason']}", err=True)
+        out.append(ColumnMapping(p["source"], p["target"], p["target_type"]))
+    return out
+
+
 @job.command("generate")
 @click.argument("name")
 @click.option("--source", required=True, help="Catalog table to read: db.table.")
@@ -106,8 +123,11 @@ def create(name, **options) -> None:
               help="overwrite replaces the target partitions written (the whole table if unpartitioned).")
 @click.option("--where", help="Spark SQL condition on the source rows, e.g. \"amount > 0\".")
 @click.option("--print", "print_only", is_flag=True, help="Print the script; define nothing.")
+@click.option("--recommend", is_flag=True, help="Map the columns as recommended (by name, synonyms, type; nested "
+              "fields flattened), each proposal and its reason printed; --map entries override them.")
 @_job_options
-def generate(name, source, target, maps, partition_by, target_format, mode, where, print_only, **options) -> None:
+def generate(name, source, target, maps, partition_by, target_format, mode, where, print_only, recommend=False,
+             **options) -> None:
     """Generate job NAME's PySpark script from a source → target column mapping (as Glue's ApplyMapping),
     checked against the catalog, and define the job (a new script version if it exists). With the job's
     bookmark enabled, each run reads only new partitions (or files) of the source."""
@@ -119,8 +139,10 @@ def generate(name, source, target, maps, partition_by, target_format, mode, wher
         raise click.UsageError("--script and generate exclude each other: the script is generated")
     cat = _catalog()
     try:
-        mapping = Mapping(source, target, [parse_column_mapping(m) for m in maps], list(partition_by),
-                          target_format, mode, where)  # fmt: skip
+        columns = [parse_column_mapping(m) for m in maps]
+        if recommend:
+            columns = _recommended(cat, source, target, columns)
+        mapping = Mapping(source, target, columns, list(partition_by), target_format, mode, where)
         script = mapping_script(cat, mapping)
         if print_only:
             click.echo(script, nl=False)
@@ -207,7 +229,8 @@ def delete(name: str) -> None:
 @job.command("run")
 @click.argument("name")
 @click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="Argument override. Repeatable.")
-@click.option("--wait", is_flag=True, help="Wait for the run to end; exit status 1 unless it SUCCEEDED.")
+@click.option("--wait", is_flag=True, help="Wait for the run and its retries to end; exit status 1 unless the last "
+              "attempt SUCCEEDED.")  # fmt: skip
 @click.option("--here", is_flag=True, help="Execute in this process (a cold driver), not on a worker.")
 def run(name: str, args, wait: bool, here: bool) -> None:
     """Start a run of job NAME on a worker (mortar worker)."""
@@ -232,12 +255,28 @@ def run(name: str, args, wait: bool, here: bool) -> None:
         _send("runner.job_run", [r.id])
     click.echo(f"run {r.id} of job {r.job}: {r.state}; logs: mortar job logs {r.id} --follow")
     if wait:
-        from metastore.catalog.jobs import END_STATES
-
-        while (r := cat.jobs.get_run(r.id)).state not in END_STATES:
-            time.sleep(1)
+        r = _final_attempt(cat, r)
         click.echo(f"run {r.id}: {r.state}{': ' + r.error if r.error else ''}")
         sys.exit(0 if r.state == "SUCCEEDED" else 1)
+
+
+def _final_attempt(cat, r):
+    """Wait for run `r` to end, then for its retry (the run whose previous run it is), and so on: the last
+    attempt, ended."""
+    from metastore.catalog.jobs import END_STATES, RETRIED_STATES
+
+    while True:
+        while (r := cat.jobs.get_run(r.id)).state not in END_STATES:
+            time.sleep(1)
+        if r.state not in RETRIED_STATES:
+            return r
+        # a retry is recorded in the same transaction that ended the run: it exists now, or never will
+        retry = next((x for x in cat.jobs.runs(r.job, limit=500) if x.previous_run_id == r.id), None)
+        if retry is None:
+            return r
+        click.echo(f"run {r.id} (attempt {r.attempt}): {r.state}{': ' + r.error if r.error else ''}; "
+                   f"retried as run {retry.id} (attempt {retry.attempt})")  # fmt: skip
+        r = retry
 
 
 @job.command("runs")
