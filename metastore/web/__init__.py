@@ -72,6 +72,7 @@ def create_app(service: CatalogService, settings: Settings | None = None, *,
         console_flows,
         console_governance,
         console_jobs,
+        console_profiles,
         security,
     )
 

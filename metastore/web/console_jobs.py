@@ -121,6 +121,10 @@ def generate_job():
     require_edit()
     form = request.form if request.method == "POST" else {"format": "parquet", "mode": "append"}
     if request.method == "POST":
+        if form.get("action") == "recommend":  # the columns filled with the recommended mapping
+            from metastore.web.console_profiles import recommend_into_form
+
+            return recommend_into_form(form)
         try:
             mapping = Mapping(
                 (form.get("source") or "").strip(), (form.get("target") or "").strip(),

@@ -66,9 +66,11 @@ def profile_files(paths: list[str], fmt: str, fs=None, sizes: list[int] | None =
         raise ValueError(f"{fmt} files have no footer statistics")
     rows, size, merged = 0, 0, {}
     for i, path in enumerate(paths):
-        opener = fs.open(path, "rb") if fs is not None else open(path, "rb")
-        with opener as f:
-            n, cols = _parquet(f) if fmt == "parquet" else _orc(f)
+        try:
+            with fs.open(path, "rb") if fs is not None else open(path, "rb") as f:
+                n, cols = _parquet(f) if fmt == "parquet" else _orc(f)
+        except Exception as e:  # noqa: BLE001 - a broken file: say which
+            raise ValueError(f"{path} could not be read as {fmt}: {e}") from None
         rows += n
         if sizes is not None:
             size += sizes[i]

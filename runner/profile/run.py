@@ -102,7 +102,11 @@ def compute(request: dict, mode: str, master: str = "local[1]", spark=None, time
     """The profile of each target: footers alone (`metadata`), or Spark (`spark`: in this process's session,
     else a child process)."""
     if mode == "metadata":
-        from runner.crawler.file_stats import profile_files
+        from runner.crawler.file_stats import FOOTER_FORMATS, profile_files
+
+        if request["format"] not in FOOTER_FORMATS:
+            raise ValueError(f"a profile from file metadata reads Parquet or ORC footers: {request['format']} tables "
+                             "need a full profile")  # fmt: skip
 
         return [profile_files(t["paths"], request["format"], sizes=t["sizes"]) if t["paths"] else
                 {"rows": 0, "size": 0, "files": 0, "method": "metadata", "columns": {}}
