@@ -6,6 +6,8 @@ import logging
 import time
 from functools import cache
 
+from celery import signals
+
 from metastore.catalog import CatalogService, Conflict
 from runner.celery_app import app
 
@@ -38,7 +40,7 @@ def crawl(self, crawler: str, run_id: int | None = None, trigger: str | None = N
             log.info("crawler %s: task delivered again, but no run is under way: nothing to take over", crawler)
             return {"crawler": crawler, "state": "NOT_STARTED", "error": "delivered again; no run to take over"}
     try:
-        outcome = run_crawler(service, crawler, run_id=run_id, trigger=trigger)
+        outcome = run_crawler(service, crawler, run_id=run_id, trigger=trigger, send=_send)
     except Conflict as e:  # a run of this crawler is already under way (or this one was taken)
         log.info("crawler %s not started: %s", crawler, e)
         return {"crawler": crawler, "state": "NOT_STARTED", "error": str(e)}
@@ -51,6 +53,8 @@ def crawl(self, crawler: str, run_id: int | None = None, trigger: str | None = N
         except Conflict:
             pass  # it ended meanwhile
         outcome = None
+    if outcome is not None and outcome.state == "SPLIT":  # the run goes on: pieces on the workers, then a merge
+        return {"crawler": crawler, "run_id": outcome.run_id, "state": "SPLIT"}
     if run_id is not None or outcome.run_id is not None:
         try:
             on_crawler_run_ended(service, service.crawlers.get_run(run_id or outcome.run_id), _send)
@@ -61,9 +65,44 @@ def crawl(self, crawler: str, run_id: int | None = None, trigger: str | None = N
     return {"crawler": crawler, "run_id": outcome.run_id, "state": outcome.state, "error": outcome.error}
 
 
+@app.task(name="runner.crawl_piece")
+def crawl_piece(run_id: int, seq: int) -> dict:
+    """A piece of a split crawl (runner.crawler.split): classify some folders and keep the result; the
+    worker that finishes the last piece merges them into the catalog and ends the run (seq 0: the merge,
+    sent again by a sweeper when its worker died). A piece done or taken already is not done twice."""
+    from runner.crawler.split import run_piece
+
+    service = catalog()
+    outcome = run_piece(service, run_id, seq)
+    if outcome is None:
+        return {"run_id": run_id, "piece": seq, "state": "NOT_STARTED"}
+    if outcome.state in ("SUCCEEDED", "FAILED"):
+        _crawl_ended(run_id)
+    return {"run_id": run_id, "piece": seq, "state": outcome.state, "error": outcome.error}
+
+
+def _crawl_ended(run_id: int) -> None:
+    """The workflow triggers that watch a split crawl's run, once it has ended."""
+    from metastore.catalog.dispatch import on_crawler_run_ended
+
+    service = catalog()
+    try:
+        on_crawler_run_ended(service, service.crawlers.get_run(run_id), _send)
+    except Exception:  # noqa: BLE001 - the run is recorded; the scheduler evaluates it again
+        log.exception("workflow triggers after crawler run %d failed", run_id)
+
+
+@signals.worker_process_init.connect
+def _start_crawl_sweeper(**_) -> None:
+    """Each worker process sends again the pieces of split crawls whose worker died."""
+    from runner.crawler.split import start_sweeper
+
+    start_sweeper(catalog, _send, _crawl_ended)
+
+
 # --- jobs and triggers ----------------------------------------------------------------------------------
 
-from runner.jobs import worker as _job_worker  # noqa: E402 - starts the warm pool in each worker process
+from runner.jobs import worker as _job_worker  # noqa: E402 - starts the jobs worker with the Celery worker
 
 
 def _send(name: str, args: list) -> None:
@@ -88,28 +127,28 @@ def crawl_dry_run(crawler: str) -> dict:
 
 @app.task(name="runner.job_run")
 def job_run(run_id: int) -> dict:
-    """Execute a STARTING job run (recorded by the catalog's jobs.start_run); its state, error and log are
-    recorded in the catalog and under the data folder. A run taken by another worker is left alone."""
-    from runner.jobs.execute import execute_run
-
-    outcome = execute_run(catalog(), run_id, app.conf.mortar_settings, _send, _job_worker.pool())
-    return {"run_id": run_id, "state": outcome.state, "error": outcome.error, "warm": outcome.warm}
+    """Execute a STARTING job run (recorded by the catalog's jobs.start_run). Executed by the jobs worker
+    (runner/jobs/worker.py) from its queue; sent to the default queue (a client without Mortar's routes),
+    it is forwarded there."""
+    app.send_task("runner.job_run", args=[run_id], queue=_job_worker.JOBS_QUEUE)
+    return {"run_id": run_id, "forwarded": _job_worker.JOBS_QUEUE}
 
 
 @app.task(name="runner.job_start")
 def job_start(job: str, arguments: dict | None = None) -> dict:
-    """Start a run of `job` (as `mortar job run` does) and execute it here."""
-    from runner.jobs.execute import execute_run
+    """Start a run of `job` (as `mortar job run` does) on a jobs worker (forwarded as job_run is)."""
+    app.send_task("runner.job_start", args=[job, arguments], queue=_job_worker.JOBS_QUEUE)
+    return {"job": job, "forwarded": _job_worker.JOBS_QUEUE}
 
-    try:
-        run = catalog().jobs.start_run(job, arguments)
-    except Conflict as e:
-        log.info("job %s not started: %s", job, e)
-        return {"job": job, "state": "NOT_STARTED", "error": str(e)}
-    if run.state != "STARTING":
-        return {"job": job, "run_id": run.id, "state": run.state}
-    outcome = execute_run(catalog(), run.id, app.conf.mortar_settings, _send, _job_worker.pool())
-    return {"job": job, "run_id": run.id, "state": outcome.state, "error": outcome.error}
+
+@app.task(name="runner.profile")
+def profile(run_id: int) -> dict:
+    """Execute a QUEUED profile run (metastore.catalog.profiles): a Spark job, or the files' footers alone,
+    whose profile is stored as the table's (and its partitions') statistics."""
+    from runner.profile.run import run_profile
+
+    run = run_profile(catalog(), run_id, app.conf.mortar_settings.job_master)
+    return {"run_id": run_id, "state": run.state, "error": run.error}
 
 
 @app.task(name="runner.trigger_start")

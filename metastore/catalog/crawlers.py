@@ -30,7 +30,14 @@ from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput, NotF
 from metastore.catalog.names import check_column_name, check_name
 from metastore.catalog.paths import check_crawl_locations
 from metastore.catalog.types import DEFAULT_CATALOG
-from metastore.storage.models import NAME, ClassifierRow, CrawlerFileRow, CrawlerRow, CrawlerRunRow
+from metastore.storage.models import (
+    NAME,
+    ClassifierRow,
+    CrawlerFileRow,
+    CrawlerRow,
+    CrawlerRunRow,
+    CrawlPieceRow,
+)
 
 UPDATE_BEHAVIORS = ("UPDATE_IN_DATABASE", "LOG")
 DELETE_BEHAVIORS = ("DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE", "LOG")
@@ -42,6 +49,7 @@ RUN_STATES = (RUNNING, SUCCEEDED, FAILED, CANCELLED, DRY_RUN)
 END_STATES = (SUCCEEDED, FAILED, CANCELLED)
 STALE_RUN_ERROR = "worker stopped responding"
 STALE_AFTER_S = 120  # default of the crawler_stale_s setting: a run without a heartbeat for this long lost its worker
+PIECE_PENDING, PIECE_DONE = "PENDING", "DONE"  # states of a piece of a split run (and RUNNING)
 
 CLASSIFIER_KINDS = ("grok", "json", "csv", "xml")
 CSV_HEADERS = ("PRESENT", "ABSENT", "UNKNOWN")
@@ -133,6 +141,19 @@ _KIND_FIELDS = {
     "xml": ("xml_row_tag",),
 }
 _ALL_KIND_FIELDS = tuple(f for fields in _KIND_FIELDS.values() for f in fields)
+
+
+@dataclass(slots=True)
+class CrawlPiece:
+    """A piece of a split run, as claimed by a worker: `spec` says what to crawl, `definition` is the
+    crawler's definition recorded when the run split (piece 0 is the merge)."""
+
+    run_id: int
+    seq: int
+    crawler: str
+    attempt: int
+    spec: dict | None
+    definition: dict | None
 
 
 class IndexedFile(NamedTuple):
@@ -874,12 +895,19 @@ class Crawlers(Area):
 
     # --- file index for incremental recrawls --------------------------------------------------------------
 
-    def file_index(self, name: str) -> dict[str, IndexedFile]:
-        """What crawler `name` saw at its last run: path → (size, mtime or ETag, table name)."""
+    def file_index(self, name: str, paths: Iterable[str] | None = None) -> dict[str, IndexedFile]:
+        """What crawler `name` saw at its last run: path → (size, mtime or ETag, table name); of `paths`
+        only, when given (a piece of a split crawl: primary-key look-ups)."""
+        query = select(CrawlerFileRow.path, CrawlerFileRow.size, CrawlerFileRow.version, CrawlerFileRow.table_name)
         with self._read() as conn:
             cid = self._crawler_row(conn, name).id
-            rows = raw_rows(conn, select(CrawlerFileRow.path, CrawlerFileRow.size, CrawlerFileRow.version,
-                                         CrawlerFileRow.table_name).where(CrawlerFileRow.crawler_id == cid))  # fmt: skip
+            if paths is None:
+                rows = raw_rows(conn, query.where(CrawlerFileRow.crawler_id == cid))
+            else:
+                hashes, rows = [_path_hash(p) for p in paths], []
+                for i in range(0, len(hashes), 500):
+                    rows += raw_rows(conn, query.where(CrawlerFileRow.crawler_id == cid,
+                                                       CrawlerFileRow.path_hash.in_(hashes[i : i + 500])))  # fmt: skip
         loads = codec.loads
 
         def version(text: str):  # JSON text; plain strings (the usual case) without the decoder's cost
@@ -966,3 +994,148 @@ class Crawlers(Area):
             crawler = self._crawler_row(conn, name, for_update=True)
             conn.execute(delete(CrawlerFileRow).where(CrawlerFileRow.crawler_id == crawler.id))
             self._audit_crawler(conn, "CLEAR_CRAWLER_FILE_INDEX", crawler.name)
+
+    # --- crawl pieces: a run split across workers (issue 15) ---------------------------------------------
+
+    def split_run(self, run_id: int, definition: dict, pieces: list[dict], lease_s: float) -> None:
+        """Record RUNNING run `run_id` as split into `pieces` (their specs, numbered 1..n) and their merge
+        (piece 0, which keeps `definition`: the run crawls with the definition it started with), all PENDING.
+        Conflict if the run has ended or is split already."""
+        specs = [_json_text(f"run {run_id}: piece", s) for s in (definition, *pieces)]
+        with self._write() as conn:
+            run = self._run_row(conn, run_id, for_update=True)
+            if run.state != RUNNING:
+                raise Conflict(f"run {run_id} of crawler {run.crawler_name} has ended: {run.state}")
+            if conn.execute(select(CrawlPieceRow.seq).where(CrawlPieceRow.run_id == run_id)).first() is not None:
+                raise Conflict(f"run {run_id} of crawler {run.crawler_name} is split already")
+            at = now_ms()
+            conn.execute(insert(CrawlPieceRow), [
+                dict(run_id=run_id, seq=i, spec=spec, state=PIECE_PENDING, attempt=0, worker=None,
+                     lease_until=at + int(lease_s * 1000), updated_at=at, result=None)
+                for i, spec in enumerate(specs)
+            ])  # fmt: skip
+            self._audit_crawler(conn, "SPLIT_CRAWLER_RUN", run.crawler_name, run_id=run_id, pieces=len(pieces))
+
+    def claim_piece(self, run_id: int, seq: int, worker: str, lease_s: float) -> CrawlPiece | None:
+        """Take piece `seq` of run `run_id` for `worker`, leased for `lease_s` seconds: a PENDING piece, or a
+        RUNNING one whose lease lapsed (its worker died); the merge (piece 0) only once every other piece is
+        DONE. None if the piece is done or taken, or the run has ended. The run's claims and results take
+        turns (its row is locked), so exactly one worker merges."""
+        with self._write() as conn:
+            run = self._run_row(conn, run_id, for_update=True)
+            if run.state != RUNNING:
+                return None
+            row = conn.execute(select(CrawlPieceRow).where(CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq == seq)
+                               .with_for_update()).first()  # fmt: skip
+            at = now_ms()
+            if row is None or not (row.state == PIECE_PENDING or row.state == RUNNING and row.lease_until < at):
+                return None
+            if seq == 0 and conn.execute(select(CrawlPieceRow.seq).where(
+                    CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq > 0, CrawlPieceRow.state != PIECE_DONE)).first():
+                return None  # fmt: skip
+            conn.execute(update(CrawlPieceRow).where(CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq == seq)
+                         .values(state=RUNNING, attempt=row.attempt + 1, worker=str(worker)[:NAME],
+                                 lease_until=at + int(lease_s * 1000), updated_at=at))  # fmt: skip
+            conn.execute(update(CrawlerRunRow).where(CrawlerRunRow.id == run_id)
+                         .values(heartbeat_at=max(at, run.started_at + 1)))  # fmt: skip
+            definition = row.spec if seq == 0 else conn.execute(select(CrawlPieceRow.spec).where(
+                CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq == 0)).scalar_one()  # fmt: skip
+        return CrawlPiece(run_id, seq, run.crawler_name, row.attempt + 1, codec.loads(row.spec), codec.loads(definition))
+
+    def renew_piece(self, run_id: int, seq: int, attempt: int, lease_s: float) -> bool:
+        """Extend the lease of claim `attempt` of piece `seq` (and the run's heartbeat); False once the piece
+        was taken by another claim or finished, or the run has ended: its worker should stop."""
+        with self._write() as conn:
+            at = now_ms()
+            alive = conn.execute(update(CrawlerRunRow).where(CrawlerRunRow.id == run_id, CrawlerRunRow.state == RUNNING)
+                                 .values(heartbeat_at=at)).rowcount  # fmt: skip
+            return bool(alive) and bool(conn.execute(
+                update(CrawlPieceRow).where(CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq == seq,
+                                            CrawlPieceRow.state == RUNNING, CrawlPieceRow.attempt == attempt)
+                .values(lease_until=at + int(lease_s * 1000), updated_at=at)
+            ).rowcount)  # fmt: skip
+
+    def finish_piece(self, run_id: int, seq: int, result: dict) -> bool:
+        """Keep the result of piece `seq` and mark it DONE, once: False (the result is dropped) if it is DONE
+        already (a piece redone after its first worker seemed dead) or the run has ended."""
+        text = _json_text(f"run {run_id}: result of piece {seq}", result)
+        with self._write() as conn:
+            run = self._run_row(conn, run_id, for_update=True)
+            return run.state == RUNNING and bool(conn.execute(
+                update(CrawlPieceRow).where(CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq == seq,
+                                            CrawlPieceRow.state != PIECE_DONE)
+                .values(state=PIECE_DONE, result=text, lease_until=0, updated_at=now_ms())
+            ).rowcount)  # fmt: skip
+
+    def piece_results(self, run_id: int) -> list[dict]:
+        """The results of the pieces of run `run_id` (1..n, in order); Conflict unless all are DONE."""
+        with self._read() as conn:
+            rows = conn.execute(select(CrawlPieceRow.seq, CrawlPieceRow.state, CrawlPieceRow.result)
+                                .where(CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq > 0)
+                                .order_by(CrawlPieceRow.seq)).all()  # fmt: skip
+        if any(r.state != PIECE_DONE for r in rows):
+            raise Conflict(f"run {run_id}: pieces {[r.seq for r in rows if r.state != PIECE_DONE]} are not done")
+        return [codec.loads(r.result) for r in rows]
+
+    def piece_states(self, run_id: int) -> dict[str, int]:
+        """How many pieces of run `run_id` (not counting the merge) are PENDING, RUNNING, DONE."""
+        with self._read() as conn:
+            rows = conn.execute(select(CrawlPieceRow.state).where(CrawlPieceRow.run_id == run_id,
+                                                                  CrawlPieceRow.seq > 0)).scalars().all()  # fmt: skip
+        return {s: rows.count(s) for s in (PIECE_PENDING, RUNNING, PIECE_DONE)}
+
+    def drop_pieces(self, run_id: int) -> None:
+        """Forget the pieces of run `run_id` (its merge is done)."""
+        with self._write() as conn:
+            conn.execute(delete(CrawlPieceRow).where(CrawlPieceRow.run_id == run_id))
+
+    def sweep_pieces(self, lease_s: float, max_attempts: int, beat_every_s: float = 5.0) -> tuple[list[CrawlPiece], list[CrawlPiece]]:
+        """What the workers' sweepers do for split runs: beat the RUNNING ones, drop the pieces of ended ones,
+        and return (pieces to send again, pieces whose every claim lost its worker: `max_attempts`). Due
+        again: a RUNNING piece whose lease lapsed; a PENDING one (its message may have been lost with a
+        worker) once the run has shown no piece activity for `lease_s`; the merge likewise once all pieces
+        are DONE. Each due piece is handed to one sweeper (its lease moves on by `lease_s`)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(CrawlPieceRow.run_id, CrawlPieceRow.seq, CrawlPieceRow.state, CrawlPieceRow.attempt,
+                       CrawlPieceRow.lease_until, CrawlPieceRow.updated_at, CrawlerRunRow.state.label("run_state"),
+                       CrawlerRunRow.heartbeat_at, CrawlerRow.name.label("crawler_name"))
+                .join(CrawlerRunRow, CrawlerRunRow.id == CrawlPieceRow.run_id)
+                .join(CrawlerRow, CrawlerRow.id == CrawlerRunRow.crawler_id)
+            ).all()  # fmt: skip
+        if not rows:
+            return [], []
+        at = now_ms()
+        lease_ms = int(lease_s * 1000)
+        runs: dict[int, list] = {}
+        for r in rows:
+            runs.setdefault(r.run_id, []).append(r)
+        ended = [rid for rid, rs in runs.items() if rs[0].run_state != RUNNING]
+        beat = [rid for rid, rs in runs.items() if rs[0].run_state == RUNNING and rs[0].heartbeat_at < at - beat_every_s * 1000]
+        due, spent = [], []
+        for rs in runs.values():
+            if rs[0].run_state != RUNNING:
+                continue
+            quiet = max(r.updated_at for r in rs) < at - lease_ms
+            all_done = all(r.state == PIECE_DONE for r in rs if r.seq > 0)
+            for r in rs:
+                if r.state == PIECE_DONE or r.lease_until >= at or (r.seq == 0 and not all_done):
+                    continue
+                if r.state == RUNNING or quiet:
+                    (spent if r.state == RUNNING and r.attempt >= max_attempts else due).append(r)
+        if not (ended or beat or due):
+            return [], []
+        sent = []
+        with self._write() as conn:
+            if ended:
+                conn.execute(delete(CrawlPieceRow).where(CrawlPieceRow.run_id.in_(ended)))
+            if beat:
+                conn.execute(update(CrawlerRunRow).where(CrawlerRunRow.id.in_(beat), CrawlerRunRow.state == RUNNING)
+                             .values(heartbeat_at=at))  # fmt: skip
+            for r in due:
+                if conn.execute(update(CrawlPieceRow).where(
+                        CrawlPieceRow.run_id == r.run_id, CrawlPieceRow.seq == r.seq, CrawlPieceRow.state == r.state,
+                        CrawlPieceRow.attempt == r.attempt, CrawlPieceRow.lease_until == r.lease_until)
+                        .values(state=PIECE_PENDING, worker=None, lease_until=at + lease_ms)).rowcount:  # fmt: skip
+                    sent.append(CrawlPiece(r.run_id, r.seq, r.crawler_name, r.attempt, None, None))
+        return sent, [CrawlPiece(r.run_id, r.seq, r.crawler_name, r.attempt, None, None) for r in spent]

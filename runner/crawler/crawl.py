@@ -18,10 +18,12 @@ from dataclasses import dataclass, field, replace
 
 from metastore.catalog import AlreadyExists, CatalogService, Conflict, NotFound
 from metastore.catalog import types as t
+from metastore.catalog.crawlers import Crawler
 from metastore.catalog.names import make_partition_name
 from metastore.catalog.paths import allowed_roots, check_crawl_locations
 from metastore.config import Settings
 from runner.crawler.classifiers import Classification, ClassificationError, CustomClassifier, classify
+from runner.crawler.file_stats import store_crawled
 from runner.crawler.formats import reader_kind, storage_descriptor, table_parameters
 from runner.crawler.grouping import Folder, TablePlan, merge_classifications, plan_tables, wider_key_type
 from runner.crawler.schema import merge_columns
@@ -44,6 +46,8 @@ UNREADABLE_PARAMS = (UNREADABLE_PARAM, UNREADABLE_LIST_PARAM, UNREADABLE_HINT_PA
 UNREADABLE_LISTED = 10
 CLASSIFY_THREADS = 8
 HEARTBEAT_S = 5
+SPLIT = "SPLIT"  # outcome of a crawl handed to several workers: the run goes on (runner.crawler.split)
+REFUSED_LINK = "symbolic link to a place outside the allowed_paths setting"
 
 
 class RunEnded(Exception):
@@ -117,12 +121,14 @@ def table_parameters_kept(params: dict[str, str]) -> dict[str, str]:
 
 class CrawlRun:
     def __init__(self, service: CatalogService, name: str, *, dry_run: bool = False, progress: Progress | None = None,
-                 run_id: int | None = None, trigger: str | None = None):  # fmt: skip
+                 run_id: int | None = None, trigger: str | None = None, definition: Crawler | None = None,
+                 custom: list[CustomClassifier] | None = None):  # fmt: skip
         """`run_id`: execute that run, recorded already (a workflow's crawler node), instead of starting one;
-        `trigger`: the trigger that started this crawl."""
+        `trigger`: the trigger that started this crawl; `definition`, `custom`: the crawler's definition and
+        custom classifiers as a split run recorded them (default: as the catalog has them now)."""
         self.given_run_id = run_id
         self.trigger = trigger
-        self.crawler = service.crawlers.get(name)
+        self.crawler = definition or service.crawlers.get(name)
         # what the crawl changes (tables, their versions, partitions) is recorded as done by the crawler
         self.service = service.for_user(f"crawler:{self.crawler.name}")
         self.dry_run = dry_run
@@ -130,7 +136,7 @@ class CrawlRun:
         self.metrics = Metrics()
         self.actions: list[Action] = []
         self.run_id: int | None = None
-        self.custom = [_custom(c) for c in service.crawlers.classifiers_of(name)]
+        self.custom = custom if custom is not None else [_custom(c) for c in service.crawlers.classifiers_of(name)]
         self._last_heartbeat = 0.0
         self._allowed: list[str] | None = None
         self._stop_beat = threading.Event()
@@ -142,18 +148,10 @@ class CrawlRun:
 
     def execute(self) -> CrawlOutcome:
         settings = Settings.load()  # read at each run: a changed setting is honoured without a restart
-        stale_s = settings.crawler_stale_s
-        if self.given_run_id is not None:
-            self.run_id = self.service.crawlers.claim_run(self.given_run_id, stale_after_s=stale_s).id
-        elif not self.dry_run:
-            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=stale_s,
-                                                          trigger=self.trigger).id  # fmt: skip
-            # taken by this worker at once: its first heartbeat, so that the run counts as having a worker
-            # (and is failed after crawler_stale_s, not after the longer wait of a run no worker took)
-            self.service.crawlers.claim_run(self.run_id, stale_after_s=stale_s)
+        self._begin(settings.crawler_stale_s)
         beating = None
         if self.run_id is not None:  # heartbeats from a thread: a long listing of a store is no silence
-            beating = threading.Thread(target=self._beat, args=(min(HEARTBEAT_S, stale_s / 3),), daemon=True,
+            beating = threading.Thread(target=self._beat, args=(self._beat_interval(settings),), daemon=True,
                                        name=f"crawl-heartbeat-{self.run_id}")  # fmt: skip
             beating.start()
         try:
@@ -163,15 +161,33 @@ class CrawlRun:
             if beating is not None:
                 beating.join(10)
 
+    def _beat_interval(self, settings: Settings) -> float:
+        return min(HEARTBEAT_S, settings.crawler_stale_s / 3)
+
+    def _begin(self, stale_s: float) -> None:
+        """Start the run (or take the recorded one): `self.run_id`."""
+        if self.given_run_id is not None:
+            self.run_id = self.service.crawlers.claim_run(self.given_run_id, stale_after_s=stale_s).id
+        elif not self.dry_run:
+            self.run_id = self.service.crawlers.start_run(self.crawler.name, stale_after_s=stale_s,
+                                                          trigger=self.trigger).id  # fmt: skip
+            # taken by this worker at once: its first heartbeat, so that the run counts as having a worker
+            # (and is failed after crawler_stale_s, not after the longer wait of a run no worker took)
+            self.service.crawlers.claim_run(self.run_id, stale_after_s=stale_s)
+
     def _beat(self, interval: float) -> None:
         while not self._stop_beat.wait(interval):
             try:
-                self.service.crawlers.heartbeat_run(self.run_id)
+                self._beat_once()
             except Conflict as e:  # ended elsewhere (stale, or cancelled): the crawl stops at its next step
                 self._ended = str(e)
                 return
             except Exception:  # noqa: BLE001 - a storage hiccup; the next beat tries again
                 log.warning("crawler %s: heartbeat of run %s failed", self.crawler.name, self.run_id, exc_info=True)
+
+    def _beat_once(self) -> None:
+        """One sign of life (Conflict: the run ended elsewhere)."""
+        self.service.crawlers.heartbeat_run(self.run_id)
 
     def _execute(self) -> CrawlOutcome:
         settings = Settings.load()
@@ -180,6 +196,8 @@ class CrawlRun:
             self._allowed = allowed_roots(self.service.warehouse.root, settings)
             check_crawl_locations(self.crawler.name, self.crawler.targets, self.crawler.storage_options,
                                   warehouse=self.service.warehouse.root, settings=settings)  # fmt: skip
+            if not self.dry_run and self._split(settings):
+                return CrawlOutcome(self.crawler.name, self.run_id, SPLIT, self.metrics, self.actions)
             self._crawl()
         except RunEnded as e:
             log.warning("crawler %s: %s", self.crawler.name, e)
@@ -201,26 +219,40 @@ class CrawlRun:
         if self.run_id is not None and now - self._last_heartbeat > HEARTBEAT_S:
             self._last_heartbeat = now
             try:
-                self.service.crawlers.heartbeat_run(self.run_id)
+                self._beat_once()
             except Conflict as e:
                 raise RunEnded(str(e)) from e
 
+    def _split(self, settings: Settings) -> bool:
+        """Hand the crawl to several workers instead (runner.crawler.split): True if it did."""
+        return False
+
     def _crawl(self) -> None:
-        c = self.crawler
         self._ensure_database()
-        index = self.service.crawlers.file_index(c.name)
+        index = self.service.crawlers.file_index(self.crawler.name)
         existing = self._crawler_tables()
         self._known = {}  # table name → its classification, for folders whose files did not change
+        walks, leaves = self._gather(index, existing)
+        self._write(walks, leaves, index, existing)
+
+    def _gather(self, index: dict, existing: dict[str, t.Table]) -> tuple[list[Walk], list[dict[Folder, Classification]]]:
+        """Walk the targets and classify what changed: the walks, and each one's leaf folders' schemas."""
+        c = self.crawler
         walks = [walk(target.path, target.exclusions, c.storage_options, self._allowed) for target in c.targets]
         for w in walks:
             for path in w.refused:
-                self.metrics.skip(path, "symbolic link to a place outside the allowed_paths setting")
+                self.metrics.skip(path, REFUSED_LINK)
         to_classify, reuse = self._plan_reads(walks, index, existing)
         results = self._classify(to_classify)
+        return walks, [self._leaves(w, results, reuse) for w in walks]
+
+    def _write(self, walks: list[Walk], leaves_of: list[dict[Folder, Classification]], index: dict,
+               existing: dict[str, t.Table]) -> None:  # fmt: skip
+        """Bring the catalog in line with what was found: one transaction per table, then the file index."""
+        c = self.crawler
         seen: dict[str, tuple[int, str, str]] = {}
         kept_tables: set[str] = set()
-        for w in walks:
-            leaves = self._leaves(w, results, reuse)
+        for w, leaves in zip(walks, leaves_of, strict=True):
             if not leaves:
                 continue
             plans = plan_tables(leaves, posixpath.basename(w.root) or "root", prefix=c.table_prefix,
@@ -233,6 +265,8 @@ class CrawlRun:
                 name = self._apply(w, plan, existing)
                 self._mark_unreadable(w, plan, name, [x for leaf in plan.leaves for x in bad.get(leaf, [])],
                                       existing)  # fmt: skip
+                if not self.dry_run:  # statistics from Parquet/ORC footers (never fails the crawl)
+                    store_crawled(self.service, c.database, w, plan, name)
                 kept_tables.add(name)
                 for leaf in plan.leaves:
                     table_of[leaf] = name
@@ -318,28 +352,38 @@ class CrawlRun:
         for folder, files in w.folders():
             table = reuse.get((w.root, folder))
             if table is not None:
-                if table not in self._known:
-                    self._known[table] = classification_from_table(self._existing_table(table))
-                leaves[folder] = self._known[table]
+                leaves[folder] = self._known_classification(table)
                 continue
-            found = [(f, results[f.path]) for f in files if f.path in results]
-            if not found:
-                continue
-            by_format: dict[str, list] = {}
-            for f, cl in found:
-                by_format.setdefault(cl.format, []).append((f, cl))
-            main = max(by_format.values(), key=len)
-            for fmt, items in by_format.items():
-                if items is not main:
-                    for f, _ in items:
-                        self.metrics.skip(f.path, f"{fmt} file among {main[0][1].format} files of its folder")
-            merged = merge_classifications([cl for _, cl in main])
-            if merged is None:
-                for f, _ in main[1:]:
-                    self.metrics.skip(f.path, "schema incompatible with the other files of its folder")
-                merged = main[0][1]
-            leaves[folder] = merged
+            merged = self._leaf_of(files, results)
+            if merged is not None:
+                leaves[folder] = merged
         return leaves
+
+    def _known_classification(self, table: str) -> Classification:
+        """What table `table` says its files are (for folders whose files did not change)."""
+        if table not in self._known:
+            self._known[table] = classification_from_table(self._existing_table(table))
+        return self._known[table]
+
+    def _leaf_of(self, files: list[DataFile], results: dict[str, Classification]) -> Classification | None:
+        """The merged classification of one folder's files; files that do not fit are skipped with why."""
+        found = [(f, results[f.path]) for f in files if f.path in results]
+        if not found:
+            return None
+        by_format: dict[str, list] = {}
+        for f, cl in found:
+            by_format.setdefault(cl.format, []).append((f, cl))
+        main = max(by_format.values(), key=len)
+        for fmt, items in by_format.items():
+            if items is not main:
+                for f, _ in items:
+                    self.metrics.skip(f.path, f"{fmt} file among {main[0][1].format} files of its folder")
+        merged = merge_classifications([cl for _, cl in main])
+        if merged is None:
+            for f, _ in main[1:]:
+                self.metrics.skip(f.path, "schema incompatible with the other files of its folder")
+            merged = main[0][1]
+        return merged
 
     # --- writing ----------------------------------------------------------------------------------------
 
@@ -396,6 +440,8 @@ class CrawlRun:
             self._update_schema(current, plan)
             current = self._widen_keys(current, plan, existing)
         self._add_partitions(name, location, plan, existing.get(name) or current)
+        if not self.dry_run and self.run_id is not None:  # lineage: this location fed this table
+            self.service.lineage.record_crawl(self.run_id, self.crawler.name, location, db, name)
         return name
 
     def _widen_keys(self, current: t.Table, plan: TablePlan, existing: dict[str, t.Table]) -> t.Table:
@@ -437,8 +483,6 @@ class CrawlRun:
     def _unreadable_by_folder(self, w: Walk) -> dict[Folder, list[tuple[str, str]]]:
         """Per leaf folder, the files of it that the crawler skipped and Spark would still read."""
         out: dict[Folder, list[tuple[str, str]]] = {}
-        if not self.dry_run and self.run_id is not None:  # lineage: this location fed this table
-            self.service.lineage.record_crawl(self.run_id, self.crawler.name, location, db, name)
         reasons = self.metrics._reasons
         for folder, files in w.folders():
             bad = [(f.path, reasons[f.path]) for f in files if f.path in reasons and f.size > 0]
@@ -572,7 +616,14 @@ def _custom(c) -> CustomClassifier:
 
 
 def run_crawler(service: CatalogService, name: str, *, dry_run: bool = False, progress: Progress | None = None,
-                run_id: int | None = None, trigger: str | None = None) -> CrawlOutcome:  # fmt: skip
+                run_id: int | None = None, trigger: str | None = None,
+                send: Callable[[str, list], None] | None = None) -> CrawlOutcome:  # fmt: skip
     """Run the crawler `name` now, in this process (a Celery task or the command line); `run_id`: the
-    recorded run to execute (Conflict if another worker took it)."""
-    return CrawlRun(service, name, dry_run=dry_run, progress=progress, run_id=run_id, trigger=trigger).execute()
+    recorded run to execute (Conflict if another worker took it). `send` (a worker's send_task): a crawl
+    of many folders is split into pieces sent to the workers (runner.crawler.split); the outcome is then
+    SPLIT and the run goes on."""
+    if send is None or dry_run:
+        return CrawlRun(service, name, dry_run=dry_run, progress=progress, run_id=run_id, trigger=trigger).execute()
+    from runner.crawler.split import CoordinatorRun
+
+    return CoordinatorRun(service, name, progress=progress, run_id=run_id, trigger=trigger, send=send).execute()

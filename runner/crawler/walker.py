@@ -83,9 +83,11 @@ def _version(info: dict) -> str:
 
 
 def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | None = None,
-         allowed: list[str] | None = None) -> Walk:  # fmt: skip
+         allowed: list[str] | None = None, only: list[str] | None = None, root_files: bool = True) -> Walk:  # fmt: skip
     """The data files under `url`. `allowed`: roots (metastore.catalog.paths.allowed_roots) that local
-    symbolic links met on the way must stay within; those that do not are listed in `refused`."""
+    symbolic links met on the way must stay within; those that do not are listed in `refused`.
+    `only`: walk just these top-level folders (a piece of a split crawl), with the files directly under
+    `url` if `root_files`."""
     fs, root = url_to_fs(url, **(storage_options or {}))
     root = root.rstrip("/")
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -94,7 +96,11 @@ def walk(url: str, exclusions: list[str] | None = None, storage_options: dict | 
     rules = [glob_to_regex(p.strip().lstrip("/")) for p in exclusions or [] if p.strip()]
     if not fs.exists(root):
         raise FileNotFoundError(f"crawler target {url} does not exist")
-    listing = _local_find(root, allowed, result.refused) if protocol == "file" else _find(fs, root)
+    tops = None if only is None else set(only)
+    if protocol == "file":
+        listing = _local_find(root, allowed, result.refused, tops, root_files)
+    else:
+        listing = _find(fs, root) if tops is None else _find_some(fs, root, tops, root_files)
     for path, size, version in sorted(listing):
         rel = path[len(root) :].lstrip("/")
         slashed = "/" + rel
@@ -115,10 +121,36 @@ def _find(fs, root: str) -> Iterator[tuple[str, int, str]]:
             yield path, int(info.get("size") or 0), _version(info)
 
 
-def _local_find(root: str, allowed: list[str] | None = None, refused: list[str] | None = None
-                ) -> Iterator[tuple[str, int, str]]:  # fmt: skip
+def _find_some(fs, root: str, tops: set[str], root_files: bool) -> Iterator[tuple[str, int, str]]:
+    """The files of some top-level folders of `root` (and those directly in it, if `root_files`)."""
+    for info in fs.ls(root, detail=True):
+        name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+        if info.get("type") == "directory":
+            if name in tops:
+                yield from _find(fs, info["name"].rstrip("/"))
+        elif root_files:
+            yield info["name"], int(info.get("size") or 0), _version(info)
+
+
+def top_folders(url: str, storage_options: dict | None = None) -> list[str]:
+    """The names of the folders directly under `url`, sorted (hidden ones too: the walk skips them)."""
+    fs, root = url_to_fs(url, **(storage_options or {}))
+    root = root.rstrip("/")
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if not fs.exists(root):
+        raise FileNotFoundError(f"crawler target {url} does not exist")
+    if protocol in ("file", "local"):
+        with os.scandir(root) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=True))
+    return sorted(i["name"].rstrip("/").rsplit("/", 1)[-1] for i in fs.ls(root, detail=True)
+                  if i.get("type") == "directory")  # fmt: skip
+
+
+def _local_find(root: str, allowed: list[str] | None = None, refused: list[str] | None = None,
+                tops: set[str] | None = None, root_files: bool = True) -> Iterator[tuple[str, int, str]]:  # fmt: skip
     """os.scandir is several times faster than fsspec's local find on folders of many small files.
-    Symbolic links are followed only within `allowed` (when given), and a folder is entered once."""
+    Symbolic links are followed only within `allowed` (when given), and a folder is entered once.
+    `tops`: only these folders of `root` are entered, and its own files are listed if `root_files`."""
     from metastore.catalog.paths import is_allowed
 
     stack = [root]
@@ -127,6 +159,9 @@ def _local_find(root: str, allowed: list[str] | None = None, refused: list[str] 
         folder = stack.pop()
         with os.scandir(folder) as entries:
             for e in entries:
+                if tops is not None and folder == root:
+                    if not (e.name in tops if e.is_dir(follow_symlinks=True) else root_files):
+                        continue
                 if e.is_symlink():
                     real = os.path.realpath(e.path)
                     if allowed is not None and not is_allowed(real, allowed):
