@@ -149,7 +149,7 @@ def batch_create_partition(req: GlueRequest, body: dict) -> dict:
     parts = [shapes.partition_in(p, db, table, "PartitionInputList") for p in inputs]
     req.check("write", db)
     if not parts:
-        return {"Errors": []}
+        return {}
     added = req.service.partitions.add(db, table, parts, if_not_exists=True)
     done = {tuple(p.values) for p in added}
     errors, seen = [], set()
@@ -158,7 +158,7 @@ def batch_create_partition(req: GlueRequest, body: dict) -> dict:
             errors.append({"PartitionValues": p.values, "ErrorDetail": {
                 "ErrorCode": "AlreadyExistsException", "ErrorMessage": f"partition {p.values} already exists"}})  # fmt: skip
         seen.add(tuple(p.values))
-    return {"Errors": errors}
+    return {"Errors": errors} if errors else {}
 
 
 def _update(req: GlueRequest, db: str, table: str, old_values: list[str], part: Partition) -> None:

@@ -93,6 +93,10 @@ def update_table(req: GlueRequest, body: dict) -> dict:
         _version_id(expected)
     old = req.service.tables.get(db, new.name)
     new.owner = new.owner if "Owner" in given else old.owner
+    if "PartitionKeys" not in given:
+        new.partition_keys = old.partition_keys
+    elif [(c.name.lower(), c.type.lower()) for c in new.partition_keys] != [(c.name.lower(), c.type.lower()) for c in old.partition_keys]:
+        raise invalid_input(f"table {db}.{new.name}: Mortar cannot change partition keys (make a new table)")
     before, after = _versions(req).hooks(expected, archive=not body.get("SkipArchive", False))
     req.service.tables.alter(db, new.name, new, before=before, after=after)
     return {}

@@ -262,7 +262,7 @@ def workflow_out(req: GlueRequest, w: Workflow, graph: bool = False) -> dict:
     return c.compact({
         "Name": w.name, "Description": w.description, "DefaultRunProperties": w.default_run_properties,
         "CreatedOn": c.seconds(w.created_at), "LastModifiedOn": c.seconds(w.updated_at),
-        "LastRun": workflow_run_out(req, runs[0]) if runs else None,
+        "LastRun": workflow_run_out(req, req.service.workflows.get_run(runs[0].id)) if runs else None,
         "Graph": _graph(req, w.name) if graph else None,
     })  # fmt: skip
 
@@ -369,7 +369,7 @@ def get_workflow_runs(req: GlueRequest, body: dict) -> dict:
     runs, total = req.service.browse.workflow_runs(w.name, limit, offset)
     graph = bool(c.flag(body, "IncludeGraph"))
     return {
-        "Runs": [workflow_run_out(req, r, graph) for r in runs],
+        "Runs": [workflow_run_out(req, req.service.workflows.get_run(r.id), graph) for r in runs],  # with nodes
         **c.next_offset(offset, len(runs), total),
     }
 

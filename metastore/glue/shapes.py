@@ -184,8 +184,8 @@ def table_out(tb: t.Table, catalog_id: str, version_id: int | None = None) -> di
 
 
 def table_in(d, db: str, default_type: str | None = None) -> t.Table:
-    """A table of a TableInput. Without TableType: `default_type`, else a view if it has view text, else
-    an external table (Glue never owns data)."""
+    """A table of a TableInput. Without TableType: `default_type` ("": the table's own, on updates), else a
+    view if it has view text, else an external table (Glue never owns data)."""
     if not isinstance(d, dict):
         raise invalid_input("TableInput must be an object")
     params = _str_map(d.get("Parameters"), "TableInput.Parameters")
@@ -194,7 +194,7 @@ def table_in(d, db: str, default_type: str | None = None) -> t.Table:
     table_type = d.get("TableType") or default_type
     if table_type is None:
         table_type = t.VIRTUAL_VIEW if d.get("ViewOriginalText") else t.EXTERNAL_TABLE
-    if table_type not in t.TABLE_TYPES:
+    if table_type != "" and table_type not in t.TABLE_TYPES:
         raise invalid_input(f"TableType {table_type!r} is not one of {', '.join(t.TABLE_TYPES)}")
     return t.Table(
         name=need_str(d, "Name", "TableInput.Name"), db_name=db, owner=d.get("Owner"),
