@@ -369,7 +369,9 @@ def get_workflow_runs(req: GlueRequest, body: dict) -> dict:
     runs, total = req.service.browse.workflow_runs(w.name, limit, offset)
     graph = bool(c.flag(body, "IncludeGraph"))
     return {
-        "Runs": [workflow_run_out(req, req.service.workflows.get_run(r.id), graph) for r in runs],  # with nodes
+        "Runs": [
+            workflow_run_out(req, req.service.workflows.get_run(r.id), graph) for r in runs
+        ],  # with nodes
         **c.next_offset(offset, len(runs), total),
     }
 
