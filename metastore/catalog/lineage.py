@@ -24,7 +24,7 @@ import time
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, delete, insert, select, tuple_
+from sqlalchemy import and_, bindparam, delete, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from metastore.catalog import codec
@@ -345,7 +345,7 @@ class Lineage(Area):
         db, table = db.lower(), table.lower()
         self._check_table(identity, db, table)
         nodes: dict[str, dict] = {}
-        edges: dict[tuple[str, str], dict] = {}
+        edges: dict[tuple[str, str], dict[str, int]] = {}  # (from, to) → {run id: when}
         start = table_key(db, table)
         nodes[start] = {"id": start, "kind": "table", "db": db, "table": table, "name": f"{db}.{table}",
                         "namespace": recorder(self.ctx.engine).namespace}  # fmt: skip
@@ -357,7 +357,7 @@ class Lineage(Area):
                     break
         out_edges = []
         for (src, dst), e in edges.items():
-            runs = sorted(e["runs"].items(), key=lambda kv: -kv[1])
+            runs = sorted(e.items(), key=lambda kv: -kv[1])
             out_edges.append({"from": src, "to": dst, "run_count": len(runs), "last_at": runs[0][1],
                               "runs": [{"run_id": r, "at": at} for r, at in runs[:MAX_EDGE_RUNS]]})  # fmt: skip
         return {"table": f"{db}.{table}", "direction": direction, "depth": depth,
@@ -371,32 +371,29 @@ class Lineage(Area):
     def _step(self, identity: Identity, frontier: set[str], way: str, nodes: dict, edges: dict) -> set[str]:
         """One hop: the runs that wrote (up) or read (down) the frontier's datasets, and what those runs
         read (up) or wrote (down)."""
-        near, far = ("out", "in") if way == "up" else ("in", "out")
-        e1, e2 = LineageEdgeRow.__table__.alias("e1"), LineageEdgeRow.__table__.alias("e2")
-        query = (
-            select(e1.c.dataset_key, e1.c.run_kind, e1.c.run_id, e1.c.process, e1.c.at,
-                   e2.c.dataset_key.label("k2"), e2.c.namespace, e2.c.name, e2.c.db_name, e2.c.table_name)
-            .select_from(e1.outerjoin(e2, and_(e2.c.run_kind == e1.c.run_kind, e2.c.run_id == e1.c.run_id,
-                                              e2.c.direction == far)))
-            .where(e1.c.direction == near, e1.c.dataset_key.in_(list(frontier)))
-        )  # fmt: skip
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_STEP[way], {"keys": list(frontier)}).all()
         nxt: set[str] = set()
-        for r in rows:
-            pid = f"{r.run_kind}:{r.process}"
-            nodes.setdefault(pid, {"id": pid, "kind": r.run_kind, "name": r.process})
-            pair = (pid, r.dataset_key) if way == "up" else (r.dataset_key, pid)
-            edges.setdefault(pair, {"runs": {}})["runs"][r.run_id] = r.at
-            if r.k2 is None:
+        readable: dict[str, bool] = {}
+        for key, kind, run_id, process, at, k2, ns, name, db, table in rows:
+            pid = f"{kind}:{process}"
+            if pid not in nodes:
+                nodes[pid] = {"id": pid, "kind": kind, "name": process}
+            pair = (pid, key) if way == "up" else (key, pid)
+            edges.setdefault(pair, {})[run_id] = at
+            if k2 is None:
                 continue
-            if r.db_name is not None and decide(identity, "read", r.db_name) is not None:
-                continue
-            if r.k2 not in nodes:
-                nodes[r.k2] = _node(r)
-                nxt.add(r.k2)
-            pair = (r.k2, pid) if way == "up" else (pid, r.k2)
-            edges.setdefault(pair, {"runs": {}})["runs"][r.run_id] = r.at
+            if db is not None:
+                ok = readable.get(db)
+                if ok is None:
+                    ok = readable[db] = decide(identity, "read", db) is None
+                if not ok:
+                    continue
+            if k2 not in nodes:
+                nodes[k2] = _node(k2, ns, name, db, table)
+                nxt.add(k2)
+            pair = (k2, pid) if way == "up" else (pid, k2)
+            edges.setdefault(pair, {})[run_id] = at
         return nxt
 
     def impact(self, identity: Identity, db: str, table: str, column: str, depth: int = 5) -> dict:
@@ -406,9 +403,18 @@ class Lineage(Area):
         db, table, column = db.lower(), table.lower(), column.lower()
         self._check_table(identity, db, table)
         cols, jobs, maybe = [], set(), set()
-        frontier, seen = {(db, table, column)}, set()
+        frontier, seen, unsure = {(db, table, column)}, set(), set()
         for _ in range(depth):
-            nxt = set()
+            nxt, later = set(), set()
+            for mdb, mtable in unsure:  # what a table that may be affected feeds may be affected too
+                for run_kind, process, _run_id, outs in self._readers_of(mdb, mtable):
+                    jobs.add(f"{run_kind}:{process}")
+                    for o in outs:
+                        if o.db_name is not None and decide(identity, "read", o.db_name) is None:
+                            name = f"{o.db_name}.{o.table_name}"
+                            if name not in maybe:
+                                maybe.add(name)
+                                later.add((o.db_name, o.table_name))
             for sdb, stable, scol in frontier:
                 if (sdb, stable, scol) in seen:
                     continue
@@ -420,7 +426,9 @@ class Lineage(Area):
                             continue
                         m = mapped.get((o.db_name, o.table_name))
                         if m is None:
-                            maybe.add(f"{o.db_name}.{o.table_name}")
+                            if f"{o.db_name}.{o.table_name}" not in maybe:
+                                maybe.add(f"{o.db_name}.{o.table_name}")
+                                later.add((o.db_name, o.table_name))
                             jobs.add(f"{run_kind}:{process}")
                             continue
                         for target, sources in m.items():
@@ -429,7 +437,7 @@ class Lineage(Area):
                                              "via": f"{run_kind}:{process}"})  # fmt: skip
                                 jobs.add(f"{run_kind}:{process}")
                                 nxt.add((o.db_name, o.table_name, target))
-            frontier = nxt
+            frontier, unsure = nxt, later
         unique = {(c["table"], c["column"], c["via"]): c for c in cols}
         return {"column": f"{db}.{table}.{column}", "columns": list(unique.values()), "jobs": sorted(jobs),
                 "tables_without_column_lineage": sorted(maybe - {c["table"] for c in cols})}  # fmt: skip
@@ -534,12 +542,24 @@ def _dataset(r) -> dict:
     return d
 
 
-def _node(r) -> dict:
-    key = r.k2
-    if r.db_name is not None:
-        return {"id": key, "kind": "table", "db": r.db_name, "table": r.table_name, "name": f"{r.db_name}.{r.table_name}",
-                "namespace": r.namespace}  # fmt: skip
-    return {"id": key, "kind": "dataset", "name": r.name, "namespace": r.namespace}
+def _node(key: str, namespace: str, name: str, db: str | None, table: str | None) -> dict:
+    if db is not None:
+        return {"id": key, "kind": "table", "db": db, "table": table, "name": f"{db}.{table}", "namespace": namespace}
+    return {"id": key, "kind": "dataset", "name": name, "namespace": namespace}
+
+
+def _step_query(near: str, far: str):
+    e1, e2 = LineageEdgeRow.__table__.alias("e1"), LineageEdgeRow.__table__.alias("e2")
+    return (
+        select(e1.c.dataset_key, e1.c.run_kind, e1.c.run_id, e1.c.process, e1.c.at,
+               e2.c.dataset_key, e2.c.namespace, e2.c.name, e2.c.db_name, e2.c.table_name)
+        .select_from(e1.outerjoin(e2, and_(e2.c.run_kind == e1.c.run_kind, e2.c.run_id == e1.c.run_id,
+                                          e2.c.direction == far)))
+        .where(e1.c.direction == near, e1.c.dataset_key.in_(bindparam("keys", expanding=True)))
+    )  # fmt: skip
+
+
+_STEP = {"up": _step_query("out", "in"), "down": _step_query("in", "out")}
 
 
 __all__ = ["Lineage", "dataset_key", "generated_columns", "path_dataset", "table_key", "table_of"]
