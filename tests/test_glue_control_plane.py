@@ -45,7 +45,9 @@ class GlueEnv:
             if done(value):
                 return value
             time.sleep(0.3)
-        raise AssertionError(f"{what} not done after {timeout} s: {value}\n{self.worker.log_path.read_text()[-3000:]}")
+        raise AssertionError(
+            f"{what} not done after {timeout} s: {value}\n{self.worker.log_path.read_text()[-3000:]}"
+        )
 
 
 def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
@@ -129,13 +131,21 @@ def test_crawlers_and_jobs(glue):
     assert (crawler["State"], crawler["DatabaseName"], crawler["Schedule"]) == (
         "READY", "lake", {"ScheduleExpression": "cron(0 3 * * ? *)", "State": "SCHEDULED"})  # fmt: skip
     assert "LastCrawl" not in crawler
-    assert "has the viewer role" in _error(lambda: viewer.start_crawler(Name="sales"), "AccessDeniedException")
+    assert "has the viewer role" in _error(
+        lambda: viewer.start_crawler(Name="sales"), "AccessDeniedException"
+    )
     admin.start_crawler(Name="sales")
     assert admin.get_crawler(Name="sales")["Crawler"]["State"] == "RUNNING"
-    crawler = glue.wait(lambda: admin.get_crawler(Name="sales")["Crawler"], lambda c: c["State"] == "READY", "crawl")
+    crawler = glue.wait(
+        lambda: admin.get_crawler(Name="sales")["Crawler"], lambda c: c["State"] == "READY", "crawl"
+    )
     assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler
     [metrics] = admin.get_crawler_metrics(CrawlerNameList=["sales"])["CrawlerMetricsList"]
-    assert (metrics["CrawlerName"], metrics["TablesCreated"], metrics["StillEstimating"]) == ("sales", 1, False)
+    assert (metrics["CrawlerName"], metrics["TablesCreated"], metrics["StillEstimating"]) == (
+        "sales",
+        1,
+        False,
+    )
     assert metrics["LastRuntimeSeconds"] > 0
     admin.update_crawler(Name="sales", Description="daily sales",
                          SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"})  # fmt: skip
@@ -144,7 +154,9 @@ def test_crawlers_and_jobs(glue):
     assert crawler["Targets"]["S3Targets"][0]["Path"] == str(sales)  # untouched by the update
     admin.update_crawler_schedule(CrawlerName="sales", Schedule="cron(30 1 ? * 2 *)")  # AWS: 2 = Monday
     assert glue.service.crawlers.get("sales").schedule == "30 1 * * 1"
-    assert admin.get_crawler(Name="sales")["Crawler"]["Schedule"]["ScheduleExpression"] == "cron(30 1 ? * 2 *)"
+    assert (
+        admin.get_crawler(Name="sales")["Crawler"]["Schedule"]["ScheduleExpression"] == "cron(30 1 ? * 2 *)"
+    )
     admin.stop_crawler_schedule(CrawlerName="sales")
     assert "Schedule" not in admin.get_crawler(Name="sales")["Crawler"]
     _error(lambda: admin.stop_crawler_schedule(CrawlerName="sales"), "SchedulerNotRunningException")
@@ -164,7 +176,12 @@ def test_crawlers_and_jobs(glue):
     pages = admin.get_paginator("get_classifiers").paginate(PaginationConfig={"PageSize": 1})
     found = [cl for page in pages for cl in page["Classifiers"]]
     assert [list(cl) for cl in found] == [["GrokClassifier"], ["CsvClassifier"]]
-    assert found[1]["CsvClassifier"] == {"Name": "pipes", "Delimiter": "|", "QuoteSymbol": "'", "ContainsHeader": "PRESENT"}
+    assert found[1]["CsvClassifier"] == {
+        "Name": "pipes",
+        "Delimiter": "|",
+        "QuoteSymbol": "'",
+        "ContainsHeader": "PRESENT",
+    }
     _error(lambda: viewer.delete_classifier(Name="pipes"), "AccessDeniedException")
     admin.delete_classifier(Name="pipes")
     _error(lambda: admin.get_classifier(Name="pipes"), "EntityNotFoundException")
@@ -190,7 +207,10 @@ def test_crawlers_and_jobs(glue):
     assert run["Arguments"]["--greeting"] == "bonjour" and run["CompletedOn"] >= run["StartedOn"]
     assert "greeting: bonjour new: dt=2024-01-01,dt=2024-01-02" in log
     entry = admin.get_job_bookmark(JobName="greet")["JobBookmarkEntry"]
-    assert (entry["RunId"], json.loads(entry["JobBookmark"])) == (run_id, {"lake.sales": ["dt=2024-01-01", "dt=2024-01-02"]})
+    assert (entry["RunId"], json.loads(entry["JobBookmark"])) == (
+        run_id,
+        {"lake.sales": ["dt=2024-01-01", "dt=2024-01-02"]},
+    )
     assert json.loads(admin.reset_job_bookmark(JobName="greet")["JobBookmarkEntry"]["JobBookmark"]) == {}
     admin.update_job(JobName="greet", JobUpdate={"Timeout": 5, "MaxRetries": 1, "Description": "says hello"})
     job = admin.get_job(JobName="greet")["Job"]
@@ -202,7 +222,11 @@ def test_crawlers_and_jobs(glue):
     pages = admin.get_paginator("get_job_runs").paginate(JobName="greet", PaginationConfig={"PageSize": 1})
     assert [r["Id"] for page in pages for r in page["JobRuns"]] == [second, run_id]
 
-    admin.create_job(Name="sleepy", Role=ROLE, Command={"Name": "pythonshell", "ScriptLocation": str(scripts / "sleepy.py")})
+    admin.create_job(
+        Name="sleepy",
+        Role=ROLE,
+        Command={"Name": "pythonshell", "ScriptLocation": str(scripts / "sleepy.py")},
+    )
     long_run = admin.start_job_run(JobName="sleepy")["JobRunId"]
     _error(lambda: admin.start_job_run(JobName="sleepy"), "ConcurrentRunsExceededException")
     glue.wait(lambda: admin.get_job_run(JobName="sleepy", RunId=long_run)["JobRun"]["JobRunState"],
@@ -244,17 +268,22 @@ def test_triggers_workflows_connections_and_scripts(glue):
         "JDBC_CONNECTION_URL": "jdbc:postgresql://db/sales", "USERNAME": "etl", "PASSWORD": "s3cret"}})  # fmt: skip
     shown = admin.get_connection(Name="sales_db", HidePassword=False)["Connection"]["ConnectionProperties"]
     assert shown["PASSWORD"] == "s3cret"
-    assert "PASSWORD" not in admin.get_connection(Name="sales_db", HidePassword=True)["Connection"]["ConnectionProperties"]
+    assert (
+        "PASSWORD"
+        not in admin.get_connection(Name="sales_db", HidePassword=True)["Connection"]["ConnectionProperties"]
+    )
     hidden = viewer.get_connection(Name="sales_db", HidePassword=False)["Connection"]["ConnectionProperties"]
     assert hidden == {"JDBC_CONNECTION_URL": "jdbc:postgresql://db/sales", "USERNAME": "etl"}
     assert "PASSWORD" not in viewer.get_connections()["ConnectionList"][0]["ConnectionProperties"]
     denied = [r for r in glue.service.audit.records(obj="sales_db") if r.action == "DENIED"]
     assert denied and denied[-1].user == "viewer"
-    _error(lambda: viewer.create_connection(ConnectionInput={"Name": "x", "ConnectionType": "NETWORK"}),
+    _error(lambda: viewer.create_connection(ConnectionInput={"Name": "x", "ConnectionType": "NETWORK", "ConnectionProperties": {}}),
            "AccessDeniedException")  # fmt: skip
     editor.update_connection(Name="sales_db", ConnectionInput={"Name": "sales_db", "ConnectionType": "JDBC",
                              "ConnectionProperties": {"JDBC_CONNECTION_URL": "jdbc:postgresql://db2/sales"}})  # fmt: skip
-    assert glue.service.connections.get("sales_db").properties == {"JDBC_CONNECTION_URL": "jdbc:postgresql://db2/sales"}
+    assert glue.service.connections.get("sales_db").properties == {
+        "JDBC_CONNECTION_URL": "jdbc:postgresql://db2/sales"
+    }
     gone = admin.batch_delete_connection(ConnectionNameList=["sales_db", "nope"])
     assert (gone["Succeeded"], list(gone["Errors"])) == (["sales_db"], ["nope"])
     assert gone["Errors"]["nope"]["ErrorCode"] == "EntityNotFoundException"
@@ -265,7 +294,11 @@ def test_triggers_workflows_connections_and_scripts(glue):
     (scripts / "flaky.py").write_text(FLAKY)
     (scripts / "done.py").write_text("print('done')\n")
     for name in ("flaky", "done"):
-        editor.create_job(Name=name, Role=ROLE, Command={"Name": "pythonshell", "ScriptLocation": str(scripts / f"{name}.py")})
+        editor.create_job(
+            Name=name,
+            Role=ROLE,
+            Command={"Name": "pythonshell", "ScriptLocation": str(scripts / f"{name}.py")},
+        )
     editor.create_trigger(Name="nightly", Type="SCHEDULED", Schedule="cron(0 2 * * ? *)",
                           Actions=[{"JobName": "done", "Arguments": {"--mode": "full"}}], StartOnCreation=True)  # fmt: skip
     t = admin.get_trigger(Name="nightly")["Trigger"]
@@ -273,7 +306,9 @@ def test_triggers_workflows_connections_and_scripts(glue):
         "ACTIVATED", "cron(0 2 * * ? *)", [{"JobName": "done", "Arguments": {"--mode": "full"}}])  # fmt: skip
     editor.stop_trigger(Name="nightly")
     assert admin.get_trigger(Name="nightly")["Trigger"]["State"] == "DEACTIVATED"
-    updated = editor.update_trigger(Name="nightly", TriggerUpdate={"Schedule": "cron(15 4 * * ? *)"})["Trigger"]
+    updated = editor.update_trigger(Name="nightly", TriggerUpdate={"Schedule": "cron(15 4 * * ? *)"})[
+        "Trigger"
+    ]
     assert (updated["Schedule"], updated["Actions"][0]["JobName"]) == ("cron(15 4 * * ? *)", "done")
     assert [x["Name"] for x in admin.get_triggers(DependentJobName="done")["Triggers"]] == ["nightly"]
     _error(lambda: viewer.delete_trigger(Name="nightly"), "AccessDeniedException")
@@ -281,8 +316,12 @@ def test_triggers_workflows_connections_and_scripts(glue):
     editor.delete_trigger(Name="nightly")  # as Glue: no error
 
     # --- a workflow: start with properties, a failed node, resume, graph
-    editor.create_workflow(Name="pipeline", DefaultRunProperties={"day": "2024-01-01", "marker": str(scripts / "m")})
-    editor.create_trigger(Name="pipeline_start", WorkflowName="pipeline", Type="ON_DEMAND", Actions=[{"JobName": "flaky"}])
+    editor.create_workflow(
+        Name="pipeline", DefaultRunProperties={"day": "2024-01-01", "marker": str(scripts / "m")}
+    )
+    editor.create_trigger(
+        Name="pipeline_start", WorkflowName="pipeline", Type="ON_DEMAND", Actions=[{"JobName": "flaky"}]
+    )
     editor.create_trigger(Name="pipeline_then", WorkflowName="pipeline", Type="CONDITIONAL", StartOnCreation=True,
                           Predicate={"Conditions": [{"LogicalOperator": "EQUALS", "JobName": "flaky", "State": "SUCCEEDED"}]},
                           Actions=[{"JobName": "done"}])  # fmt: skip
@@ -296,10 +335,19 @@ def test_triggers_workflows_connections_and_scripts(glue):
     props = admin.get_workflow_run_properties(Name="pipeline", RunId=run_id)["RunProperties"]
     assert (props["day"], props["seen"]) == ("2024-01-02", "2024-01-02")
     editor.put_workflow_run_properties(Name="pipeline", RunId=run_id, RunProperties={"note": "resumed"})
-    _error(lambda: editor.resume_workflow_run(Name="pipeline", RunId=run_id, NodeIds=["job:done"]), "InvalidInputException")
+    _error(
+        lambda: editor.resume_workflow_run(Name="pipeline", RunId=run_id, NodeIds=["job:done"]),
+        "InvalidInputException",
+    )
     resumed = editor.resume_workflow_run(Name="pipeline", RunId=run_id, NodeIds=["job:flaky"])
-    assert resumed == {"RunId": run_id, "NodeIds": ["job:flaky"], "ResponseMetadata": resumed["ResponseMetadata"]}
-    final = glue.wait(run, lambda r: r["Status"] == "COMPLETED" and r["Statistics"]["SucceededActions"] == 2, "resumed run")
+    assert resumed == {
+        "RunId": run_id,
+        "NodeIds": ["job:flaky"],
+        "ResponseMetadata": resumed["ResponseMetadata"],
+    }
+    final = glue.wait(
+        run, lambda r: r["Status"] == "COMPLETED" and r["Statistics"]["SucceededActions"] == 2, "resumed run"
+    )
     assert final["WorkflowRunProperties"]["note"] == "resumed"
     _error(lambda: editor.stop_workflow_run(Name="pipeline", RunId=run_id), "IllegalWorkflowStateException")
     graph = admin.get_workflow(Name="pipeline", IncludeGraph=True)["Workflow"]["Graph"]
@@ -316,7 +364,11 @@ def test_triggers_workflows_connections_and_scripts(glue):
     sd = StorageDescriptor(cols=[Column("user_id", "bigint"), Column("amount", "double")])
     glue.service.tables.create(Table("clicks", "raw", sd=sd, partition_keys=[Column("dt", "string")]))
     mapping = admin.get_mapping(Source={"DatabaseName": "raw", "TableName": "clicks"})["Mapping"]
-    assert [(m["SourcePath"], m["SourceType"]) for m in mapping] == [("user_id", "bigint"), ("amount", "double"), ("dt", "string")]
+    assert [(m["SourcePath"], m["SourceType"]) for m in mapping] == [
+        ("user_id", "bigint"),
+        ("amount", "double"),
+        ("dt", "string"),
+    ]
     script = admin.create_script(
         DagNodes=[
             {"Id": "datasource0", "NodeType": "DataSource",
@@ -330,4 +382,7 @@ def test_triggers_workflows_connections_and_scripts(glue):
     )["PythonScript"]  # fmt: skip
     assert "SOURCE, TARGET = 'raw.clicks', 'raw.spend'" in script and "alias('customer')" in script
     compile(script, "generated", "exec")
-    _error(lambda: admin.create_script(DagNodes=[{"Id": "x", "NodeType": "Join", "Args": []}]), "InvalidInputException")
+    _error(
+        lambda: admin.create_script(DagNodes=[{"Id": "x", "NodeType": "Join", "Args": []}]),
+        "InvalidInputException",
+    )
