@@ -28,6 +28,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         worker_hijack_root_logger=False,
+        # job runs go to the jobs workers' queue (runner/jobs/worker.py), which fetch a run only when they
+        # have a warm driver READY for it
+        task_routes={"runner.job_run": {"queue": "mortar.jobs"}, "runner.job_start": {"queue": "mortar.jobs"}},
     )
     app.conf.mortar_settings = settings
     return app

@@ -9,8 +9,13 @@ driver can neither list nor replace its entries) holding script.py and request.j
 run.log and error.txt (the job user's, for the driver to write; the worker reads and ships them) and home/
 (the job user's: the driver's HOME and TMPDIR); it is removed once the run's log is shipped.
 
+A run's timeline: queued (created_at) → starting (started_at: a worker took it, its driver starts) →
+running (running_at: the driver said its script started) → ended. The job's timeout counts from running:
+queue and start-up are not the script's time (Glue's startup time and execution time); start-up has its
+own limit, job_startup_timeout_s.
+
 Settings: metastore_uri, job_master, job_warm_pool, job_heartbeat_s, job_warm_wait_s, job_requeue_s,
-job_os_user (see metastore/config.py; MORTAR_<NAME> in the environment).
+job_startup_timeout_s, job_os_user (see metastore/config.py; MORTAR_<NAME> in the environment).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +42,17 @@ from runner.jobs.pool import (
     JobUser,
     WarmPool,
     kill_tree,
+    read_started,
     remove_dir,
     runs_root,
     set_parent_death_signal,
+    size_for_memory,
 )
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN = threading.Event()  # set by the jobs worker when it is told to stop: runs under way end FAILED
+SHUTDOWN_ERROR = "the worker was shut down during the run"
 
 
 def metastore_uri(settings: Settings) -> str:
@@ -112,7 +122,7 @@ def driver_env(settings: Settings, *extra: dict[str, str]) -> dict[str, str]:
 def make_pool(settings: Settings, size: int | None = None, service: CatalogService | None = None) -> WarmPool | None:
     """The warm pool of this worker process; `service` issues and revokes the drivers' credentials (by
     default a catalog opened from `settings`)."""
-    size = settings.job_warm_pool if size is None else size
+    size = size_for_memory(settings.job_warm_pool if size is None else size, settings.job_driver_memory_mb)
     if size <= 0:
         return None
     user = job_user(settings)  # a worker that cannot start drivers as job_os_user starts no pool
@@ -132,8 +142,23 @@ def _session_level(key: str) -> bool:
 
 
 def can_run_warm(job: Job, pool: WarmPool | None) -> bool:
-    return (pool is not None and job.job_type == "spark" and (job.master or default_master()) == pool.master
-            and all(_session_level(k) for k in job.spark_conf))  # fmt: skip
+    return cold_reason(job, pool) is None
+
+
+def cold_reason(job: Job, pool: WarmPool | None) -> str | None:
+    """Why a run of `job` cannot take a warm driver of `pool` (None: it can)."""
+    if job.job_type != "spark":
+        return f"a {job.job_type} job runs in a plain Python process"
+    if pool is None or pool.size <= 0:
+        return "this worker has no warm pool (job_warm_pool is 0, or the pool could not start)"
+    if (job.master or default_master()) != pool.master:
+        return f"the job's master {job.master} is not the warm pool's {pool.master}"
+    context = sorted(k for k in job.spark_conf if not _session_level(k))
+    if context:
+        return f"the job sets SparkContext-level settings ({', '.join(context)})"
+    if not pool.healthy():
+        return "the warm pool's drivers keep failing to start (see the worker's warm-pool log)"
+    return None
 
 
 @dataclass
@@ -247,9 +272,14 @@ def _supervise(service: CatalogService, run: JobRun, job: Job, settings: Setting
 def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, pool: WarmPool | None,
            request: dict, shipper: LogShipper, user: JobUser | None) -> tuple[str, str | None, bool]:  # fmt: skip
     started = time.time()
-    driver = (
-        pool.take(Settings.load().job_warm_wait_s) if can_run_warm(job, pool) else None
-    )
+    reason, driver = cold_reason(job, pool), None
+    if reason is None:  # the jobs worker fetched the run with a driver READY: normally taken at once
+        wait_s = Settings.load().job_warm_wait_s
+        driver = pool.take(wait_s)
+        if driver is None:
+            reason = f"no warm driver of this worker was ready within job_warm_wait_s ({wait_s:g} s)"
+    if reason is not None and job.job_type == "spark":
+        _note(request["log_path"], f"cold start: {reason}")
     try:
         return _watch(service, run, job, settings, request, shipper, driver, started, user)
     finally:
@@ -263,11 +293,16 @@ def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, r
     workdir = Path(request["error_path"]).parent
     logfile = Path(request["log_path"])
     warm = driver is not None
+    status_r = None
     if warm:
         if driver.credential:  # bound before the request: the run's first call already acts as the run
             service.access.bind_run_credential(driver.credential, run.id)
         proc = driver.submit(request)
+        status = driver.status_fd
     else:
+        status_r, status_w = os.pipe()
+        request = {**request, "status_fd": status_w}
+        status = status_r
         (workdir / "request.json").write_text(json.dumps(request), encoding="utf-8")
         conf = {**base_spark_conf(settings, job.master), **job.spark_conf}
         credential = service.access.new_run_credential()
@@ -279,17 +314,41 @@ def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, r
             os.chmod(workdir / "request.json", 0o644)
             env.update(user.env(Path(request["home"])))
             as_user = user.popen_args()
-        with open(logfile, "ab") as out:  # opened here: the driver's output needs no path of its own
-            proc = subprocess.Popen([sys.executable, "-m", "runner.jobs.driver", "--request", str(workdir / "request.json")],
-                                    cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    preexec_fn=set_parent_death_signal, **as_user)  # fmt: skip
+        try:
+            with open(logfile, "ab") as out:  # opened here: the driver's output needs no path of its own
+                proc = subprocess.Popen([sys.executable, "-m", "runner.jobs.driver", "--request", str(workdir / "request.json")],
+                                        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        preexec_fn=set_parent_death_signal, pass_fds=(status_w,), **as_user)  # fmt: skip
+        finally:
+            os.close(status_w)
+    try:
+        return _follow(service, run, job, settings, proc, status, shipper, logfile, request, warm, started)
+    finally:
+        if status_r is not None:
+            os.close(status_r)
+
+
+def _follow(service: CatalogService, run: JobRun, job: Job, settings: Settings, proc: subprocess.Popen,
+            status: int, shipper: LogShipper, logfile: Path, request: dict, warm: bool,
+            started: float) -> tuple[str, str | None, bool]:  # fmt: skip
+    """Watch the driver of a run to its end: its script's start (the timeout counts from there), start-up's
+    own limit, heartbeats (a stop asked), the worker's shutdown."""
     log.info(
         "run %d of job %s started in %s driver %d", run.id, job.name, "a warm" if warm else "a cold", proc.pid
     )
     beat = heartbeat_s()
     next_beat = time.time() + beat
-    deadline = started + job.timeout_s if job.timeout_s else None
+    startup_limit = started + Settings.load().job_startup_timeout_s
+    running, deadline = False, None
     while True:
+        if not running and read_started(status, 0.1):
+            running = True
+            if job.timeout_s:
+                deadline = time.time() + job.timeout_s
+            try:
+                service.jobs.script_started(run.id, warm)
+            except Exception:  # noqa: BLE001 - the timeline misses a point; the run goes on
+                log.exception("run %d: the script's start could not be recorded", run.id)
         try:
             code = proc.wait(timeout=min(0.2, beat))
             break
@@ -297,6 +356,17 @@ def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, r
             pass
         shipper.maybe_ship()
         now = time.time()
+        if SHUTDOWN.is_set():
+            killed = kill_tree(proc.pid)
+            proc.wait()
+            _note(logfile, f"{SHUTDOWN_ERROR}: killed processes {killed}")
+            return FAILED, SHUTDOWN_ERROR, warm
+        if not running and now >= startup_limit:
+            killed = kill_tree(proc.pid)
+            proc.wait()
+            limit = Settings.load().job_startup_timeout_s
+            _note(logfile, f"the driver did not start the script within {limit:g} s: killed processes {killed}")
+            return FAILED, f"the driver did not start the script within job_startup_timeout_s ({limit:g} s)", warm
         if deadline is not None and now >= deadline:
             killed = kill_tree(proc.pid)
             proc.wait()

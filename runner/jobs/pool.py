@@ -1,16 +1,22 @@
-"""The warm pool: N driver processes per worker process, each holding a SparkSession already pointed at
-the metastore and warmed up, waiting for one run.
+"""The warm pool: Spark driver processes of a worker, each holding a SparkSession already pointed at the
+metastore and warmed up, waiting for one run.
 
-A run takes a READY driver, sends it its request on stdin, and a new driver is started in its place (the
-used one exits after its run: it is recycled, never reused). A run whose job needs settings the pool's
-drivers were not started with (another master, SparkContext-level conf) runs cold instead.
+The pool is the jobs worker's (runner/jobs/worker.py: one per `mortar worker`), shared by the runs it
+executes at once; it starts filling when the worker starts, so the first run after `mortar up` is warm.
+A run takes a READY driver, sends it its request on stdin, and a new driver is started in its place at once
+(the used one exits after its run: it is recycled, never reused); with two drivers (the default) one is
+ready while the other warms up. The worker fetches a run from the broker only when a driver is READY (see
+runner/jobs/worker.py), so a run never waits for a driver while another worker has one idle. A run whose
+job needs settings the pool's drivers were not started with (another master, SparkContext-level conf)
+runs cold instead, and its log says why.
 
 With job_os_user set, drivers run as that OS user (see JobUser): the worker, root, starts each with that
 user's uid, primary group and no other group, umask 022, and a HOME and TMPDIR of its own (a directory of
 that user under runs_root(), removed when the driver is done).
 
-Settings: job_warm_pool (drivers per worker process, default 1; 0 turns the pool off), job_master,
-metastore_uri, job_os_user (metastore/config.py; MORTAR_<NAME> in the environment).
+Settings: job_warm_pool (drivers per worker, default 2; 0 turns the pool off), job_driver_memory_mb (the
+pool holds no more drivers than available memory / this), job_master, metastore_uri, job_os_user
+(metastore/config.py; MORTAR_<NAME> in the environment).
 """
 
 from __future__ import annotations
@@ -27,13 +33,14 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from runner.jobs.driver import READY
+from runner.jobs.driver import READY, STARTED
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +169,31 @@ class WarmDriver:
         self.proc.stdin.close()
         return self.proc
 
+    @property
+    def status_fd(self) -> int:
+        """Where the driver says RUNNING once its run's script starts (runner.jobs.driver.STARTED)."""
+        return self.proc.stdout.fileno()
+
+
+def size_for_memory(size: int, driver_mb: int) -> int:
+    """`size` drivers, or fewer if the machine's available memory holds fewer of `driver_mb` each (at
+    least one while `size` > 0: a run is better served by one warm driver than by a cold one)."""
+    if size <= 0 or driver_mb <= 0:
+        return max(size, 0)
+    fits = int(psutil.virtual_memory().available // (driver_mb * 1024 * 1024))
+    return max(1, min(size, fits))
+
+
+def read_started(fd: int, timeout: float = 0.0) -> bool:
+    """True once the driver wrote STARTED on `fd` (its run's script began); False meanwhile, or at EOF."""
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return False
+    try:
+        return os.read(fd, len(STARTED)) == STARTED
+    except OSError:
+        return False
+
 
 class WarmPool:
     def __init__(self, size: int, spark_conf: dict[str, str], env: dict[str, str], log_path: str | None = None,
@@ -178,24 +210,56 @@ class WarmPool:
         self.log_path = log_path
         self.access = access
         self.drivers: list[WarmDriver] = []
+        self.lock = threading.RLock()  # the runs of a worker take drivers from several threads
+        self.reserved: set[str] = set()  # names of run threads a READY driver is kept for
+        self.failures = 0  # drivers in a row that died before they were ready
 
     @property
     def master(self) -> str:
         return self.spark_conf.get("spark.master", "")
 
     def fill(self) -> None:
-        """Start drivers until `size` are ready or warming; drop dead ones."""
-        alive = []
-        for d in self.drivers:
-            if d.proc.poll() is None:
-                alive.append(d)
-            else:
-                log.warning("warm driver %d exited with %s before use", d.proc.pid, d.proc.returncode)
-                self._revoke(d)
-                d.cleanup()
-        self.drivers = alive
-        while len(self.drivers) < self.size:
-            self.drivers.append(self._start())
+        """Start drivers until `size` are ready or warming; drop dead ones. After 3 drivers in a row died
+        before they were ready (a master out of reach, say), new ones are started one minute apart."""
+        with self.lock:
+            alive = []
+            for d in self.drivers:
+                if d.proc.poll() is None:
+                    alive.append(d)
+                else:
+                    log.warning("warm driver %d exited with %s before use", d.proc.pid, d.proc.returncode)
+                    self.failures += 0 if d.ready else 1
+                    self._revoke(d)
+                    d.cleanup()
+            self.drivers = alive
+            if self.failures >= 3 and time.time() - getattr(self, "_last_start", 0) < 60:
+                return
+            while len(self.drivers) < self.size:
+                self._last_start = time.time()
+                self.drivers.append(self._start())
+
+    def ready_count(self) -> int:
+        """Drivers READY now and not kept for a run (polling those warming). Only the thread that owns the
+        pool calls this (and fill): a driver dies with the thread that started it (PR_SET_PDEATHSIG)."""
+        with self.lock:
+            self.fill()
+            ready = sum(d.poll_ready() for d in self.drivers)
+            if ready:
+                self.failures = 0
+            return max(0, ready - len(self.reserved))
+
+    def reserve(self, thread: str) -> None:
+        """Keep a READY driver for the run thread named `thread` until it takes it or lets it go."""
+        with self.lock:
+            self.reserved.add(thread)
+
+    def release(self, thread: str) -> None:
+        with self.lock:
+            self.reserved.discard(thread)
+
+    def healthy(self) -> bool:
+        """False once drivers keep dying before they are ready: runs then go cold (and say why)."""
+        return self.failures < 3
 
     def _revoke(self, driver: WarmDriver) -> None:
         if self.access is not None and driver.credential:
@@ -229,24 +293,21 @@ class WarmPool:
         return WarmDriver(proc, time.time(), credential, home)
 
     def take(self, wait_s: float) -> WarmDriver | None:
-        """A READY driver (removed from the pool, which starts a replacement), waiting up to `wait_s` for
-        one that is warming up; None if none is ready by then."""
-        self.fill()
+        """A READY driver (removed from the pool: the owner's next fill starts a replacement), waiting up to
+        `wait_s` for one that is warming up; None if none is ready by then."""
         deadline = time.time() + wait_s
         while True:
-            for d in self.drivers:
-                if d.poll_ready():
-                    self.drivers.remove(d)
-                    self.fill()
-                    return d
+            with self.lock:
+                for d in self.drivers:
+                    if d.poll_ready():
+                        self.drivers.remove(d)
+                        self.reserved.discard(threading.current_thread().name)
+                        return d
+                warming = [d.proc.stdout for d in self.drivers if not d.ready]
             left = deadline - time.time()
-            if left <= 0 or not self.drivers:
+            if left <= 0 or not warming:
                 return None
-            warming = [d.proc.stdout for d in self.drivers if not d.ready]
-            if warming:
-                select.select(warming, [], [], min(left, 1.0))
-            else:
-                time.sleep(min(left, 0.05))
+            select.select(warming, [], [], min(left, 0.5))
 
     def wait_ready(self, wait_s: float) -> bool:
         """Wait up to `wait_s` until a driver is READY (leaving it in the pool)."""
@@ -258,8 +319,10 @@ class WarmPool:
         return False
 
     def shutdown(self) -> None:
-        for d in self.drivers:
-            kill_tree(d.proc.pid)
-            self._revoke(d)
-            d.cleanup()
-        self.drivers = []
+        with self.lock:
+            for d in self.drivers:
+                kill_tree(d.proc.pid)
+                self._revoke(d)
+                d.cleanup()
+            self.drivers = []
+            self.size = 0

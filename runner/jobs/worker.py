@@ -1,32 +1,41 @@
-"""The jobs side of a worker process: its warm pool, started when Celery starts the process (prefork
-child) and stopped with it."""
+"""The jobs worker: `python -m runner.jobs.worker`, started by every `mortar worker` next to its Celery
+worker (which runs crawls), and stopped with it.
+
+It owns the worker's warm pool (started at once, so the first run after `mortar up` is warm) and executes
+job runs in threads, each supervising its driver process. Runs are Celery messages (tasks runner.job_run
+and runner.job_start, routed to the queue JOBS_QUEUE; one sent to the default queue is forwarded there by
+the Celery worker), but this worker fetches one (basic_get) only when it can serve it at once: a thread is
+free and a READY driver is not kept for another run — or it has no usable pool, and runs cold. So a run
+waits in the broker rather than on a worker whose driver is still warming, and goes to whichever worker has
+one idle. A message is acknowledged when its run has ended (acks late); the run's state in the catalog
+says what happened, so a message delivered again is left alone (claim_run).
+
+Told to stop (SIGTERM/SIGINT), it fetches nothing more, ends its runs under way FAILED ("the worker was
+shut down during the run"; retried if the job has retries left) and stops its drivers. Killed outright,
+its runs are failed as stale by the scheduler (job_stale_s) and retried likewise.
+
+Settings: worker_concurrency (runs at once), job_warm_pool, job_driver_memory_mb, broker_url.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 
 from celery import signals
 
 log = logging.getLogger(__name__)
 
-_pool = None
-_started = False
-
-
-def pool():
-    """This worker process's warm pool (started on first use if the worker signal did not start it)."""
-    global _pool, _started
-    if not _started:
-        _started = True
-        from runner.celery_app import app
-        from runner.jobs.execute import make_pool
-        from runner.tasks import catalog
-
-        try:
-            _pool = make_pool(app.conf.mortar_settings, service=catalog())
-        except Exception:  # noqa: BLE001 - without a pool, runs go cold
-            log.exception("the warm pool could not start")
-    return _pool
+JOBS_QUEUE = "mortar.jobs"
+TASKS = ("runner.job_run", "runner.job_start")
+POLL_S = 0.1  # how often the broker is asked for a run while this worker could serve one
 
 
 def hide_process() -> None:
@@ -41,30 +50,178 @@ def hide_process() -> None:
         pass
 
 
-@signals.worker_init.connect
-def _hide_worker(**_) -> None:
+class JobsWorker:
+    def __init__(self, concurrency: int | None = None):
+        from runner.celery_app import app
+        from runner.jobs.execute import make_pool
+        from runner.tasks import catalog
+
+        self.app = app
+        self.settings = app.conf.mortar_settings
+        self.slots = max(1, concurrency or self.settings.worker_concurrency)
+        self.service = catalog()
+        self.done: queue.Queue = queue.Queue()  # messages whose run ended: acked by the loop's thread
+        self.threads: dict[str, threading.Thread] = {}
+        self.stopping = threading.Event()
+        self.pool = None
+        try:
+            self.pool = make_pool(self.settings, service=self.service)
+        except Exception:  # noqa: BLE001 - without a pool, runs go cold (and their logs say why)
+            log.exception("the warm pool could not start")
+        if self.pool is not None:
+            log.info("jobs worker %d: warm pool of %d driver(s) on %s starting", os.getpid(), self.pool.size,
+                     self.pool.master)  # fmt: skip
+
+    def can_fetch(self) -> bool:
+        """A thread is free and a driver is READY for the run (or there is no usable pool: runs go cold)."""
+        if len(self.threads) >= self.slots:
+            return False
+        if self.pool is None or not self.pool.healthy():
+            return True
+        return self.pool.ready_count() > 0
+
+    def run_forever(self) -> None:
+        from kombu import Connection, Exchange, Queue
+
+        jobs = Queue(JOBS_QUEUE, Exchange(JOBS_QUEUE, "direct"), routing_key=JOBS_QUEUE)
+        while not self.stopping.is_set():
+            try:
+                with Connection(self.settings.broker_url, transport_options=self.app.conf.broker_transport_options) as conn:
+                    channel = conn.channel()
+                    q = jobs(channel)
+                    q.declare()
+                    log.info("jobs worker %d: fetching runs from queue %s", os.getpid(), JOBS_QUEUE)
+                    self._loop(q)
+            except Exception:  # noqa: BLE001 - the broker went away: try again in a while
+                if self.stopping.is_set():
+                    break
+                log.exception("jobs worker: broker connection lost; retrying")
+                self._tick()
+                time.sleep(2)
+        self._shutdown()
+
+    def _loop(self, q) -> None:
+        while not self.stopping.is_set():
+            self._tick()
+            message = q.get(no_ack=False, accept=["json"]) if self.can_fetch() else None
+            if message is None:
+                time.sleep(POLL_S)
+                continue
+            self._dispatch(message)
+
+    def _tick(self) -> None:
+        """Ack the messages of ended runs; keep the pool full (drivers are started from this thread only)."""
+        while True:
+            try:
+                name, message = self.done.get_nowait()
+            except queue.Empty:
+                break
+            self.threads.pop(name, None)
+            try:
+                message.ack()
+            except Exception:  # noqa: BLE001 - the run has ended; the catalog leaves a redelivery alone
+                log.warning("a message could not be acknowledged", exc_info=True)
+        if self.pool is not None:
+            self.pool.fill()
+
+    def _dispatch(self, message) -> None:
+        task = message.headers.get("task")
+        try:
+            args = message.decode()[0]
+        except Exception:  # noqa: BLE001
+            args = None
+        if task not in TASKS or not isinstance(args, list):
+            log.error("jobs worker: message %r with arguments %r rejected", task, args)
+            message.reject()
+            return
+        thread = threading.Thread(target=self._execute, args=(task, args, message), daemon=True)
+        if self.pool is not None:
+            self.pool.reserve(thread.name)
+        self.threads[thread.name] = thread
+        thread.start()
+
+    def _execute(self, task: str, args: list, message) -> None:
+        from metastore.catalog import Conflict
+        from runner.jobs.execute import execute_run
+        from runner.tasks import _send
+
+        name = threading.current_thread().name
+        try:
+            if task == "runner.job_start":
+                job, arguments = args[0], (args[1] if len(args) > 1 else None)
+                try:
+                    run = self.service.jobs.start_run(job, arguments)
+                except Conflict as e:
+                    log.info("job %s not started: %s", job, e)
+                    return
+                if run.state != "STARTING":
+                    return
+                args = [run.id]
+            execute_run(self.service, int(args[0]), self.settings, _send, self.pool)
+        except Exception:  # noqa: BLE001 - logged; the run's state is in the catalog
+            log.exception("jobs worker: %s %s failed", task, args)
+        finally:
+            if self.pool is not None:
+                self.pool.release(name)
+            self.done.put((name, message))
+
+    def stop(self, *_) -> None:
+        from runner.jobs.execute import SHUTDOWN
+
+        self.stopping.set()
+        SHUTDOWN.set()
+
+    def _shutdown(self) -> None:
+        deadline = time.time() + 30
+        for t in list(self.threads.values()):
+            t.join(max(0.0, deadline - time.time()))
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("MORTAR_JOBS_LOGLEVEL", "INFO"),
+                        format=f"[%(asctime)s: %(levelname)s/jobs-worker {socket.gethostname()}:%(process)d] %(message)s")  # fmt: skip
     hide_process()
+    worker = JobsWorker(int(sys.argv[1]) if len(sys.argv) > 1 else None)
+    signal.signal(signal.SIGTERM, worker.stop)
+    signal.signal(signal.SIGINT, worker.stop)
+    worker.run_forever()
+
+
+# --- started by the Celery worker ----------------------------------------------------------------------
+
+_jobs_worker: subprocess.Popen | None = None
+
+
+@signals.worker_init.connect
+def _start_jobs_worker(sender=None, **_) -> None:
+    """The Celery worker (main process) starts its jobs worker; it dies with it (PR_SET_PDEATHSIG)."""
+    global _jobs_worker
+    from runner.jobs.pool import ROOT, set_parent_death_signal
+
+    hide_process()
+    concurrency = getattr(sender, "concurrency", None) or ""
+    _jobs_worker = subprocess.Popen([sys.executable, "-m", "runner.jobs.worker", str(concurrency)][:4 if concurrency else 3],
+                                    cwd=ROOT, preexec_fn=set_parent_death_signal)  # fmt: skip
 
 
 @signals.worker_process_init.connect
-def _start_pool(**_) -> None:
-    """Warm the pool as the worker process starts when MORTAR_JOB_WARM_POOL is set, or when the catalog has
-    Spark jobs to run: a worker that only crawls starts no JVM (its first job run would start the pool)."""
-    import os
-
-    from runner.tasks import catalog
-
+def _hide_child(**_) -> None:
     hide_process()
-    try:
-        if os.environ.get("MORTAR_JOB_WARM_POOL") or any(
-            j.job_type == "spark" for j in catalog().jobs.list()
-        ):
-            pool()
-    except Exception:  # noqa: BLE001 - e.g. the catalog not reachable yet: the first run starts the pool
-        log.exception("the warm pool was not started")
 
 
-@signals.worker_process_shutdown.connect
-def _stop_pool(**_) -> None:
-    if _pool is not None:
-        _pool.shutdown()
+@signals.worker_shutdown.connect
+def _stop_jobs_worker(**_) -> None:
+    if _jobs_worker is not None and _jobs_worker.poll() is None:
+        _jobs_worker.terminate()
+        try:
+            _jobs_worker.wait(40)
+        except subprocess.TimeoutExpired:
+            from runner.jobs.pool import kill_tree
+
+            kill_tree(_jobs_worker.pid)
+
+
+if __name__ == "__main__":
+    main()
