@@ -101,7 +101,8 @@ def glue_api(config, data_dir, database_url, host: str, port: int | None, thread
     catalog = _catalog(settings)
     app = GlueApp(catalog, settings, {"send_task": celery_sender(settings)})
     server = create_server(app, host=host, port=port or settings.glue_port, threads=threads, ident="mortar-glue",
-                           max_request_body_size=int(settings.glue_max_request_mb) * 1024 * 1024 + 1)  # fmt: skip
+                           max_request_body_size=4 * int(settings.glue_max_request_mb) * 1024 * 1024 + 65536)  # fmt: skip
+    # (waitress spools bodies above 512 KB to disk; the application answers 413 above glue_max_request_mb)
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"Mortar Glue API ready on http://{shown}:{server.effective_port}/", err=True)

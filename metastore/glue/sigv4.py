@@ -99,6 +99,9 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
     cred, signed, sent = parse_authorization(headers.get("authorization", ""))
     if "host" not in signed:
         raise SigV4Error("InvalidSignatureException", "the signed headers must include host")
+    secret = secret_of(cred.access_key_id)
+    if secret is None:
+        raise SigV4Error("UnrecognizedClientException", "The security token included in the request is invalid.")
     amz_date = headers.get("x-amz-date", "")
     when = _parse_date(amz_date)
     if when is None:
@@ -112,9 +115,6 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
                          f"Signature expired: {amz_date} is now {edge} than {stamp} (15 min window)")  # fmt: skip
     if cred.date != amz_date[:8]:
         raise SigV4Error("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP")
-    secret = secret_of(cred.access_key_id)
-    if secret is None:
-        raise SigV4Error("UnrecognizedClientException", "The security token included in the request is invalid.")
     expected = signature(secret, cred, amz_date, method, path, query, headers, signed, body)
     if not hmac.compare_digest(expected, sent.lower()):
         raise SigV4Error("InvalidSignatureException",

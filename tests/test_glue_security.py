@@ -1,0 +1,172 @@
+"""The Glue API's doors: SigV4 is authentication (bad signatures, stale dates, unknown and deleted keys are
+refused and audited), the key's user's role and grants apply, unsigned callers get the anonymous policy, and
+bad requests get clear 4xx answers. Served by `mortar glue-api` (anonymous=read, 1 MB requests)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import urllib.error
+import urllib.request
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from click.testing import CliRunner
+
+from tests.conftest import unique
+from tests.glue_fixtures import REGION, start_glue, stop_glue
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("glue-sec")
+    s = start_glue(tmp, f"sqlite:///{tmp / 'catalog.db'}", standalone=True, anonymous="read", glue_max_request_mb="1")
+    yield s
+    stop_glue(s)
+
+
+@pytest.fixture(scope="module")
+def service(server):
+    svc = server.service()
+    yield svc
+    svc.ctx.engine.dispose()
+
+
+def _post(server, op: str, body: bytes | dict, key: tuple[str, str] | None = None, at=None, tamper: bytes | None = None,
+          headers: dict | None = None) -> tuple[int, dict]:  # fmt: skip
+    """A raw Glue request, signed by botocore's SigV4 with `key` at time `at` (then optionally tampered)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = AWSRequest(method="POST", url=server.url + "/", data=data, headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"AWSGlue.{op}", **(headers or {})})  # fmt: skip
+    if key is not None:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=at or datetime.datetime.now(datetime.UTC)):
+            SigV4Auth(Credentials(*key), "glue", REGION).add_auth(req)
+    prepared = req.prepare()
+    out = urllib.request.Request(server.url + "/", data=tamper or data, method="POST", headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(out, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def _denials(service, after: int) -> list:
+    return [r for r in service.audit.records(after_id=after) if r.action == "DENIED"]
+
+
+def test_signed_requests_act_as_the_keys_user(server, service):
+    glue = server.client("editor")
+    name = unique("sec")
+    glue.create_database(DatabaseInput={"Name": name})
+    made = [r for r in service.audit.records(db=name) if r.action == "CREATE_DATABASE"]
+    assert [r.user for r in made] == ["editor"]
+    assert _post(server, "GetDatabase", {"Name": name}, server.keys["viewer"])[0] == 200
+
+
+@pytest.mark.parametrize("attack", ["bad secret", "unknown key", "stale date", "future date", "tampered body"])
+def test_signature_attacks_are_refused_and_audited(server, service, attack):
+    before = service.audit.last_event_id()
+    key, secret = server.keys["admin"]
+    body = {"DatabaseInput": {"Name": unique("evil")}}
+    now = datetime.datetime.now(datetime.UTC)
+    cases = {
+        "bad secret": dict(key=(key, secret + "x")),
+        "unknown key": dict(key=("MKIAUNKNOWNKEY00000", secret)),
+        "stale date": dict(key=(key, secret), at=now - datetime.timedelta(minutes=20)),
+        "future date": dict(key=(key, secret), at=now + datetime.timedelta(minutes=20)),
+        "tampered body": dict(key=(key, secret), tamper=json.dumps({"DatabaseInput": {"Name": unique("evil")}}).encode()),
+    }
+    status, answer = _post(server, "CreateDatabase", body, **cases[attack])
+    expected = {"unknown key": "UnrecognizedClientException"}.get(attack, "InvalidSignatureException")
+    assert (status, answer["__type"]) == (400, expected), answer
+    if "date" in attack:
+        assert "Signature expired" in answer["Message"]
+    assert body["DatabaseInput"]["Name"] not in [d["Name"] for d in server.client("admin").get_databases()["DatabaseList"]]
+    denials = _denials(service, before)
+    assert len(denials) == 1 and denials[0].details["peer"] == "127.0.0.1" and "Glue API" in denials[0].details["reason"]
+    assert denials[0].user == ("unknown-access-key" if attack == "unknown key" else "admin")
+
+
+def test_a_reader_cannot_write(server, service):
+    before = service.audit.last_event_id()
+    glue = server.client("viewer")
+    with pytest.raises(glue.exceptions.AccessDeniedException) as e:
+        glue.create_database(DatabaseInput={"Name": unique("nope")})
+    assert "viewer" in str(e.value)
+    name = unique("ro")
+    server.client("admin").create_database(DatabaseInput={"Name": name})
+    with pytest.raises(glue.exceptions.AccessDeniedException):
+        glue.delete_database(Name=name)
+    assert server.client("admin").get_database(Name=name)["Database"]["Name"] == name
+    denials = _denials(service, before)
+    assert [(d.user, d.details["action"], d.details["peer"]) for d in denials] == [("viewer", "write", "127.0.0.1")] * 2
+
+
+def test_grants_limit_what_a_user_sees(server, service):
+    admin, limited = server.client("admin"), server.client("limited")
+    secret_db = unique("hidden")
+    admin.create_database(DatabaseInput={"Name": secret_db})
+    admin.create_database(DatabaseInput={"Name": "granted"})
+    for db in (secret_db, "granted"):
+        admin.create_table(DatabaseName=db, TableInput={"Name": "orders", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
+    assert [d["Name"] for d in limited.get_databases()["DatabaseList"]] == ["granted"]
+    assert {t["DatabaseName"] for t in limited.search_tables(SearchText="orders")["TableList"]} == {"granted"}
+    before = service.audit.last_event_id()
+    for call in (lambda: limited.get_database(Name=secret_db), lambda: limited.get_tables(DatabaseName=secret_db),
+                 lambda: limited.get_table(DatabaseName=secret_db, Name="orders"),
+                 lambda: limited.delete_table(DatabaseName=secret_db, Name="orders")):  # fmt: skip
+        with pytest.raises(limited.exceptions.AccessDeniedException):
+            call()
+    assert len(_denials(service, before)) == 4
+    limited.update_table(DatabaseName="granted", TableInput={"Name": "orders", "StorageDescriptor": {"Columns": [{"Name": "b", "Type": "int"}]}})
+
+
+def test_anonymous_callers_get_the_anonymous_policy(server):
+    anon = server.client(None)
+    assert "default" in [d["Name"] for d in anon.get_databases()["DatabaseList"]]
+    with pytest.raises(anon.exceptions.AccessDeniedException) as e:
+        anon.create_database(DatabaseInput={"Name": unique("anon")})
+    assert "anonymous" in str(e.value)
+
+
+def test_bad_requests_get_clear_client_errors(server):
+    key = server.keys["admin"]
+    assert _post(server, "NoSuchOperation", {}, key)[1]["__type"] == "UnknownOperationException"
+    status, answer = _post(server, "GetDatabases", b"{not json", key)
+    assert (status, answer["__type"]) == (400, "SerializationException")
+    status, answer = _post(server, "GetDatabases", b"[1, 2]", key)
+    assert (status, answer["__type"]) == (400, "SerializationException")
+    status, answer = _post(server, "BatchCreatePartition", b" " * (1024 * 1024 + 10), key)
+    assert status == 413 and "glue_max_request_mb" in answer["Message"]
+    status, answer = _post(server, "GetDatabases", {"MaxResults": -3}, key)
+    assert (status, answer["__type"]) == (400, "InvalidInputException")
+    status, answer = _post(server, "GetDatabases", {"NextToken": "garbage"}, key)
+    assert (status, answer["__type"]) == (400, "InvalidInputException")
+    status, answer = _post(server, "GetTable", {"DatabaseName": "default"}, key)
+    assert (status, answer["__type"]) == (400, "InvalidInputException") and "Name" in answer["Message"]
+    status, answer = _post(server, "CreateTable", {"DatabaseName": "default", "TableInput": {
+        "Name": "bad", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "not a type("}]}}}, key)  # fmt: skip
+    assert (status, answer["__type"]) == (400, "InvalidInputException")
+
+
+def test_access_keys_from_the_cli(server, service):
+    from mortar.cli import main
+
+    runner = CliRunner()
+    env = {k: server.env[k] for k in ("MORTAR_SECRET_KEY", "MORTAR_DATA_DIR", "MORTAR_DATABASE_URL", "MORTAR_WAREHOUSE")}
+    made = runner.invoke(main, ["user", "access-key", "create", "viewer", "--description", "ci"], env=env)
+    assert made.exit_code == 0, made.output
+    lines = dict(line.split(" = ") for line in made.output.strip().splitlines())
+    key, secret = lines["aws_access_key_id"], lines["aws_secret_access_key"]
+    assert _post(server, "GetDatabases", {}, (key, secret))[0] == 200
+    listed = runner.invoke(main, ["user", "access-key", "list", "viewer"], env=env)
+    assert key in listed.output and secret not in listed.output and "last used 20" in listed.output
+    assert runner.invoke(main, ["user", "access-key", "delete", "viewer", key], env=env).exit_code == 0
+    status, answer = _post(server, "GetDatabases", {}, (key, secret))
+    assert (status, answer["__type"]) == (400, "UnrecognizedClientException")
+    assert runner.invoke(main, ["user", "access-key", "delete", "viewer", key], env=env).exit_code != 0
+    stored = service.ctx.engine.connect().exec_driver_sql("SELECT secret FROM glue_access_keys").scalars().all()
+    assert stored and all(s.startswith("mortar-enc:") for s in stored)  # secrets at rest are encrypted
