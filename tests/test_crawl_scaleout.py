@@ -1,0 +1,236 @@
+"""Split crawls (issue 15): a crawl of many folders classified by several real workers on one broker (Redis
+and the embedded one), one of them killed while it holds a piece; the outcome is the single-worker crawl's.
+And, in this process, what the catalog guarantees: a piece's result is kept once, a lapsed piece is sent
+again, the merge is taken once, recrawls stay incremental."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from metastore.catalog import CatalogService
+from metastore.catalog.crawlers import Crawler, CrawlerTarget
+from metastore.storage.models import CrawlPieceRow
+from runner.crawler.crawl import UNREADABLE_PARAM, run_crawler
+from runner.crawler.split import run_piece, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDERS, FILES = 60, 200  # 12 pieces of 5 folders, 1,000 files each: long enough to kill a worker holding one
+SPLIT_ENV = {"MORTAR_CRAWLER_SPLIT_FOLDERS": "10", "MORTAR_CRAWLER_PIECE_FOLDERS": "5",
+             "MORTAR_CRAWLER_PIECE_LEASE_S": "3"}  # fmt: skip
+
+
+def make_tree(root: Path, folders: int = FOLDERS, files: int = FILES) -> Path:
+    """events/part=NNN/f-I.csv, with one file no classifier reads; returns events."""
+    events = root / "events"
+    for p in range(folders):
+        folder = events / f"part={p:03d}"
+        folder.mkdir(parents=True)
+        for i in range(files):
+            (folder / f"f-{i:04d}.csv").write_text(f"id,kind,amount\n{p * files + i},click,{i * 0.5}\n")
+    (events / "part=007" / "broken.csv").write_bytes(b"\x00\x01\x02\xff not a csv \x00")
+    return events
+
+
+def catalog_state(service: CatalogService, db: str) -> dict:
+    """What a crawl made: tables, their columns, partitions and unreadable marks."""
+    out = {}
+    for name in service.tables.list(db):
+        table = service.tables.get(db, name)
+        out[name] = ([(c.name, c.type) for c in table.sd.cols], [(k.name, k.type) for k in table.partition_keys],
+                     service.partitions.names(db, name), table.parameters.get(UNREADABLE_PARAM))  # fmt: skip
+    return out
+
+
+COUNTS = ("tables_created", "tables_updated", "partitions_added", "partitions_deleted", "files_scanned",
+          "files_unchanged", "files_skipped")  # fmt: skip
+
+
+def counts(metrics: dict) -> dict:
+    return {k: metrics.get(k) for k in COUNTS}
+
+
+def index_of(service: CatalogService, crawler: str) -> dict:
+    return {p: (e.size, e.version, e.table_name) for p, e in service.crawlers.file_index(crawler).items()}
+
+
+# --- in this process: the catalog's guarantees ---------------------------------------------------------
+
+
+@pytest.fixture
+def split_service(tmp_path, monkeypatch):
+    monkeypatch.setenv("MORTAR_ALLOWED_PATHS", str(tmp_path))
+    for k, v in SPLIT_ENV.items():
+        monkeypatch.setenv(k, v)
+    svc = CatalogService.open(f"sqlite:///{tmp_path / 'catalog.db'}", str(tmp_path / "wh"))
+    yield svc
+    svc.ctx.engine.dispose()
+
+
+def test_pieces_are_kept_once_redone_when_lapsed_and_merged_once(split_service, tmp_path, monkeypatch):
+    service = split_service
+    events = make_tree(tmp_path / "data", folders=12, files=3)
+    service.crawlers.create(Crawler(name="one", targets=[CrawlerTarget(str(events))], database="one"))
+    service.crawlers.create(Crawler(name="many", targets=[CrawlerTarget(str(events))], database="many"))
+    single = run_crawler(service, "one")
+    assert single.state == "SUCCEEDED"
+
+    sent: list[list] = []
+    outcome = run_crawler(service, "many", send=lambda name, args: sent.append(args))
+    assert outcome.state == "SPLIT" and len(sent) == 3  # 12 folders, 5 a piece
+    run_id = outcome.run_id
+    # a worker takes piece 1 and dies: its lease lapses, a sweeper sends it again, once
+    dead = service.crawlers.claim_piece(run_id, 1, "dead-worker", lease_s=0.05)
+    assert dead is not None and service.crawlers.claim_piece(run_id, 1, "other", lease_s=5) is None  # leased
+    time.sleep(0.1)
+    again: list[list] = []
+    monkeypatch.setenv("MORTAR_CRAWLER_PIECE_LEASE_S", "0.05")
+    assert sweep(service, lambda name, args: again.append(args)) == 1 and again == [[run_id, 1]]
+    assert sweep(service, lambda name, args: again.append(args)) == 0  # handed to one sweeper
+    monkeypatch.setenv("MORTAR_CRAWLER_PIECE_LEASE_S", "3")
+    assert run_piece(service, run_id, 1).state == "DONE"
+    assert run_piece(service, run_id, 1) is None  # done: a second delivery does nothing
+    assert not service.crawlers.renew_piece(run_id, 1, dead.attempt, 5)  # the dead claim lost the piece
+    assert service.crawlers.finish_piece(run_id, 1, {"bogus": True}) is False  # kept once
+    assert run_piece(service, run_id, 0) is None  # no merge while pieces are pending
+    assert run_piece(service, run_id, 2).state == "DONE"
+    last = run_piece(service, run_id, 3)  # the last piece's worker merges
+    assert last.state == "SUCCEEDED", last.error
+    assert run_piece(service, run_id, 0) is None
+    run = service.crawlers.get_run(run_id)
+    assert run.state == "SUCCEEDED" and counts(run.metrics) == counts(single.metrics.as_dict())
+    assert catalog_state(service, "many") == catalog_state(service, "one")
+    assert {r.user for r in service.audit.records("many", "events")} == {"crawler:many"}
+    with service.ctx.engine.connect() as conn:
+        assert conn.execute(select(CrawlPieceRow).where(CrawlPieceRow.run_id == run_id)).first() is None
+
+    # a recrawl reads only what changed, split as well; a folder gone is a partition gone
+    (events / "part=003" / "f-0001.csv").write_text("id,kind,amount,extra\n1,a,2.0,x\n")
+    for f in (events / "part=011").iterdir():
+        f.unlink()
+    (events / "part=011").rmdir()
+    for name in ("one", "many"):
+        service.crawlers.update(name, Crawler(name=name, targets=[CrawlerTarget(str(events))], database=name,
+                                              delete_behavior="DELETE_FROM_DATABASE"))  # fmt: skip
+    # the index was emptied by the change of definition? delete_behavior does not shape tables: it stays
+    assert len(service.crawlers.file_index("many")) == len(service.crawlers.file_index("one")) == 12 * 3
+    single = run_crawler(service, "one")
+    sent.clear()
+    outcome = run_crawler(service, "many", send=lambda name, args: sent.append(args))
+    assert outcome.state == "SPLIT" or len(sent) == 0
+    for args in sent:
+        run_piece(service, *args)
+    run = service.crawlers.runs("many")[0]
+    assert run.state == "SUCCEEDED", run.error
+    assert counts(run.metrics) == counts(single.metrics.as_dict())
+    # part=003 (a file changed) and part=007 (its broken file stays out of the index) are read again
+    assert run.metrics["files_scanned"] == 3 + 4 and run.metrics["partitions_deleted"] == 1
+    assert catalog_state(service, "many") == catalog_state(service, "one")
+    assert sorted(p.split("/events/")[1] for p in index_of(service, "many")) == sorted(
+        p.split("/events/")[1] for p in index_of(service, "one"))  # fmt: skip
+
+
+# --- real workers -----------------------------------------------------------------------------------------
+
+
+def _redis_url() -> str:
+    import redis
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url).ping()
+    except Exception as e:  # noqa: BLE001
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is not reachable: {e}")
+        pytest.skip(f"Redis is not reachable: {e}")
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+def test_three_workers_split_a_crawl_and_one_dies(broker, tmp_path):
+    from celery import Celery
+
+    from metastore.config import Settings
+
+    data_dir = tmp_path / "mortar"
+    broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    env = {**os.environ, "MORTAR_DATA_DIR": str(data_dir), "MORTAR_BROKER_URL": broker_url,
+           "MORTAR_ALLOWED_PATHS": str(tmp_path), "MORTAR_JOB_WARM_POOL": "0", **SPLIT_ENV}  # fmt: skip
+    settings = Settings.load(data_dir=str(data_dir), broker_url=broker_url)
+    service = CatalogService.open(settings.database_url, settings.warehouse)
+    events = make_tree(tmp_path / "data")
+    service.crawlers.create(Crawler(name="one", targets=[CrawlerTarget(str(events))], database="one"))
+    service.crawlers.create(Crawler(name="many", targets=[CrawlerTarget(str(events))], database="many"))
+    logs = [open(tmp_path / f"worker{i}.log", "wb") for i in range(3)]
+    workers = [subprocess.Popen([sys.executable, "-m", "mortar.cli", "worker", "--concurrency", "1"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+               for log in logs]  # fmt: skip
+    try:
+        Celery(broker=broker_url).send_task("runner.crawl", args=["many"])
+        # the moment a worker holds a piece, it dies with its process group (no goodbye, no ack)
+        victim, piece = None, None
+        deadline = time.time() + 120
+        while victim is None and time.time() < deadline:
+            with service.ctx.engine.connect() as conn:
+                rows = conn.execute(select(CrawlPieceRow.run_id, CrawlPieceRow.seq, CrawlPieceRow.worker)
+                                    .where(CrawlPieceRow.state == "RUNNING", CrawlPieceRow.seq > 0)).all()  # fmt: skip
+            for row in rows:
+                pid = int(row.worker.split(":")[1])
+                owner = next((w for w in workers if w.pid in (pid, _parent(pid))), None)
+                if owner is not None:
+                    os.killpg(owner.pid, signal.SIGKILL)
+                    victim, piece = owner, row
+                    break
+            time.sleep(0.05)
+        assert victim is not None, "no worker took a piece"
+        victim.wait(10)
+        with service.ctx.engine.connect() as conn:
+            state = conn.execute(select(CrawlPieceRow.state).where(CrawlPieceRow.run_id == piece.run_id,
+                                                                   CrawlPieceRow.seq == piece.seq)).scalar()  # fmt: skip
+        assert state == "RUNNING"  # killed while its piece was under way: the piece must be redone
+
+        single = run_crawler(service, "one")  # the reference, meanwhile, on one worker (this process)
+        assert single.state == "SUCCEEDED"
+        deadline = time.time() + 180
+        while service.crawlers.get_run(piece.run_id).state == "RUNNING" and time.time() < deadline:
+            time.sleep(0.5)
+        runs = service.crawlers.runs("many")
+        assert [r.state for r in runs] == ["SUCCEEDED"], runs  # ended once, and no second run
+        run = runs[0]
+        assert counts(run.metrics) == counts(single.metrics.as_dict())
+        assert run.metrics["files_scanned"] == FOLDERS * FILES + 1 and run.metrics["files_skipped"] == 1
+        state = catalog_state(service, "many")
+        assert state == catalog_state(service, "one")
+        assert list(state) == ["events"] and len(state["events"][2]) == FOLDERS and state["events"][3] == "1"
+        assert len(index_of(service, "many")) == len(index_of(service, "one")) == FOLDERS * FILES
+        logs_text = "".join((tmp_path / f"worker{i}.log").read_text(errors="replace") for i in range(3))
+        assert "lost its worker (or its message): sent again" in logs_text
+        finished = [a for a in service.audit.records(obj="many") if a.action == "FINISH_CRAWLER_RUN"]
+        assert [a.details["run_id"] for a in finished] == [run.id]
+        with service.ctx.engine.connect() as conn:
+            assert conn.execute(select(CrawlPieceRow).where(CrawlPieceRow.run_id == run.id)).first() is None
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, signal.SIGKILL)
+        for log in logs:
+            log.close()
+        service.ctx.engine.dispose()
