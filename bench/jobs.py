@@ -1,16 +1,21 @@
-"""Job start-up latency: from handing a run to the worker's executor to the first line of the user's
-script running with a SparkSession on the metastore — warm (a driver of the warm pool) against cold (a
-fresh Python process building its SparkSession, as a cold run does) and against `spark-submit`.
+"""Job start-up latency through real workers: from submitting a run (as the API does: the run recorded in
+the catalog, its task sent to the broker) to the first line of the job's script, over back-to-back runs
+(each submitted when the previous one ended), the first one sent right after the worker started — against
+a cold start (a run whose job needs its own SparkContext) measured in the same session.
 
-    python -m bench.jobs [--runs 3]
+    python -m bench.jobs [--runs 20] [--broker redis://127.0.0.1:6379/9]
 
-Starts its own `mortar metastore` on SQLite in a temporary folder. Prints the medians and the ratios.
+Starts its own `mortar metastore` and `mortar worker` (default settings: a warm pool of 2, local[*]) on
+SQLite in a temporary folder, with the embedded broker unless --broker is given. Prints the median and p99
+and the ratio of the cold start to the warm median.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -31,99 +36,105 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_metastore(tmp: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mortar.cli", "metastore", "--host", "127.0.0.1", "--port", str(port),
-                             "--data-dir", str(tmp)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.time() + 60
+def _start(tmp: Path, env: dict, name: str, *args: str) -> subprocess.Popen:
+    with open(tmp / f"{name}.log", "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "mortar.cli", *args], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+def _wait_port(port: int, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"thrift://127.0.0.1:{port}"
+                return
         except OSError:
             time.sleep(0.05)
-    proc.kill()
     raise SystemExit("the metastore did not start")
 
 
-def _marker_time(path: Path, timeout: float = 300) -> float:
+def _marker_time(path: Path, timeout: float = 900) -> float:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if path.exists() and path.read_text():
             return float(path.read_text())
         time.sleep(0.005)
-    raise SystemExit(f"{path} was not written")
+    raise SystemExit(f"{path} was not written in {timeout} s")
+
+
+def p99(values: list[float]) -> float:
+    """Nearest-rank 99th percentile (of 20 values: the largest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs of each kind (default 3)")
+    parser.add_argument("--runs", type=int, default=20, help="back-to-back warm runs (default 20)")
+    parser.add_argument("--broker", default="", help="broker URL (default: the embedded one)")
     opts = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-jobs-"))
-    metastore, uri = _start_metastore(tmp)
-    os.environ.update(MORTAR_METASTORE_URI=uri, MORTAR_JOB_MASTER="local[1]", MORTAR_DATA_DIR=str(tmp))
-
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MORTAR_")}
+    env.update(MORTAR_DATA_DIR=str(tmp), MORTAR_PORT=str(port), MORTAR_HOST="127.0.0.1")
+    if opts.broker:
+        env["MORTAR_BROKER_URL"] = opts.broker
+    os.environ.update(env)
     from metastore.catalog import CatalogService
-    from metastore.catalog.jobs import Job
+    from metastore.catalog.dispatch import start_job_run
+    from metastore.catalog.jobs import END_STATES, Job
     from metastore.config import Settings
-    from runner.jobs.execute import base_spark_conf, execute_run, make_pool
 
-    settings = Settings.load(data_dir=str(tmp))
-    service = CatalogService.open(settings.database_url, settings.warehouse)
-    pool = make_pool(settings, 1)
-    results: dict[str, list[float]] = {"warm": [], "cold": [], "spark-submit": []}
+    settings = Settings.load()
+    service = CatalogService.open(settings.database_url, settings.warehouse)  # the schema, before the servers
+    metastore = _start(tmp, env, "metastore", "metastore", "--host", "127.0.0.1", "--port", str(port))
+    procs = [metastore]
     try:
-        for i in range(opts.runs):
-            for kind in ("warm", "cold"):
-                marker = tmp / f"{kind}-{i}.t"
-                name = f"{kind}_{i}"
-                service.jobs.create(Job(name, FIRST_LINE.format(marker=str(marker)) + USER_CODE))
-                # the pool's replacement driver warms up between runs, not during any measured run
-                if not pool.wait_ready(300):
-                    raise SystemExit("no warm driver got ready")
-                run = service.jobs.start_run(name)
-                t0 = time.time()
-                outcome = execute_run(
-                    service, run.id, settings, lambda *_: None, pool if kind == "warm" else None
-                )
-                if outcome.state != "SUCCEEDED" or (kind == "warm") != outcome.warm:
-                    raise SystemExit(
-                        f"{kind} run {run.id}: {outcome}\n{(tmp / 'job-logs' / f'{run.id}.log').read_text()}"
-                    )
-                results[kind].append(_marker_time(marker) - t0)
-                print(f"{kind:>12} run {i + 1}: {results[kind][-1]:6.2f} s", file=sys.stderr)
-            pool.wait_ready(300)
-            # spark-submit: a script that builds its own session, timed at its first line after that
-            import pyspark
+        _wait_port(port)
+        from runner.celery_app import app
 
-            marker = tmp / f"submit-{i}.t"
-            script = tmp / f"submit-{i}.py"
-            script.write_text("from pyspark.sql import SparkSession\n"
-                              "spark = SparkSession.builder.enableHiveSupport().getOrCreate()\n"
-                              + FIRST_LINE.format(marker=str(marker)) + USER_CODE)  # fmt: skip
-            conf = [
-                a
-                for k, v in base_spark_conf(settings).items()
-                if k != "spark.master"
-                for a in ("--conf", f"{k}={v}")
-            ]
-            submit = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
+        def send(name: str, args: list) -> None:
+            app.send_task(name, args=args)
+
+        def one(job: str, i: int) -> tuple[float, object]:
+            marker = tmp / f"{job}-{i}.t"
+            service.jobs.update(job, Job(job, FIRST_LINE.format(marker=str(marker)) + USER_CODE,
+                                         spark_conf=service.jobs.get(job).spark_conf))  # fmt: skip
             t0 = time.time()
-            subprocess.run([submit, "--master", "local[1]", *conf, str(script)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            results["spark-submit"].append(_marker_time(marker) - t0)
-            print(f"{'spark-submit':>12} run {i + 1}: {results['spark-submit'][-1]:6.2f} s", file=sys.stderr)
+            run = start_job_run(service, job, send)
+            latency = _marker_time(marker) - t0
+            while (run := service.jobs.get_run(run.id)).state not in END_STATES:
+                time.sleep(0.05)
+            if run.state != "SUCCEEDED":
+                raise SystemExit(f"run {run.id}: {run.state} {run.error}\n{service.jobs.read_log(run.id)[0]}")
+            return latency, run
+
+        service.jobs.create(Job("warm", USER_CODE))
+        service.jobs.create(Job("cold", USER_CODE, spark_conf={"spark.executor.memory": "600m"}))
+        procs.append(_start(tmp, env, "worker", "worker"))  # its warm pool starts now
+        warm, cold_runs = [], 0
+        for i in range(opts.runs):
+            latency, run = one("warm", i)
+            warm.append(latency)
+            cold_runs += not run.warm
+            print(f"  warm run {i + 1:2}: {latency:6.2f} s  (queued {run.queued_ms / 1000:5.2f} s, start-up "
+                  f"{run.startup_ms / 1000:5.2f} s, {'warm' if run.warm else 'COLD'})", file=sys.stderr)  # fmt: skip
+        cold, run = one("cold", 0)
+        print(f"  cold run   : {cold:6.2f} s  (start-up {run.startup_ms / 1000:5.2f} s)", file=sys.stderr)
     finally:
-        if pool is not None:
-            pool.shutdown()
-        metastore.terminate()
-    warm = statistics.median(results["warm"])
-    print(f"submit to first line of user code (median of {opts.runs}, local[1], {os.cpu_count()} CPUs):")
-    for kind, values in results.items():
-        med = statistics.median(values)
-        print(
-            f"  {kind:<13} {med:7.3f} s" + ("" if kind == "warm" else f"   {med / warm:5.1f}x the warm pool")
-        )
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+    med = statistics.median(warm)
+    print(f"submit (API) to the script's first line, {opts.runs} back-to-back runs from the worker's start "
+          f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, broker {'embedded' if not opts.broker else opts.broker}):")  # fmt: skip
+    print(f"  warm pool  median {med:6.3f} s   p99 {p99(warm):6.3f} s   first run {warm[0]:6.3f} s"
+          f"   runs not warm: {cold_runs}")  # fmt: skip
+    print(f"  cold start        {cold:6.3f} s   {cold / med:5.1f}x the warm median")
 
 
 if __name__ == "__main__":

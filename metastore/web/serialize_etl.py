@@ -37,7 +37,10 @@ def job_run(r: JobRun) -> dict:
     return {"id": r.id, "job": r.job, "state": r.state, "attempt": r.attempt, "previous_run_id": r.previous_run_id,
             "script_version": r.script_version, "arguments": r.arguments, "trigger": r.trigger, "worker": r.worker,
             "error": r.error, "created_at": r.created_at, "started_at": r.started_at, "ended_at": r.ended_at,
-            "duration_ms": r.duration_ms, "workflow_run_id": r.workflow_run_id}  # fmt: skip
+            "duration_ms": r.duration_ms, "workflow_run_id": r.workflow_run_id,
+            # the timeline (issue 15): queued until a worker took it, starting until the script ran, running
+            "running_at": r.running_at, "warm": r.warm, "queued_ms": r.queued_ms, "startup_ms": r.startup_ms,
+            "execution_ms": r.execution_ms}  # fmt: skip
 
 
 def _target(x) -> dict:
