@@ -61,7 +61,7 @@ def crawler_out(req: GlueRequest, cr: Crawler) -> dict:
     return c.compact({
         "Name": cr.name,
         "Role": "mortar",
-        "Targets": {"S3Targets": [c.compact({"Path": t.path, "Exclusions": t.exclusions, "SampleSize": sample})
+        "Targets": {"S3Targets": [c.compact({"Path": t.path, "Exclusions": t.exclusions or None, "SampleSize": sample})
                                   for t in cr.targets]},
         "DatabaseName": cr.database,
         "Description": cr.description,
