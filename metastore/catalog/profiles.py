@@ -223,10 +223,19 @@ def store(service, db: str, table: str, profile: dict, partition: str | None = N
     return names
 
 
-def partitions_to_profile(service, db: str, table: str, everything: bool = False) -> list[str]:
-    """Names of the partitions never profiled (all of them if `everything`)."""
-    return [make_name(t_keys(service, db, table), p.values) for p in service.partitions.list(db, table)
-            if everything or PROFILE_PARAM not in p.parameters]  # fmt: skip
+def partitions_to_profile(service, db: str, table: str, everything: bool = False, mode: str = "full") -> list[str]:
+    """Names of the partitions to profile: never profiled (for a full profile, also those profiled from
+    file metadata alone), or all of them if `everything`."""
+    keys = t_keys(service, db, table)
+    return [make_name(keys, p.values) for p in service.partitions.list(db, table)
+            if everything or PROFILE_PARAM not in p.parameters
+            or (mode == "full" and json.loads(p.parameters[PROFILE_PARAM]).get("method") != "spark")]  # fmt: skip
+
+
+def unchanged(parameters: dict[str, str], profile: dict) -> bool:
+    """Whether the statistics in `parameters` are of the same data as `profile` (same rows and bytes)."""
+    return (parameters.get("numRows") == str(profile.get("rows"))
+            and parameters.get("totalSize") == str(profile.get("size")))  # fmt: skip
 
 
 def t_keys(service, db: str, table: str) -> list[str]:

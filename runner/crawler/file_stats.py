@@ -127,16 +127,17 @@ def store_crawled(service, db: str, walk, plan, table_name: str) -> None:
         if total == 0 or total > MAX_FILES:
             return
         done = {}
+        stored = {profiles.make_name(keys, p.values): p.parameters for p in service.partitions.list(db, table_name)
+                  } if keys else {}  # fmt: skip
         for values, files in groups.items():
             files = [f for f in files if f.size > 0]
             if not files:
                 continue
             profile = profile_files([f.path for f in files], fmt, walk.fs, [f.size for f in files])
-            if values is None:
-                profiles.store(service, db, table_name, profile)
-            else:
-                name = profiles.make_name(keys, list(values))
-                profiles.store(service, db, table_name, profile, name)
+            name = profiles.make_name(keys, list(values)) if values is not None else None
+            if profiles.unchanged(stored.get(name, {}) if name else table.parameters, profile):
+                continue  # the same data: its statistics (perhaps a full profile's) stay
+            profiles.store(service, db, table_name, profile, name)
             done[values] = profile
         if keys and done:
             profile = profiles.store_table_from_partitions(service, db, table_name)

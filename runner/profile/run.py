@@ -66,7 +66,7 @@ def plan(service, run: ProfileRun) -> dict:
     fmt, options = table_format(table)
     if table.partition_keys:
         names = run.partitions if run.partitions is not None else profiles.partitions_to_profile(
-            service, run.db_name, run.table_name)  # fmt: skip
+            service, run.db_name, run.table_name, mode=run.mode)  # fmt: skip
         parts = service.partitions.get_by_names(run.db_name, run.table_name, names) if names else []
         keys = [k.name for k in table.partition_keys]
         targets = [{"partition": profiles.make_name(keys, p.values), "location": p.sd.location} for p in parts]
