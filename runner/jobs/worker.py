@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 JOBS_QUEUE = "mortar.jobs"
 TASKS = ("runner.job_run", "runner.job_start")
 POLL_S = 0.1  # how often the broker is asked for a run while this worker could serve one
+IDLE_POLL_S = 0.25  # after IDLE_AFTER empty asks in a row (the embedded broker is a SQLite file)
+IDLE_AFTER = 100
 
 
 def hide_process() -> None:
@@ -101,12 +103,15 @@ class JobsWorker:
         self._shutdown()
 
     def _loop(self, q) -> None:
+        empty = 0
         while not self.stopping.is_set():
             self._tick()
             message = q.get(no_ack=False, accept=["json"]) if self.can_fetch() else None
             if message is None:
-                time.sleep(POLL_S)
+                empty += 1
+                time.sleep(POLL_S if empty < IDLE_AFTER else IDLE_POLL_S)
                 continue
+            empty = 0
             self._dispatch(message)
 
     def _tick(self) -> None:
