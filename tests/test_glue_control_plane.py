@@ -157,9 +157,20 @@ def test_crawlers_and_jobs(glue):
     assert (
         admin.get_crawler(Name="sales")["Crawler"]["Schedule"]["ScheduleExpression"] == "cron(30 1 ? * 2 *)"
     )
-    admin.stop_crawler_schedule(CrawlerName="sales")
-    assert "Schedule" not in admin.get_crawler(Name="sales")["Crawler"]
+    admin.stop_crawler_schedule(CrawlerName="sales")  # off the scheduler, the expression kept
+    assert glue.service.crawlers.get("sales").schedule is None
+    assert admin.get_crawler(Name="sales")["Crawler"]["Schedule"] == {
+        "ScheduleExpression": "cron(30 1 ? * 2 *)", "State": "NOT_SCHEDULED"}  # fmt: skip
     _error(lambda: admin.stop_crawler_schedule(CrawlerName="sales"), "SchedulerNotRunningException")
+    admin.start_crawler_schedule(CrawlerName="sales")
+    assert glue.service.crawlers.get("sales").schedule == "30 1 * * 1"
+    _error(lambda: admin.start_crawler_schedule(CrawlerName="sales"), "SchedulerRunningException")
+    [listed] = admin.get_paginator("get_crawlers").paginate().build_full_result()["Crawlers"]
+    assert (listed["Name"], listed["LastCrawl"]["Status"], listed["Schedule"]["State"]) == (
+        "sales",
+        "SUCCEEDED",
+        "SCHEDULED",
+    )
     _error(lambda: admin.stop_crawler(Name="sales"), "CrawlerNotRunningException")
     assert admin.list_crawlers(Tags={"team": "data"})["CrawlerNames"] == ["sales"]
     assert admin.list_crawlers(Tags={"team": "other"})["CrawlerNames"] == []

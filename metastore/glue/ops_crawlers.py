@@ -25,10 +25,12 @@ from metastore.catalog.crawlers import (
     Crawler,
     CrawlerRun,
     CrawlerTarget,
+    check_schedule,
 )
 from metastore.catalog.errors import NotFound
 from metastore.glue import control as c
 from metastore.glue.errors import GlueError, invalid_input
+from metastore.glue.paused import PausedSchedules
 from metastore.glue.registry import GlueRequest, operation
 
 UNSUPPORTED_TARGETS = ("JdbcTargets", "MongoDBTargets", "DynamoDBTargets", "CatalogTargets", "DeltaTargets",
@@ -48,15 +50,26 @@ def _configuration(cr: Crawler) -> str | None:
     return json.dumps({"Version": 1.0, "Grouping": grouping}) if grouping else None
 
 
-def crawler_out(req: GlueRequest, cr: Crawler) -> dict:
-    runs = req.service.crawlers.runs(cr.name, 20)
+def crawler_out(req: GlueRequest, cr: Crawler, newest: CrawlerRun | None | bool = False,
+                paused: dict[str, str] | None = None) -> dict:  # fmt: skip
+    """Glue's Crawler; `newest`: its newest run when the caller has it (None: it never ran), which saves the
+    look-up of its runs unless that one is under way or a dry run."""
+    if newest is None or (newest is not False and newest.state in END_STATES):
+        runs = [] if newest is None else [newest]
+    else:
+        runs = req.service.crawlers.runs(cr.name, 20)
     running = next((r for r in runs if r.state == "RUNNING"), None)
     last = next((r for r in runs if r.state in END_STATES), None)
     last_crawl = None if last is None else c.compact({
         "Status": last.state, "ErrorMessage": last.error, "StartTime": c.seconds(last.started_at),
         "LogGroup": "/aws-glue/crawlers", "LogStream": cr.name, "MessagePrefix": str(last.id),
     })  # fmt: skip
-    schedule = c.to_aws_cron(cr.schedule)
+    state = "SCHEDULED"
+    if not cr.schedule:
+        off = (_paused(req).get([cr.name]) if paused is None else paused).get(cr.name)
+        schedule, state = c.to_aws_cron(off), "NOT_SCHEDULED"
+    else:
+        schedule = c.to_aws_cron(cr.schedule)
     sample = cr.sample_size
     return c.compact({
         "Name": cr.name,
@@ -70,7 +83,7 @@ def crawler_out(req: GlueRequest, cr: Crawler) -> dict:
         "SchemaChangePolicy": {"UpdateBehavior": cr.update_behavior, "DeleteBehavior": cr.delete_behavior},
         "State": "RUNNING" if running else "READY",
         "TablePrefix": cr.table_prefix or None,
-        "Schedule": {"ScheduleExpression": schedule, "State": "SCHEDULED"} if schedule else None,
+        "Schedule": {"ScheduleExpression": schedule, "State": state} if schedule else None,
         "CrawlElapsedTime": int(time.time() * 1000) - running.started_at if running else 0,
         "CreationTime": c.seconds(cr.created_at),
         "LastUpdated": c.seconds(cr.updated_at),
@@ -172,8 +185,14 @@ def get_crawler(req: GlueRequest, body: dict) -> dict:
 @operation("GetCrawlers")
 def get_crawlers(req: GlueRequest, body: dict) -> dict:
     req.check("read")
-    crawlers, more = c.page_by_key(body, _visible(req), lambda cr: cr.name)
-    return {"Crawlers": [crawler_out(req, cr) for cr in crawlers], **more}
+    limit, offset = c.page_by_offset(body)
+    only = None if req.identity.databases is None else sorted(req.identity.databases)
+    pairs, total = req.service.browse.crawlers(None, limit, offset, only)
+    paused = _paused(req).get([cr.name for cr, _ in pairs if not cr.schedule])
+    return {
+        "Crawlers": [crawler_out(req, cr, run, paused) for cr, run in pairs],
+        **c.next_offset(offset, len(pairs), total),
+    }
 
 
 @operation("ListCrawlers")
@@ -285,6 +304,10 @@ def get_crawler_metrics(req: GlueRequest, body: dict) -> dict:
 # --- schedules ---------------------------------------------------------------------------------------------
 
 
+def _paused(req: GlueRequest) -> PausedSchedules:
+    return PausedSchedules(req.service.ctx)
+
+
 def _set_schedule(req: GlueRequest, cr: Crawler, schedule: str | None) -> None:
     cr.schedule = schedule
     req.service.crawlers.update(cr.name, cr)
@@ -292,29 +315,39 @@ def _set_schedule(req: GlueRequest, cr: Crawler, schedule: str | None) -> None:
 
 @operation("UpdateCrawlerSchedule")
 def update_crawler_schedule(req: GlueRequest, body: dict) -> dict:
+    """A new expression; a paused schedule stays paused (NOT_SCHEDULED) with it."""
     cr = _crawler(req, c.text(body, "CrawlerName", required=True), "write")
-    _set_schedule(req, cr, c.from_aws_cron(c.text(body, "Schedule")))
+    schedule = c.from_aws_cron(c.text(body, "Schedule"))
+    if not cr.schedule and _paused(req).get([cr.name]):
+        _paused(req).set(cr.name, None if schedule is None else check_schedule(schedule))
+        return {}
+    _set_schedule(req, cr, schedule)
     return {}
 
 
 @operation("StartCrawlerSchedule")
 def start_crawler_schedule(req: GlueRequest, body: dict) -> dict:
-    """Mortar's scheduler runs every crawler with a schedule: one without is NoScheduleException, one with
-    SchedulerRunningException (as Glue, for a schedule already on)."""
+    """Put a schedule paused by StopCrawlerSchedule back on the scheduler."""
     cr = _crawler(req, c.text(body, "CrawlerName", required=True), "write")
-    if not cr.schedule:
+    if cr.schedule:
+        raise GlueError("SchedulerRunningException", f"the schedule of crawler {cr.name} is already on")
+    paused = _paused(req).get([cr.name]).get(cr.name)
+    if paused is None:
         raise GlueError(
             "NoScheduleException", f"crawler {cr.name} has no schedule: set one with UpdateCrawlerSchedule"
         )
-    raise GlueError("SchedulerRunningException", f"the schedule of crawler {cr.name} is already on")
+    _set_schedule(req, cr, paused)
+    _paused(req).set(cr.name, None)
+    return {}
 
 
 @operation("StopCrawlerSchedule")
 def stop_crawler_schedule(req: GlueRequest, body: dict) -> dict:
-    """Take the crawler off the scheduler: its schedule is removed (set it again with UpdateCrawlerSchedule)."""
+    """Take the crawler off the scheduler (NOT_SCHEDULED); StartCrawlerSchedule puts its schedule back."""
     cr = _crawler(req, c.text(body, "CrawlerName", required=True), "write")
     if not cr.schedule:
-        raise GlueError("SchedulerNotRunningException", f"crawler {cr.name} has no schedule")
+        raise GlueError("SchedulerNotRunningException", f"the schedule of crawler {cr.name} is not on")
+    _paused(req).set(cr.name, cr.schedule)
     _set_schedule(req, cr, None)
     return {}
 

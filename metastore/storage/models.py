@@ -626,6 +626,15 @@ class GlueTagRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class GluePausedScheduleRow(Base):
+    """The schedule of a crawler taken off the scheduler by Glue's StopCrawlerSchedule (NOT_SCHEDULED), kept
+    for StartCrawlerSchedule to put back; the crawler's own schedule is empty meanwhile."""
+
+    __tablename__ = "glue_paused_schedules"
+    crawler_id: Mapped[int] = mapped_column(ForeignKey("crawlers.id", ondelete="CASCADE"), primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(NAME))  # cron, 5 fields
+
+
 # --- governance: lineage, annotations, notifications ---------------------------------------------------
 
 

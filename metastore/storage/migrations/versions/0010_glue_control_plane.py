@@ -1,12 +1,12 @@
-"""the Glue control plane (issue 12)
+"""the Glue control plane (issue 12): schedules of crawlers stopped by StopCrawlerSchedule
 
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 13:10:00
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0010'
 down_revision = '0009'
@@ -15,8 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        'glue_paused_schedules',
+        sa.Column('crawler_id', sa.Integer(), sa.ForeignKey('crawlers.id', ondelete='CASCADE'), primary_key=True),
+        sa.Column('schedule', sa.String(length=256), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('glue_paused_schedules')
