@@ -7,7 +7,9 @@ and runner.job_start, routed to the queue JOBS_QUEUE; one sent to the default qu
 the Celery worker), but this worker fetches one (basic_get) only when it can serve it at once: a thread is
 free and a READY driver is not kept for another run — or it has no usable pool, and runs cold. So a run
 waits in the broker rather than on a worker whose driver is still warming, and goes to whichever worker has
-one idle. A message is acknowledged when its run has ended (acks late); the run's state in the catalog
+one idle. While its drivers warm, it looks at the next run once a second: one that runs cold anyway
+(pythonshell, its own master or SparkContext settings) it executes at once, one that wants a warm driver
+goes back to the queue. A message is acknowledged when its run has ended (acks late); the run's state in the catalog
 says what happened, so a message delivered again is left alone (claim_run).
 
 Told to stop (SIGTERM/SIGINT), it fetches nothing more, ends its runs under way FAILED ("the worker was
@@ -82,6 +84,23 @@ class JobsWorker:
             return True
         return self.pool.ready_count() > 0
 
+    def needs_warm(self, task: str, args: list) -> bool:
+        """Whether the run of this message would take a warm driver (a run that ends up cold anyway, or is
+        not to be executed any more, needs none)."""
+        from runner.jobs.execute import cold_reason
+
+        try:
+            if task == "runner.job_start":
+                job = self.service.jobs.get(args[0])
+            else:
+                run = self.service.jobs.get_run(int(args[0]))
+                if run.state != "STARTING":
+                    return False
+                job = self.service.jobs.get(run.job)
+        except Exception:  # noqa: BLE001 - not found, or unreadable: the run's thread says what happened
+            return False
+        return cold_reason(job, self.pool) is None
+
     def run_forever(self) -> None:
         from kombu import Connection, Exchange, Queue
 
@@ -103,16 +122,30 @@ class JobsWorker:
         self._shutdown()
 
     def _loop(self, q) -> None:
-        empty = 0
+        """Fetch a run when a driver is READY for it. Meanwhile (a slot free, drivers warming) look at the
+        next run once a second: one that runs cold anyway (pythonshell, its own master or SparkContext
+        settings) is executed at once; one that wants a warm driver goes back to the head of the queue, for
+        a worker that has one READY (or for this one when its driver is)."""
+        empty, peek_at = 0, 0.0
         while not self.stopping.is_set():
             self._tick()
-            message = q.get(no_ack=False, accept=["json"]) if self.can_fetch() else None
+            ready = self.can_fetch()
+            peek = not ready and len(self.threads) < self.slots and time.time() >= peek_at
+            message = q.get(no_ack=False, accept=["json"]) if ready or peek else None
             if message is None:
                 empty += 1
                 time.sleep(POLL_S if empty < IDLE_AFTER else IDLE_POLL_S)
                 continue
             empty = 0
-            self._dispatch(message)
+            task, args = self._decode(message)
+            if task is None:
+                continue
+            warm = self.pool is not None and self.needs_warm(task, args)
+            if warm and not ready:
+                message.requeue()
+                peek_at = time.time() + 1.0
+                continue
+            self._dispatch(task, args, message, warm)
 
     def _tick(self) -> None:
         """Ack the messages of ended runs; keep the pool full (drivers are started from this thread only)."""
@@ -129,18 +162,22 @@ class JobsWorker:
         if self.pool is not None:
             self.pool.fill()
 
-    def _dispatch(self, message) -> None:
+    @staticmethod
+    def _decode(message) -> tuple[str | None, list]:
         task = message.headers.get("task")
         try:
             args = message.decode()[0]
         except Exception:  # noqa: BLE001
             args = None
-        if task not in TASKS or not isinstance(args, list):
+        if task not in TASKS or not isinstance(args, list) or not args:
             log.error("jobs worker: message %r with arguments %r rejected", task, args)
             message.reject()
-            return
+            return None, []
+        return task, args
+
+    def _dispatch(self, task: str, args: list, message, warm: bool) -> None:
         thread = threading.Thread(target=self._execute, args=(task, args, message), daemon=True)
-        if self.pool is not None:
+        if warm:  # its READY driver is kept for it
             self.pool.reserve(thread.name)
         self.threads[thread.name] = thread
         thread.start()
