@@ -209,6 +209,8 @@ def test_crawlers_and_jobs(glue):
     assert (job["Command"]["Name"], job["ExecutionProperty"], job["MaxRetries"]) == (
         "pythonshell", {"MaxConcurrentRuns": 1}, 0)  # fmt: skip
     _error(lambda: viewer.start_job_run(JobName="greet"), "AccessDeniedException")
+    bad_option = {"--job-bookmark-option": "job-bookmark-disable"}  # runs have their job's option
+    _error(lambda: admin.start_job_run(JobName="greet", Arguments=bad_option), "InvalidInputException")
     run_id = admin.start_job_run(JobName="greet", Arguments={"--greeting": "bonjour"})["JobRunId"]
     assert run_id.startswith("jr_")
     run = glue.wait(lambda: admin.get_job_run(JobName="greet", RunId=run_id)["JobRun"],

@@ -208,11 +208,21 @@ def _run_of(req: GlueRequest, job: str, run_id) -> JobRun:
 @operation("StartJobRun")
 def start_job_run(req: GlueRequest, body: dict) -> dict:
     """A new run with Arguments over the job's defaults: STARTING (queued for a worker), or WAITING when
-    the job (or this request) queues runs beyond its limit of concurrent runs."""
+    the job (or this request) queues runs beyond its limit of concurrent runs. A run has its job's timeout
+    and bookmark option: a different Timeout or --job-bookmark-option is refused, not ignored."""
     req.check("write")
     name = _job_name(body)
-    args = c.string_map(body, "Arguments") or {}
-    args = {k: v for k, v in args.items() if k != BOOKMARK_ARG}  # the job's setting rules (see README)
+    args = dict(c.string_map(body, "Arguments") or {})
+    option = args.pop(BOOKMARK_ARG, None)
+    if option is not None or "Timeout" in body:
+        job = req.service.jobs.get(name)
+        if option is not None and BOOKMARKS.get(option) != job.bookmark:
+            raise invalid_input(
+                f"{BOOKMARK_ARG} is the job's setting ({job.bookmark}) for every run: change it with UpdateJob"
+            )
+        timeout = c.integer(body, "Timeout", 1)
+        if timeout is not None and timeout * 60 != job.timeout_s:
+            raise invalid_input("Timeout is the job's for every run: change it with UpdateJob")
     try:
         run = dispatch.start_job_run(req.service, name, c.sender(req), args,
                                      queue=c.flag(body, "JobRunQueuingEnabled"))  # fmt: skip
