@@ -97,9 +97,22 @@ def _rule(method: str):
     return direction, target
 
 
+_SEEN: set = set()  # (run, method, args) of calls with plain arguments seen already: nothing to extract again
+_SEEN_MAX = 100_000
+
+
 def observe(service, run_id: int, method: str, args: tuple) -> None:
     """Record (buffered) that job run `run_id` read or wrote the table `method` names; never raises."""
     try:
+        key = (run_id, method, args)
+        try:
+            if key in _SEEN:
+                return
+            if len(_SEEN) >= _SEEN_MAX:
+                _SEEN.clear()
+            _SEEN.add(key)
+        except TypeError:  # a struct among the arguments (not hashable): extracted every time
+            pass
         _observe(service, run_id, method, args)
     except Exception:  # noqa: BLE001 - lineage must never fail a call
         log.warning("lineage: %s of run %s not recorded", method, run_id, exc_info=True)
