@@ -173,3 +173,36 @@ def test_generated_scripts_give_column_lineage_and_names_follow_the_spec():
     assert path_dataset("file:///data/x") == ("file", "/data/x")
     assert path_dataset("s3a://bucket/key/part") == ("s3://bucket", "key/part")
     assert path_dataset("hdfs://nn:8020/warehouse/t") == ("hdfs://nn:8020", "/warehouse/t")
+
+
+def test_run_events_go_to_a_file_consumer_with_their_parent_workflow_run(tmp_path):
+    """The emitter of `mortar scheduler` through openlineage-python's file transport: a workflow's job run
+    that fails gives START then FAIL with the error, the source code and the workflow run as parent."""
+    import json
+
+    from metastore.catalog.workflows import Workflow
+    from metastore.config import Settings
+    from runner.notify import LineageEmitter, run_uuid
+
+    svc = CatalogService.open(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "wh"))
+    svc.jobs.create(Job("load", "print('load')", job_type="pythonshell"))
+    svc.workflows.create(Workflow("nightly"))
+    wf = svc.workflows.start_run("nightly")
+    out = tmp_path / "events.jsonl"
+    emitter = LineageEmitter(svc, Settings(data_dir=str(tmp_path), openlineage_url=f"file://{out}"))
+    emitter.emit_once()  # the cursor starts here
+    run = svc.jobs.start_run("load", workflow_run_id=wf.id)
+    svc.jobs.claim_run(run.id, "w")
+    svc.jobs.finish_run(run.id, "FAILED", error="division by zero")
+    time.sleep(2.6)  # the emitter waits for the run's last observed tables
+    emitter.emit_once()
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    fail = events[1]
+    assert fail["run"]["runId"] == events[0]["run"]["runId"] == run_uuid("job", run.id)
+    assert fail["job"] == {**fail["job"], "namespace": "mortar", "name": "job.load"}
+    assert fail["run"]["facets"]["parent"]["run"]["runId"] == run_uuid("workflow", wf.id)
+    assert fail["run"]["facets"]["parent"]["job"]["name"] == "workflow.nightly"
+    assert fail["run"]["facets"]["errorMessage"]["message"] == "division by zero"
+    assert fail["job"]["facets"]["sourceCode"]["sourceCode"] == "print('load')"
+    svc.ctx.engine.dispose()
