@@ -72,7 +72,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="back-to-back warm runs (default 20)")
     parser.add_argument("--broker", default="", help="broker URL (default: the embedded one)")
-    parser.add_argument("--pool", type=int, default=0, help="job_warm_pool (default: the setting's default, 2)")
+    parser.add_argument(
+        "--pool", type=int, default=0, help="job_warm_pool (default: the setting's default, 2)"
+    )
     opts = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-jobs-"))
     port = _free_port()
@@ -135,8 +137,10 @@ def main() -> None:
     med = statistics.median(warm)
     print(f"submit (API) to the script's first line, {opts.runs} back-to-back runs from the worker's start "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, broker {'embedded' if not opts.broker else opts.broker}):")  # fmt: skip
-    print(f"  (warm pool of {os.environ.get('MORTAR_JOB_WARM_POOL', 'default')} drivers; a run that finds none "
-          "READY waits, queued, for a replacement: drivers are never reused)")
+    print(
+        f"  (warm pool of {os.environ.get('MORTAR_JOB_WARM_POOL', 'default')} drivers; a run that finds none "
+        "READY waits, queued, for a replacement: drivers are never reused)"
+    )
     print(f"  warm pool  median {med:6.3f} s   p99 {p99(warm):6.3f} s   first run {warm[0]:6.3f} s"
           f"   runs not warm: {cold_runs}")  # fmt: skip
     print(f"  cold start        {cold:6.3f} s   {cold / med:5.1f}x the warm median")

@@ -81,7 +81,10 @@ def test_the_timeout_counts_the_scripts_own_time(warm, tmp_path):
     done = warm.wait_run(run.id, timeout=400)
     log = warm.log(run.id)
     assert done.state == "SUCCEEDED", (done.error, log)
-    assert done.warm is False and "cold start: the job sets SparkContext-level settings (spark.executor.memory)" in log
+    assert (
+        done.warm is False
+        and "cold start: the job sets SparkContext-level settings (spark.executor.memory)" in log
+    )
     assert "script done" in log and done.started_at <= done.running_at <= done.ended_at
     svc.jobs.create(Job("overlong", "import time\nprint('going', flush=True)\ntime.sleep(600)\n",
                         job_type="pythonshell", timeout_s=2))  # fmt: skip

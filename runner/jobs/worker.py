@@ -107,7 +107,9 @@ class JobsWorker:
         jobs = Queue(JOBS_QUEUE, Exchange(JOBS_QUEUE, "direct"), routing_key=JOBS_QUEUE)
         while not self.stopping.is_set():
             try:
-                with Connection(self.settings.broker_url, transport_options=self.app.conf.broker_transport_options) as conn:
+                with Connection(
+                    self.settings.broker_url, transport_options=self.app.conf.broker_transport_options
+                ) as conn:
                     channel = conn.channel()
                     q = jobs(channel)
                     q.declare()
