@@ -130,7 +130,7 @@ def test_crawlers_and_jobs(glue):
     crawler = admin.get_crawler(Name="sales")["Crawler"]
     assert (crawler["State"], crawler["DatabaseName"], crawler["Schedule"]) == (
         "READY", "lake", {"ScheduleExpression": "cron(0 3 * * ? *)", "State": "SCHEDULED"})  # fmt: skip
-    assert "LastCrawl" not in crawler
+    assert "LastCrawl" not in crawler and crawler["Role"] == ROLE  # kept as given
     assert "has the viewer role" in _error(
         lambda: viewer.start_crawler(Name="sales"), "AccessDeniedException"
     )
@@ -206,6 +206,7 @@ def test_crawlers_and_jobs(glue):
                      DefaultArguments={"--greeting": "hello", "--table": "lake.sales",
                                        "--job-bookmark-option": "job-bookmark-enable"}, Tags={"team": "data"})  # fmt: skip
     job = admin.get_job(JobName="greet")["Job"]
+    assert job["Role"] == ROLE
     assert (job["Command"]["Name"], job["ExecutionProperty"], job["MaxRetries"]) == (
         "pythonshell", {"MaxConcurrentRuns": 1}, 0)  # fmt: skip
     _error(lambda: viewer.start_job_run(JobName="greet"), "AccessDeniedException")

@@ -235,3 +235,17 @@ def to_aws_cron(cron: str | None) -> str | None:
         if dom == "*":
             dom = "?"
     return f"cron({minute} {hour} {dom} {month} {dow} *)"
+
+
+# --- Glue-only fields ----------------------------------------------------------------------------------------
+
+
+def attributes(req: GlueRequest):
+    from metastore.glue.paused import Attributes
+
+    return Attributes(req.service.ctx)
+
+
+def kept(body: dict, keys: tuple[str, ...], replace: bool = False) -> dict:
+    """The fields of `keys` in `body` (kept, answered as given); with `replace`, absent ones as None (removed)."""
+    return {k: body.get(k) for k in keys if replace or k in body}

@@ -33,9 +33,19 @@ def _show_secrets(req: GlueRequest, body: dict, name: str | None = None) -> bool
     return False
 
 
-def connection_out(conn: Connection, secrets: bool) -> dict:
+KEPT = (
+    "MatchCriteria",
+    "PhysicalConnectionRequirements",
+    "SparkProperties",
+    "AthenaProperties",
+    "PythonProperties",
+)
+
+
+def connection_out(conn: Connection, secrets: bool, kept: dict) -> dict:
     props = {k: v for k, v in conn.properties.items() if secrets or not is_secret(k)}
     return c.compact({
+        **kept,
         "Name": conn.name, "Description": conn.description, "ConnectionType": conn.connection_type,
         "ConnectionProperties": props, "CreationTime": c.seconds(conn.created_at),
         "LastUpdatedTime": c.seconds(conn.updated_at), "Status": "READY",
@@ -63,6 +73,7 @@ def _connection_in(body: dict) -> Connection:
 def create_connection(req: GlueRequest, body: dict) -> dict:
     req.check("write")
     created = req.service.connections.create(_connection_in(body))
+    c.attributes(req).update("connection", created.name, c.kept(c.struct(body, "ConnectionInput"), KEPT))
     c.set_tags(req, req.arn("connection", created.name), body.get("Tags"))
     return {"CreateConnectionStatus": "READY"}
 
@@ -73,7 +84,12 @@ def get_connection(req: GlueRequest, body: dict) -> dict:
     name = c.text(body, "Name", required=True)
     req.service.connections.get(name)  # NotFound before any audit of secrets
     secrets = _show_secrets(req, body, name)
-    return {"Connection": connection_out(_get(req, name, secrets), secrets)}
+    conn = _get(req, name, secrets)
+    return {
+        "Connection": connection_out(
+            conn, secrets, c.attributes(req).get("connection", [conn.name]).get(conn.name, {})
+        )
+    }
 
 
 @operation("GetConnections")
@@ -83,7 +99,8 @@ def get_connections(req: GlueRequest, body: dict) -> dict:
     chosen, more = c.page_by_key(body, req.service.connections.list(kind), lambda x: x.name)
     secrets = _show_secrets(req, body)
     items = [_get(req, x.name, True) if secrets else x for x in chosen]
-    return {"ConnectionList": [connection_out(x, secrets) for x in items], **more}
+    kept = c.attributes(req).get("connection", [x.name for x in items])
+    return {"ConnectionList": [connection_out(x, secrets, kept.get(x.name, {})) for x in items], **more}
 
 
 @operation("UpdateConnection")
@@ -95,6 +112,9 @@ def update_connection(req: GlueRequest, body: dict) -> dict:
     if new.name.lower() != name.lower():
         raise invalid_input(f"connection {name} cannot be renamed to {new.name}")
     req.service.connections.update(name, new)
+    c.attributes(req).update(
+        "connection", new.name, c.kept(c.struct(body, "ConnectionInput"), KEPT, replace=True)
+    )
     return {}
 
 
@@ -104,6 +124,7 @@ def delete_connection(req: GlueRequest, body: dict) -> dict:
     name = c.text(body, "ConnectionName", required=True)
     req.service.connections.delete(name)
     c.drop_tags(req, req.arn("connection", name.lower()))
+    c.attributes(req).drop("connection", name)
     return {}
 
 
@@ -115,6 +136,7 @@ def batch_delete_connection(req: GlueRequest, body: dict) -> dict:
         try:
             req.service.connections.delete(name)
             c.drop_tags(req, req.arn("connection", name.lower()))
+            c.attributes(req).drop("connection", name)
             done.append(name)
         except CatalogError as e:
             err = from_catalog(e)

@@ -33,6 +33,7 @@ from metastore.glue.errors import GlueError, invalid_input
 from metastore.glue.paused import PausedSchedules
 from metastore.glue.registry import GlueRequest, operation
 
+KEPT = ("Role", "LineageConfiguration", "LakeFormationConfiguration", "CrawlerSecurityConfiguration")
 UNSUPPORTED_TARGETS = ("JdbcTargets", "MongoDBTargets", "DynamoDBTargets", "CatalogTargets", "DeltaTargets",
                        "IcebergTargets", "HudiTargets")  # fmt: skip
 
@@ -51,7 +52,7 @@ def _configuration(cr: Crawler) -> str | None:
 
 
 def crawler_out(req: GlueRequest, cr: Crawler, newest: CrawlerRun | None | bool = False,
-                paused: dict[str, str] | None = None) -> dict:  # fmt: skip
+                paused: dict[str, str] | None = None, kept: dict | None = None) -> dict:  # fmt: skip
     """Glue's Crawler; `newest`: its newest run when the caller has it (None: it never ran), which saves the
     look-up of its runs unless that one is under way or a dry run."""
     if newest is None or (newest is not False and newest.state in END_STATES):
@@ -73,7 +74,7 @@ def crawler_out(req: GlueRequest, cr: Crawler, newest: CrawlerRun | None | bool 
     sample = cr.sample_size
     return c.compact({
         "Name": cr.name,
-        "Role": "mortar",
+        **(c.attributes(req).get("crawler", [cr.name]).get(cr.name, {}) if kept is None else kept),
         "Targets": {"S3Targets": [c.compact({"Path": t.path, "Exclusions": t.exclusions or None, "SampleSize": sample})
                                   for t in cr.targets]},
         "DatabaseName": cr.database,
@@ -173,6 +174,7 @@ def create_crawler(req: GlueRequest, body: dict) -> dict:
     cr = _crawler_in(body, name, None)
     req.check("write", cr.database, name)
     created = req.service.crawlers.create(cr)
+    c.attributes(req).update("crawler", created.name, c.kept(body, KEPT))
     c.set_tags(req, req.arn("crawler", created.name), body.get("Tags"))
     return {}
 
@@ -189,8 +191,9 @@ def get_crawlers(req: GlueRequest, body: dict) -> dict:
     only = None if req.identity.databases is None else sorted(req.identity.databases)
     pairs, total = req.service.browse.crawlers(None, limit, offset, only)
     paused = _paused(req).get([cr.name for cr, _ in pairs if not cr.schedule])
+    kept = c.attributes(req).get("crawler", [cr.name for cr, _ in pairs])
     return {
-        "Crawlers": [crawler_out(req, cr, run, paused) for cr, run in pairs],
+        "Crawlers": [crawler_out(req, cr, run, paused, kept.get(cr.name, {})) for cr, run in pairs],
         **c.next_offset(offset, len(pairs), total),
     }
 
@@ -228,6 +231,7 @@ def update_crawler(req: GlueRequest, body: dict) -> dict:
     cr = _crawler_in(body, current.name, current)
     req.check("write", cr.database, cr.name)
     req.service.crawlers.update(current.name, cr)
+    c.attributes(req).update("crawler", cr.name, c.kept(body, KEPT))
     return {}
 
 
@@ -238,6 +242,7 @@ def delete_crawler(req: GlueRequest, body: dict) -> dict:
         raise GlueError("CrawlerRunningException", f"crawler {cr.name} is running")
     req.service.crawlers.delete(cr.name)
     c.drop_tags(req, req.arn("crawler", cr.name))
+    c.attributes(req).drop("crawler", cr.name)
     return {}
 
 

@@ -17,6 +17,8 @@ from metastore.glue.errors import GlueError, invalid_input, not_found
 from metastore.glue.registry import GlueRequest, operation
 
 COMMANDS = {"glueetl": "spark", "pythonshell": "pythonshell"}
+KEPT = ("Role", "GlueVersion", "WorkerType", "NumberOfWorkers", "MaxCapacity", "AllocatedCapacity", "LogUri",
+        "SecurityConfiguration", "NotificationProperty", "ExecutionClass", "MaintenanceWindow")  # fmt: skip
 BOOKMARK_ARG = "--job-bookmark-option"
 BOOKMARKS = {
     "job-bookmark-enable": "enable",
@@ -28,13 +30,17 @@ BOOKMARKS = {
 # --- shapes ------------------------------------------------------------------------------------------------
 
 
-def job_out(req: GlueRequest, j: Job) -> dict:
+def job_out(req: GlueRequest, j: Job, kept: dict | None = None) -> dict:
+    """Glue's Job; `kept`: its Glue-only fields (looked up when not given)."""
+    if kept is None:
+        kept = c.attributes(req).get("job", [j.name]).get(j.name, {})
     args = dict(j.default_arguments)
     if j.bookmark != "disable" or BOOKMARK_ARG in args:
         args[BOOKMARK_ARG] = f"job-bookmark-{j.bookmark}"
     command = c.compact({"Name": "glueetl" if j.job_type == "spark" else j.job_type,
                          "ScriptLocation": j.script_location, "PythonVersion": "3"})  # fmt: skip
     return c.compact({
+        **kept,
         "Name": j.name,
         "Description": j.description,
         "CreatedOn": c.seconds(j.created_at),
@@ -131,6 +137,7 @@ def create_job(req: GlueRequest, body: dict) -> dict:
     req.check("write")
     name = c.text(body, "Name", required=True)
     job = req.service.jobs.create(_job_in(req, body, name, None))
+    c.attributes(req).update("job", job.name, c.kept(body, KEPT))
     c.set_tags(req, req.arn("job", job.name), body.get("Tags"))
     return {"Name": job.name}
 
@@ -145,7 +152,8 @@ def get_job(req: GlueRequest, body: dict) -> dict:
 def get_jobs(req: GlueRequest, body: dict) -> dict:
     req.check("read")
     jobs, more = c.page_by_key(body, req.service.jobs.list(), lambda j: j.name)
-    return {"Jobs": [job_out(req, j) for j in jobs], **more}
+    kept = c.attributes(req).get("job", [j.name for j in jobs])
+    return {"Jobs": [job_out(req, j, kept.get(j.name, {})) for j in jobs], **more}
 
 
 @operation("ListJobs")
@@ -175,6 +183,7 @@ def update_job(req: GlueRequest, body: dict) -> dict:
     update = c.struct(body, "JobUpdate")
     current = req.service.jobs.get(name)
     job = req.service.jobs.update(name, _job_in(req, update, current.name, current))
+    c.attributes(req).update("job", job.name, c.kept(update, KEPT))
     return {"JobName": job.name}
 
 
@@ -188,6 +197,7 @@ def delete_job(req: GlueRequest, body: dict) -> dict:
     except NotFound:
         return {"JobName": name}
     c.drop_tags(req, req.arn("job", name.lower()))
+    c.attributes(req).drop("job", name)
     return {"JobName": name}
 
 

@@ -635,6 +635,16 @@ class GluePausedScheduleRow(Base):
     schedule: Mapped[str] = mapped_column(String(NAME))  # cron, 5 fields
 
 
+class GlueAttributesRow(Base):
+    """Fields of a Glue job, crawler or connection that Mortar keeps and answers as given without acting on
+    them (Role, WorkerType, MatchCriteria...), as JSON, so that clients comparing definitions see no drift."""
+
+    __tablename__ = "glue_attributes"
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # job, crawler, connection
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    attributes: Mapped[str] = mapped_column(Text)  # JSON object
+
+
 # --- governance: lineage, annotations, notifications ---------------------------------------------------
 
 

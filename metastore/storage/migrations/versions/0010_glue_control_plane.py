@@ -1,4 +1,5 @@
-"""the Glue control plane (issue 12): schedules of crawlers stopped by StopCrawlerSchedule
+"""the Glue control plane (issue 12): schedules of crawlers stopped by StopCrawlerSchedule, Glue-only fields
+of jobs, crawlers and connections
 
 Revision ID: 0010
 Revises: 0009
@@ -20,7 +21,14 @@ def upgrade() -> None:
         sa.Column('crawler_id', sa.Integer(), sa.ForeignKey('crawlers.id', ondelete='CASCADE'), primary_key=True),
         sa.Column('schedule', sa.String(length=256), nullable=False),
     )
+    op.create_table(
+        'glue_attributes',
+        sa.Column('kind', sa.String(length=32), primary_key=True),
+        sa.Column('name', sa.String(length=256), primary_key=True),
+        sa.Column('attributes', sa.Text(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('glue_attributes')
     op.drop_table('glue_paused_schedules')
