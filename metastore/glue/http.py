@@ -25,7 +25,7 @@ from metastore.config import Settings
 from metastore.glue import operations, sigv4
 from metastore.glue.errors import GlueError, from_catalog
 from metastore.glue.keys import AccessKeys
-from metastore.glue.registry import GlueRequest
+from metastore.glue.registry import GlueRequest, RawAnswer
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,10 @@ class GlueApp:
             status, body = self.handle(environ)
         except GlueError as e:
             status, body = e.status, {"__type": e.type, "Message": e.message}
-        payload = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+        if isinstance(body, RawAnswer):
+            payload = bytes(body)
+        else:
+            payload = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
         start_response(f"{status} {_REASONS.get(status, 'Error')}", [
             ("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload))),
             ("x-amzn-RequestId", request_id)])  # fmt: skip
@@ -95,7 +98,7 @@ class GlueApp:
                                 f"the request body is larger than {self.max_body} bytes (glue_max_request_mb)", 413)  # fmt: skip
         return data
 
-    def handle(self, environ: dict) -> tuple[int, dict]:
+    def handle(self, environ: dict) -> tuple[int, dict | RawAnswer]:
         if environ.get("REQUEST_METHOD") != "POST":
             raise GlueError("UnknownOperationException", "the Glue API answers POST requests only", 405)
         target = environ.get("HTTP_X_AMZ_TARGET", "")

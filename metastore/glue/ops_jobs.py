@@ -129,6 +129,16 @@ def _job_name(body: dict, key: str = "JobName") -> str:
     return c.text(body, key, required=True)
 
 
+def _all_jobs(req: GlueRequest) -> list[Job]:
+    """Every job, without its script (listings need none), a thousand per query."""
+    out: list[Job] = []
+    while True:
+        pairs, total = req.service.browse.jobs(None, None, None, 1000, len(out))
+        out += [j for j, _ in pairs]
+        if not pairs or len(out) >= total:
+            return out
+
+
 # --- definitions -------------------------------------------------------------------------------------------
 
 
@@ -151,7 +161,7 @@ def get_job(req: GlueRequest, body: dict) -> dict:
 @operation("GetJobs")
 def get_jobs(req: GlueRequest, body: dict) -> dict:
     req.check("read")
-    jobs, more = c.page_by_key(body, req.service.jobs.list(), lambda j: j.name)
+    jobs, more = c.page_by_key(body, _all_jobs(req), lambda j: j.name)
     kept = c.attributes(req).get("job", [j.name for j in jobs])
     return {"Jobs": [job_out(req, j, kept.get(j.name, {})) for j in jobs], **more}
 
@@ -159,7 +169,7 @@ def get_jobs(req: GlueRequest, body: dict) -> dict:
 @operation("ListJobs")
 def list_jobs(req: GlueRequest, body: dict) -> dict:
     req.check("read")
-    jobs = c.tagged(req, body, "job", req.service.jobs.list(), lambda j: j.name)
+    jobs = c.tagged(req, body, "job", _all_jobs(req), lambda j: j.name)
     jobs, more = c.page_by_key(body, jobs, lambda j: j.name)
     return {"JobNames": [j.name for j in jobs], **more}
 

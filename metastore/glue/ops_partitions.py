@@ -5,15 +5,17 @@
 (`%` any sequence, `_` one character), turned into Hive's (`.*`, `.`) before parsing.
 
 `Segment {SegmentNumber, TotalSegments}` splits the partitions into disjoint slices whose union is all of
-them: a partition belongs to the slice crc32(name) mod TotalSegments. Pages follow partition names: the
-token holds the last name given, so partitions added meanwhile do not shift the pages.
+them: a partition belongs to the slice crc32(its values) mod TotalSegments. Pages are slices of the listing in
+partition name order (the token holds the offset). Answers are encoded straight from the stored rows.
 """
 
 from __future__ import annotations
 
-import bisect
+import json
 import re
+import threading
 import zlib
+from collections import OrderedDict
 
 from sqlalchemy import delete, insert, select
 
@@ -25,7 +27,7 @@ from metastore.catalog.types import Column, Partition
 from metastore.glue import paging, shapes
 from metastore.glue.errors import already_exists, invalid_input, not_found
 from metastore.glue.ops_tables import error_detail
-from metastore.glue.registry import GlueRequest, operation
+from metastore.glue.registry import GlueRequest, RawAnswer, operation
 from metastore.storage.models import GluePartitionIndexRow
 
 MAX_INDEXES = 3
@@ -43,25 +45,6 @@ def glue_expression(text: str) -> str:
 
 def _table_keys(req: GlueRequest, db: str, table: str) -> list[str]:
     return [k.name for k in req.service.partitions.keys(db, table)]
-
-
-def _names(req: GlueRequest, db: str, table: str, body: dict) -> list[str]:
-    expression = body.get("Expression")
-    if expression is not None and not isinstance(expression, str):
-        raise invalid_input("Expression must be a string")
-    if expression and expression.strip():
-        names = req.service.partitions.names_by_filter(db, table, glue_expression(expression))
-    else:
-        names = req.service.partitions.names(db, table)
-    segment = body.get("Segment")
-    if segment is not None:
-        if not isinstance(segment, dict):
-            raise invalid_input("Segment must be {SegmentNumber, TotalSegments}")
-        number, total = segment.get("SegmentNumber"), segment.get("TotalSegments")
-        if not isinstance(total, int) or not 1 <= total <= 10 or not isinstance(number, int) or not 0 <= number < total:
-            raise invalid_input("Segment needs TotalSegments of 1 to 10 and a SegmentNumber below it")
-        names = [n for n in names if zlib.crc32(n.encode()) % total == number]
-    return names
 
 
 _SD_MEMO_LIMIT = 64
@@ -90,19 +73,80 @@ def partitions_out(parts: list[Partition], catalog_id: str) -> list[dict]:
     return out
 
 
+def encode_rows(listing, rows: list[tuple], catalog_id: str) -> list[str]:
+    """Glue's Partition shapes as JSON text, straight from stored rows (see Partitions.list_rows): values and
+    parameters are stored as JSON already, and a descriptor shared by many partitions is encoded once."""
+    sd_memo: dict[str, str] = {}
+    head = f',"DatabaseName":{json.dumps(listing.db)},"TableName":{json.dumps(listing.table)},"CreationTime":'
+    tail = f',"CatalogId":{json.dumps(catalog_id)}}}'
+    out = []
+    for _id, values, create_time, last_access_time, location, sd, parameters in rows:
+        rest = sd_memo.get(sd)
+        if rest is None:
+            d = shapes.sd_out(codec.sd_from_json(codec.loads(sd)))
+            d.pop("Location", None)
+            rest = sd_memo[sd] = json.dumps(d, separators=(",", ":"))[1:]
+        loc = "" if location is None else f'"Location":{json.dumps(location)},'
+        out.append(
+            f'{{"Values":{values}{head}{float(create_time)},"LastAccessTime":{float(last_access_time)},'
+            f'"StorageDescriptor":{{{loc}{rest},"Parameters":{parameters}{tail}'
+        )
+    return out
+
+
+_CACHE: OrderedDict = OrderedDict()  # (table id, partitions version, filter) -> listing, most recent last
+_CACHE_ROWS = 200_000  # rows kept at most (some 100 MB at worst); the pages of one listing read it once
+_cache_lock = threading.Lock()
+
+
+def _listing(req: GlueRequest, db: str, table: str, filter_text: str):
+    """The table's partitions (matching `filter_text`) as stored rows. A paged reader asks for the same listing
+    once per page: it is kept while the table's partitions stay the same (their version, see
+    Partitions.version), so that the pages of one listing cost one read."""
+    key = (*req.service.partitions.version(db, table), filter_text)
+    with _cache_lock:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    parts = req.service.partitions
+    listing = parts.by_filter_rows(db, table, filter_text) if filter_text else parts.list_rows(db, table)
+    with _cache_lock:
+        _CACHE[key] = listing
+        while sum(len(v.rows) for v in _CACHE.values()) > _CACHE_ROWS and len(_CACHE) > 1:
+            _CACHE.popitem(last=False)
+    return listing
+
+
 @operation("GetPartitions")
-def get_partitions(req: GlueRequest, body: dict) -> dict:
+def get_partitions(req: GlueRequest, body: dict) -> RawAnswer:
     db, table = shapes.need_str(body, "DatabaseName"), shapes.need_str(body, "TableName")
     req.check("read", db)
-    names = _names(req, db, table, body)
+    expression = body.get("Expression")
+    if expression is not None and not isinstance(expression, str):
+        raise invalid_input("Expression must be a string")
+    listing = _listing(
+        req, db, table, glue_expression(expression) if expression and expression.strip() else ""
+    )
+    rows = listing.rows
+    segment = body.get("Segment")
+    if segment is not None:
+        if not isinstance(segment, dict):
+            raise invalid_input("Segment must be {SegmentNumber, TotalSegments}")
+        number, total = segment.get("SegmentNumber"), segment.get("TotalSegments")
+        if not isinstance(total, int) or not 1 <= total <= 10 or not isinstance(number, int) or not 0 <= number < total:
+            raise invalid_input("Segment needs TotalSegments of 1 to 10 and a SegmentNumber below it")
+        rows = [r for r in rows if zlib.crc32(r[1].encode()) % total == number]
     size = paging.max_results(body, default=1000, maximum=1000)
     state = paging.decode("GetPartitions", body) or {}
-    after = state.get("a")
-    start = bisect.bisect_right(names, after) if isinstance(after, str) else 0
-    chunk = names[start : start + size]
-    parts = req.service.partitions.get_by_names(db, table, chunk) if chunk else []
-    token = paging.encode("GetPartitions", {"a": chunk[-1]}) if start + size < len(names) else None
-    return paging.with_token({"Partitions": partitions_out(parts, req.account_id)}, token)
+    start = state.get("o", 0)
+    if not isinstance(start, int) or start < 0:
+        raise invalid_input("NextToken is not valid")
+    page = rows[start : start + size]
+    text = '{"Partitions":[' + ",".join(encode_rows(listing, page, req.account_id)) + "]"
+    if start + size < len(rows):
+        text += f',"NextToken":{json.dumps(paging.encode("GetPartitions", {"o": start + size}))}'
+    return RawAnswer((text + "}").encode())
 
 
 @operation("GetPartition")

@@ -65,8 +65,8 @@ def create_table(req: GlueRequest, body: dict) -> dict:
 def get_table(req: GlueRequest, body: dict) -> dict:
     db, name = shapes.need_str(body, "DatabaseName"), shapes.need_str(body, "Name")
     req.check("read", db)
-    row = req.service.tables.get_stored(db, name)
-    return {"Table": tables_out(req, db, [row])[0]}
+    row, version = _versions(req).table(db, name)
+    return {"Table": shapes.table_out(table_from_row(row, db.lower(), "hive"), req.account_id, version)}
 
 
 @operation("GetTables")

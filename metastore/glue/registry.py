@@ -9,7 +9,12 @@ from metastore.catalog import CatalogService
 from metastore.catalog.access import Identity
 from metastore.config import Settings
 
-Handler = Callable[["GlueRequest", dict], dict]
+
+class RawAnswer(bytes):
+    """An answer already encoded as JSON (for large listings), sent as it is."""
+
+
+Handler = Callable[["GlueRequest", dict], "dict | RawAnswer"]
 OPERATIONS: dict[str, Handler] = {}
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from types import SimpleNamespace
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, now_ms
+from metastore.catalog.base import Area, Sql, now_ms
 from metastore.catalog.errors import Conflict
 from metastore.catalog.tables import table_from_row
 from metastore.catalog.types import Table
@@ -40,7 +40,24 @@ def _effective(state, fp: str) -> int:
     return state.version_id if state.fingerprint == fp else state.version_id + 1
 
 
+_STATE_SQL = Sql(select(GlueTableStateRow.version_id, GlueTableStateRow.fingerprint)
+                 .where(GlueTableStateRow.table_id == bindparam("tid")), named=True)  # fmt: skip
+
+
 class Versions(Area):
+    def table(self, db: str, name: str, catalog: str = "hive") -> tuple:
+        """(the table's row, its VersionId) in one read (GetTable's path)."""
+
+        def read(r):
+            row = self._table_row_fast(r, catalog, db, name)
+            return row, r.first(_STATE_SQL, {"tid": row.id})
+
+        row, state = self._fast_read(read)
+        fp = fingerprint(row)
+        if state is not None and state.fingerprint == fp:
+            return row, state.version_id
+        return row, self.current([row])[row.id]
+
     def current(self, rows: list) -> dict[int, int]:
         """The VersionId of each table row (by table id); versions not yet recorded for their content are
         recorded now (so that a later change through any door is a new version)."""
