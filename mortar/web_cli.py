@@ -310,6 +310,7 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
         click.echo(f"Mortar is up (data in {os.path.abspath(settings.data_dir)}):")
         click.echo(f"  console   http://{host}:{web_port}/")
         click.echo(f"  API       http://{host}:{web_port}/api/v1/  (spec: /api/v1/openapi.json)")
+        click.echo(f"  Glue API  http://{host}:{web_port}/  (boto3 endpoint_url; keys: mortar user access-key create)")
         click.echo(f"  metastore thrift://{ms_host}:{settings.port}")
         click.echo(f"  worker and scheduler on broker {_redact(settings.broker_url)}")
         if password:
