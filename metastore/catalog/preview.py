@@ -154,7 +154,11 @@ def preview(service, db: str, table: str, partition: str | None = None, limit: i
         if not location:
             continue
         check_location(location, f"preview of {db}.{table}", warehouse=service.warehouse.root)
-        for fs, path in _files(location):
+        try:
+            files_here = _files(location)
+        except Exception as e:  # noqa: BLE001 - an unreachable store, an unknown protocol: say so
+            raise InvalidInput(f"the files of {db}.{table} at {location} could not be listed: {e}") from None
+        for fs, path in files_here:
             if len(rows) >= limit:
                 break
             if time.monotonic() > deadline:
