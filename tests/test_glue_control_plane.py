@@ -255,6 +255,8 @@ def test_crawlers_and_jobs(glue):
              for n in page["JobNames"]]  # fmt: skip
     assert names == ["greet", "sleepy"]
     assert admin.list_jobs(Tags={"team": "data"})["JobNames"] == ["greet"]
+    assert [(j["Name"], j["Command"]["Name"]) for j in admin.get_jobs()["Jobs"]] == [
+        ("greet", "pythonshell"), ("sleepy", "pythonshell")]  # fmt: skip
     assert admin.batch_get_jobs(JobNames=["greet", "nope"])["JobsNotFound"] == ["nope"]
     _error(lambda: admin.get_job_run(JobName="greet", RunId=long_run), "EntityNotFoundException")
 
