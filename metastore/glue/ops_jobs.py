@@ -38,7 +38,7 @@ def job_out(req: GlueRequest, j: Job, kept: dict | None = None) -> dict:
     if j.bookmark != "disable" or BOOKMARK_ARG in args:
         args[BOOKMARK_ARG] = f"job-bookmark-{j.bookmark}"
     command = c.compact({"Name": "glueetl" if j.job_type == "spark" else j.job_type,
-                         "ScriptLocation": j.script_location, "PythonVersion": "3"})  # fmt: skip
+                         "ScriptLocation": j.script_location})  # fmt: skip
     return c.compact({
         **kept,
         "Name": j.name,
@@ -86,7 +86,8 @@ def _job_in(req: GlueRequest, body: dict, name: str, base: Job | None) -> Job:
     j = Job(name=name, script="") if base is None else base
     command = c.struct(body, "Command")
     if command or base is None:
-        kind = c.text(command, "Name") or "glueetl"
+        current = "glueetl" if base is None or j.job_type == "spark" else j.job_type
+        kind = c.text(command, "Name") or current
         if kind not in COMMANDS:
             raise invalid_input(f"Command.Name {kind!r} is not supported: use one of {', '.join(COMMANDS)}")
         j.job_type = COMMANDS[kind]
