@@ -128,16 +128,17 @@ def run_profile(service, run_id: int, master: str = "local[1]", spark=None) -> P
     except Conflict as e:
         log.info("profile run %d not taken: %s", run_id, e)
         return area.get(run_id)
+    svc = service.for_user(run.requested_by)  # the statistics are written as done by who asked
     try:
-        request = plan(service, run)
+        request = plan(svc, run)
         found = compute(request, run.mode, master, spark)
         done = []
         for target, profile in zip(request["targets"], found, strict=True):
             profile.update(size=target["size"], files=target["files"])
-            profiles.store(service, run.db_name, run.table_name, profile, target["partition"])
+            profiles.store(svc, run.db_name, run.table_name, profile, target["partition"])
             done.append(target["partition"])
         if any(p is not None for p in done) or (request["targets"] == [] and run.partitions is None):
-            table_profile = profiles.store_table_from_partitions(service, run.db_name, run.table_name)
+            table_profile = profiles.store_table_from_partitions(svc, run.db_name, run.table_name)
         else:
             table_profile = found[0] if found else None
         result = {"table": table_profile, "partitions": [p for p in done if p is not None]}
