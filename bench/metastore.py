@@ -3,6 +3,8 @@
     python -m bench.metastore                       # Mortar on SQLite vs reference HMS on Derby
     python -m bench.metastore --backend postgresql  # Mortar and the reference both on PostgreSQL
     python -m bench.metastore --million             # also: filter on a table of 1,000,000 partitions
+    python -m bench.metastore --independent         # as an independent client sees both (issue 17), on both
+                                                    # storages: see bench/independent.py
 
 Each operation runs through the same client for both servers and prints the time on
 each server and the ratio reference / Mortar (higher is better for Mortar). Two measurements:
@@ -457,11 +459,15 @@ def main() -> None:
     )
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=5, help="listings: median of this many calls (default 5)")
+    ap.add_argument("--repeat-independent", type=int, default=3,
+                    help="--independent: median of this many first calls after a change (default 3)")  # fmt: skip
     ap.add_argument(
         "--processes", type=int, default=2, help="Mortar server processes (default 2: one per core)"
     )
     ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
     ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
+    ap.add_argument("--independent", action="store_true",
+                    help="the independent-client mode (bench/independent.py), on both storages unless --backend")  # fmt: skip
     ap.add_argument(
         "--no-jvm", action="store_true", help="skip the reads through the JVM client (needs a JDK)"
     )
@@ -478,6 +484,11 @@ def main() -> None:
 
     compileall.compile_dir(str(ROOT / "metastore"), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-"))
+    if args.independent:
+        backends = [args.backend] if "--backend" in sys.argv else ["sqlite", "postgresql"]
+        for backend in backends:
+            independent(backend, tmp / backend, args)
+        return
     results: dict[str, dict[str, float]] = {}
     server: dict[str, dict[str, float]] = {}
     jvm: dict[str, dict[str, float]] = {}
@@ -537,6 +548,36 @@ def main() -> None:
         print("JVM client (the generated Java client Spark's Hive client runs; warmed up; end to end)")
         print_table(f"read ({args.backend})", jvm, precise=True)
     authz_report(authz)
+
+
+def independent(backend: str, tmp: Path, args) -> None:
+    """The independent-client mode on one storage: Mortar, then the reference; prints the table."""
+    from bench.independent import print_independent, run_independent
+
+    results: dict[str, dict] = {}
+    print(f"Mortar ({backend}), independent client:", file=sys.stderr)
+    url = storage_url(backend, tmp / "mortar")
+    ms = start_metastore(backend, tmp / "mortar", url, "--processes", str(args.processes))
+    try:
+        results["mortar"] = run_independent(ms.port, tmp / "mortar-data", args.repeat_independent, True, progress,
+                                            RawCall, client_gc_paused)  # fmt: skip
+    finally:
+        stop_metastore(ms)
+    if not args.skip_reference:
+        ref_backend = "postgres" if backend == "postgresql" else "derby"
+        print(f"Reference HMS 2.3.10 ({ref_backend}), independent client:", file=sys.stderr)
+        port = free_port()
+        pid = _start_ref(tmp / "reference", port, ref_backend)
+        try:
+            results["reference"] = run_independent(port, tmp / "reference-data", args.repeat_independent, False,
+                                                   progress, RawCall, client_gc_paused)  # fmt: skip
+        finally:
+            stop_reference(pid)
+    print()
+    print(f"(independent client: hmsclient; median of {args.repeat_independent}; client garbage collector "
+          f"{'running' if CLIENT_GC else 'paused'} during timed calls)")  # fmt: skip
+    print_independent(backend, results)
+    sys.stdout.flush()
 
 
 def print_table(title: str, results: dict[str, dict[str, float]], precise: bool = False) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area, DbapiReader, Sql, new_partitions_version, now_s
@@ -37,6 +37,78 @@ _NAMES_SQL = Sql(select(PartitionRow.name).where(PartitionRow.table_id == bindpa
 _BY_NAME_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid"), PartitionRow.name == bindparam("name")))
 
 
+_INSERT_COLUMNS = ("table_id", "name", "values", "create_time", "last_access_time", "location", "sd", "parameters")
+_INSERT_TYPES = ("bigint", "text", "text", "bigint", "bigint", "text", "text", "text")  # PostgreSQL arrays
+_KV_COLUMNS = ("partition_id", "key_index", "table_id", "value", "int_value")
+_KV_TYPES = ("bigint", "bigint", "bigint", "text", "bigint")
+_INSERT_CHUNK = 1000  # rows per SQLite INSERT statement (8 parameters each: under its 32,766)
+
+
+def _insert_sql(conn: Connection, table: str, cols: tuple, types: tuple, rows: int, returning: str = "") -> str:
+    """One INSERT of `rows` rows: on PostgreSQL from one array per column (`unnest`: a statement of a few
+    parameters, where psycopg would parse a text of thousands of placeholders), elsewhere VALUES lists."""
+    quote = conn.dialect.identifier_preparer.quote
+    head = f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in cols)}) "
+    if conn.dialect.name == "postgresql":
+        body = "SELECT * FROM unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")"  # binary: no escaping
+    else:
+        body = "VALUES " + ", ".join(["(" + ", ".join(["?"] * len(cols)) + ")"] * rows)
+    return head + body + returning
+
+
+def _insert_many(conn: Connection, table: str, cols: tuple, types: tuple, rows: list[tuple], returning: str = ""):
+    """Insert `rows` (tuples in `cols` order) on the transaction's DBAPI connection: SQLAlchemy's executemany
+    costs ~60 µs a row in parameter processing, more than the database's own work. Returns RETURNING's rows."""
+    out: list[tuple] = []
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            cursor.execute(_insert_sql(conn, table, cols, types, len(rows), returning), [list(c) for c in zip(*rows, strict=True)])
+            if returning:
+                out.extend(cursor.fetchall())
+        else:
+            for i in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[i : i + _INSERT_CHUNK]
+                cursor.execute(_insert_sql(conn, table, cols, types, len(chunk), returning), [v for r in chunk for v in r])
+                if returning:
+                    out.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return out
+
+
+def _insert_rows(conn: Connection, rows: list[dict]) -> list[int | None]:
+    """Insert partition rows (dicts of _INSERT_COLUMNS) of one table, but those whose name the table has
+    already; their ids in the order of `rows`, None for those not inserted. Ids come back with their names
+    (RETURNING's order is not promised), names being unique in a table."""
+    if not rows:
+        return []
+    quote = conn.dialect.identifier_preparer.quote
+    returned = _insert_many(conn, PartitionRow.__tablename__, _INSERT_COLUMNS, _INSERT_TYPES,
+                            [tuple(r[c] for c in _INSERT_COLUMNS) for r in rows],
+                            f" ON CONFLICT ({quote('table_id')}, {quote('name')}) DO NOTHING"
+                            f" RETURNING {quote('id')}, {quote('name')}")  # fmt: skip
+    by_name = {name: pid for pid, name in returned}
+    return [by_name.get(r["name"]) for r in rows]
+
+
+def _insert_key_values(conn: Connection, values: list[tuple]) -> None:
+    """Insert (partition_id, key_index, table_id, value, int_value) rows."""
+    _insert_many(conn, PartitionKeyValueRow.__tablename__, _KV_COLUMNS, _KV_TYPES, values)
+
+
+def _sd_text(sd: StorageDescriptor, texts: dict[tuple, str]) -> str:
+    """The stored text of a descriptor without its location (codec.sd_to_json), once per distinct parts:
+    descriptors sharing their parts' objects (see wire.partitions_in) share their text. `texts` lives for
+    one call, while the objects whose ids it holds do."""
+    key = (id(sd.cols), id(sd.serde), id(sd.bucket_cols), id(sd.sort_cols), id(sd.parameters), id(sd.skewed_info),
+           sd.input_format, sd.output_format, sd.compressed, sd.num_buckets, sd.stored_as_sub_directories)  # fmt: skip
+    text = texts.get(key)
+    if text is None:
+        text = texts[key] = codec.dumps(codec.sd_to_json(sd, with_location=False))
+    return text
+
+
 class PartitionRows(NamedTuple):
     """A listing as stored, for protocol layers that encode partitions straight from storage rather
     than through Partition objects (see metastore/hms/wire.py). `rows` hold `_COLUMNS`: id, values
@@ -50,7 +122,7 @@ class PartitionRows(NamedTuple):
     table_info: _TableInfo
 
 
-def _with_location(tpl: StorageDescriptor, location: str | None) -> StorageDescriptor:
+def with_location(tpl: StorageDescriptor, location: str | None) -> StorageDescriptor:
     """A descriptor sharing `tpl`'s parts, at `location`."""
     return StorageDescriptor(tpl.cols, location, tpl.input_format, tpl.output_format, tpl.compressed,
                              tpl.num_buckets, tpl.serde, tpl.bucket_cols, tpl.sort_cols, tpl.parameters,
@@ -124,7 +196,7 @@ class Partitions(Area):
             if p is None:
                 p = params[parameters] = loads(parameters)
             out.append(Partition(loads(values), t.db, t.name, t.catalog, create_time, last_access_time,
-                                 _with_location(tpl, location), p))  # fmt: skip
+                                 with_location(tpl, location), p))  # fmt: skip
         return out
 
     @staticmethod
@@ -196,26 +268,19 @@ class Partitions(Area):
                         continue
                     raise AlreadyExists(f"partition {name} of {t.db}.{t.name} is given twice")
                 new[name] = p
-            existing = set()
-            names = list(new)
-            for i in range(0, len(names), 500):
-                existing.update(
-                    conn.execute(
-                        select(PartitionRow.name).where(PartitionRow.table_id == t.id, PartitionRow.name.in_(names[i : i + 500]))
-                    ).scalars()
-                )
-            if existing and not if_not_exists:
-                raise AlreadyExists(f"partition {sorted(existing)[0]} of {t.db}.{t.name} already exists")
             rows = []
+            sd_texts: dict[tuple, str] = {}
+            folders: set[str] = set()  # locations found to exist (for their statistics): not made again
             for name, p in new.items():
-                if name in existing:
-                    continue
                 if not p.sd.location and t.location:
                     p.sd.location = Warehouse.partition_location(t.location, name)
                 p.parameters = dict(p.parameters)
                 if hive:
                     p.sd.location = qualify(p.sd.location)
-                    with_quick_stats(p.parameters, self.ctx.warehouse.quick_stats(p.sd.location))
+                    stats = self.ctx.warehouse.quick_stats(p.sd.location)
+                    with_quick_stats(p.parameters, stats)
+                    if stats is not None:
+                        folders.add(p.sd.location)
                 p.parameters.setdefault(DDL_TIME, str(created))
                 p.create_time = created
                 p.db_name, p.table_name, p.catalog = t.db, t.name, t.catalog
@@ -227,27 +292,26 @@ class Partitions(Area):
                         "create_time": created,
                         "last_access_time": p.last_access_time,
                         "location": p.sd.location,
-                        "sd": codec.dumps(codec.sd_to_json(p.sd, with_location=False)),
+                        "sd": _sd_text(p.sd, sd_texts),
                         "parameters": codec.dumps(p.parameters),
                     }
                 )
+            ids = _insert_rows(conn, rows)  # those that exist already are not inserted: no id
+            existing = sorted(r["name"] for r, pid in zip(rows, ids, strict=True) if pid is None)
+            if existing and not if_not_exists:
+                raise AlreadyExists(f"partition {existing[0]} of {t.db}.{t.name} already exists")
+            ids, rows = [pid for pid in ids if pid is not None], [r for r, pid in zip(rows, ids, strict=True) if pid is not None]
             added = [new[r["name"]] for r in rows]
             if rows:
-                ids = conn.execute(
-                    insert(PartitionRow).returning(PartitionRow.id, sort_by_parameter_order=True), rows
-                ).scalars().all()
-                conn.execute(
-                    insert(PartitionKeyValueRow),
-                    [
-                        {"partition_id": pid, "key_index": i, "table_id": t.id, "value": v, "int_value": t.int_value(i, v)}
-                        for pid, p in zip(ids, added, strict=True)
-                        for i, v in enumerate(p.values)
-                    ],
-                )
+                _insert_key_values(conn, [
+                    (pid, i, t.id, v, t.int_value(i, v)) for pid, p in zip(ids, added, strict=True)
+                    for i, v in enumerate(p.values)
+                ])  # fmt: skip
                 self._audit(conn, "ADD_PARTITIONS", catalog, t.db, t.name, count=len(rows),
                             first=rows[0]["name"])  # fmt: skip
         for p in added:
-            self.ctx.warehouse.mkdirs(p.sd.location)
+            if p.sd.location not in folders:
+                self.ctx.warehouse.mkdirs(p.sd.location)
         return added
 
     def append(

@@ -15,6 +15,7 @@ import threading
 import uuid
 
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,19 @@ def join(base: str, *parts: str) -> str:
 
 
 TRASH = ".mortar-deleted-"  # in the names of local trees being deleted in the background
+
+
+def local_path(location: str) -> str | None:
+    """The path of a local location (`/p`, `file:/p`, `file:///p`), else None."""
+    if location.startswith("/"):
+        return location
+    if location.startswith("file:"):
+        rest = location[5:]
+        if rest.startswith("///"):
+            return rest[2:]
+        if rest.startswith("/") and not rest.startswith("//"):
+            return rest
+    return None
 
 
 def qualify(location: str | None) -> str | None:
@@ -40,6 +54,9 @@ def qualify(location: str | None) -> str | None:
     else:
         return location
     return "file:/" + posixpath.normpath(path).lstrip("/")
+
+
+_LOCAL = LocalFileSystem()
 
 
 class Warehouse:
@@ -62,11 +79,15 @@ class Warehouse:
 
     @staticmethod
     def _fs(location: str):
-        return url_to_fs(location)
+        path = local_path(location)
+        return (_LOCAL, path) if path is not None else url_to_fs(location)
 
     def mkdirs(self, location: str | None) -> None:
         if not location:
             return
+        path = local_path(location)
+        if path is not None and os.path.isdir(path):
+            return  # already there (add_partitions on folders made beforehand: one stat, not fsspec)
         try:
             fs, path = self._fs(location)
             missing = _missing_local_dirs(fs, path)

@@ -157,6 +157,8 @@ class Handler:
         cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`)."""
         counters = {f"calls.{name}": n for name, n in CALLS.items()}
         counters.update({f"listing_cache.{k}": v for k, v in self.listings.stats().items()})
+        # this connection's last call of each method, request in → answer out (see server.Processor)
+        counters.update({f"server_us.{m}": int(s * 1e6) for m, s in getattr(self, "server_times", {}).items()})
         return counters
 
     def getCounter(self, key):
@@ -394,7 +396,7 @@ class Handler:
         first = parts[0]
         cat, dbn = split_db(db or first.dbName, catalog or first.catName)
         tbl = table or first.tableName
-        domain = [cv.partition_in(p, cat, dbn, tbl) for p in parts]
+        domain = wire.partitions_in(parts, cat, dbn, tbl)
         for p in domain:
             p.db_name = dbn.lower()
         return self.cat.partitions.add(dbn, tbl, domain, if_not_exists=if_not_exists, catalog=cat, hive=True)

@@ -120,6 +120,26 @@ class Processor(ThriftHiveMetastore.Processor):
         for method in WIRE_METHODS:
             if method in self._processMap:
                 self._processMap[method] = _ENCODED[method]
+        self.arrived = 0.0  # when the current request's first bytes arrived (see server_time)
+        self._last_name: str | None = None
+        self.on_message_begin(self._named)
+        handler.server_times = {}
+
+    def _named(self, name: str, _type: int, _seqid: int) -> None:
+        self._last_name = name
+
+    def process(self, iprot, oprot):
+        try:
+            return super().process(iprot, oprot)
+        finally:
+            self.server_time()
+
+    def server_time(self) -> None:
+        """The connection's last call: first request bytes in → last answer byte handed to the socket, in
+        seconds, as `server_us.<method>` in this connection's getCounters (for bench.metastore)."""
+        name = self._last_name
+        if name is not None and self.arrived:
+            self._handler.server_times[name] = time.perf_counter() - self.arrived
 
 
 _ENCODED = {method: _encoded_reply(method) for method in WIRE_METHODS}
@@ -655,6 +675,7 @@ class MetastoreServer:
         while not self._stopping.is_set():
             timeouts.begin()
             chunk = bounded.first_chunk()
+            processor.arrived = time.perf_counter()
             if len(chunk) <= bounded.direct_bytes and self._process_at_hand(processor, iprot, oprot, bounded, chunk):
                 continue
             try:

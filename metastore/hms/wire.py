@@ -25,7 +25,7 @@ from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
 from thrift.transport.TTransport import TMemoryBuffer
 
 from metastore.catalog import codec
-from metastore.catalog.partitions import PartitionRows
+from metastore.catalog.partitions import PartitionRows, with_location
 from metastore.catalog.tables import table_from_row
 from metastore.hms import convert as cv
 from metastore.hms.gen.hive import ttypes as tt
@@ -45,6 +45,34 @@ def encode(obj) -> bytes:
     buf = TMemoryBuffer()
     obj.write(TBinaryProtocolAccelerated(buf))
     return buf.getvalue()
+
+
+def partitions_in(parts: list[tt.Partition], catalog: str, db: str, table: str) -> list:
+    """Partitions as the catalog takes them (convert.partition_in), converting each distinct storage
+    descriptor once: the partitions of one add_partitions nearly always differ only in their values and
+    locations, and a descriptor's conversion costs more than the rest of the partition's whole add. A
+    partition whose descriptor equals the previous one's but for its location gets a copy of that one's
+    conversion (sharing its columns, serde... which the catalog only reads) at its own location."""
+    out = []
+    prev_in: tt.StorageDescriptor | None = None
+    prev_out = None
+    for p in parts:
+        sd = p.sd
+        if prev_in is not None and sd is not None:
+            location, sd.location = sd.location, prev_in.location
+            same = sd == prev_in
+            sd.location = location
+            if same:
+                p.sd = None  # converted below without it
+                part = cv.partition_in(p, catalog, db, table)
+                p.sd = sd
+                part.sd = with_location(prev_out, location or None)
+                out.append(part)
+                continue
+        part = cv.partition_in(p, catalog, db, table)
+        prev_in, prev_out = sd, with_location(part.sd, part.sd.location)
+        out.append(part)
+    return out
 
 
 def _fields(**values) -> bytes:

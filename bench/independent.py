@@ -1,0 +1,214 @@
+"""bench.metastore's "independent client" mode (issue 17): Mortar and the reference HMS measured as an outside
+client sees them, on the operations where a metastore is used for ETL.
+
+- the client is hmsclient (its own generated bindings, pure-Python binary protocol), not Mortar's;
+- every timed read is the first call after a change to the table (a partition added and dropped again, or
+  the table altered), so that no listing cache can answer it from before;
+- the folders of tables and partitions exist beforehand on both servers (both then count their files for
+  `numFiles`/`totalSize`, as the reference does, see Warehouse.quick_stats);
+- each operation is measured `repeat` times (default 3), the median reported, three ways:
+  end to end (the hmsclient call, decoding included); server time (ready-made request bytes on a plain
+  socket, the clock stopped when the answer's last byte arrives, see RawCall; for Mortar also its own
+  count, first request byte in to last answer byte out, from `getCounters`: `server_us.<method>`); and the
+  client's own decoding (hmsclient decoding the captured answer, timed alone).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hmsclient import hmsclient
+from hmsclient.genthrift.hive_metastore import ThriftHiveMetastore as HmsClientThrift
+from hmsclient.genthrift.hive_metastore import ttypes as ht
+from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+from thrift.transport import TTransport
+
+DB = "bench_ic"
+DAYS, HOURS = 100, 100  # 10,000 partitions: dt=d0000..d0099 (string) × hr=0..99 (int)
+FILTERS = {"string key": 'dt = "d0042"', "int key": "hr = 42"}  # 1% each: 100 partitions
+
+
+def _sd(location: str) -> ht.StorageDescriptor:
+    return ht.StorageDescriptor(
+        cols=[ht.FieldSchema(f"c{i}", "string", None) for i in range(8)], location=location,
+        inputFormat="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        outputFormat="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        serdeInfo=ht.SerDeInfo(None, "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe", {}),
+        compressed=False, numBuckets=-1, bucketCols=[], sortCols=[], parameters={},
+    )  # fmt: skip
+
+
+def _table(name: str, location: str) -> ht.Table:
+    keys = [ht.FieldSchema("dt", "string", None), ht.FieldSchema("hr", "int", None)]
+    return ht.Table(tableName=name, dbName=DB, owner="bench", sd=_sd(location), partitionKeys=keys,
+                    parameters={}, tableType="MANAGED_TABLE")  # fmt: skip
+
+
+def _partition(table: ht.Table, day: int, hour: int) -> ht.Partition:
+    sd = _sd(None)
+    return ht.Partition(values=[f"d{day:04d}", str(hour)], dbName=DB, tableName=table.tableName, sd=sd,
+                        parameters={})  # fmt: skip
+
+
+def _folders(root: Path, days: int) -> None:
+    """The partition folders, made beforehand (both servers find them and count their files)."""
+    for d in range(days + 1):
+        for h in range(HOURS):
+            (root / f"dt=d{d:04d}" / f"hr={h}").mkdir(parents=True, exist_ok=True)
+
+
+def decode_seconds(method: str, reply: bytes, repeat: int) -> float:
+    """hmsclient decoding a captured reply (median of `repeat`): the client's own share of a call."""
+
+    def once() -> float:
+        client = HmsClientThrift.Client(TBinaryProtocol(TTransport.TMemoryBuffer(reply)))
+        start = time.perf_counter()
+        getattr(client, f"recv_{method}")()
+        return time.perf_counter() - start
+
+    return statistics.median(once() for _ in range(repeat))
+
+
+class Measured:
+    """One operation's samples: end to end, raw-socket server time, the server's own count, decoding."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {"end to end": [], "server (socket)": [], "server (own count)": [],
+                                                "client decoding": []}  # fmt: skip
+
+    def add(self, kind: str, seconds: float | None) -> None:
+        if seconds is not None:
+            self.samples[kind].append(seconds)
+
+    def medians(self) -> dict[str, float]:
+        return {k: statistics.median(v) for k, v in self.samples.items() if v}
+
+
+def run_independent(port: int, root: Path, repeat: int, mortar: bool, progress: Callable[[str], None],
+                    raw_call, client_gc_paused) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Every operation of issue 17's table on the server at `port`, each `repeat` times; returns
+    {operation: {measure: median seconds}}. `raw_call` is bench.metastore.RawCall."""
+    out: dict[str, Measured] = {}
+    n = DAYS * HOURS
+    root.mkdir(parents=True, exist_ok=True)
+    with hmsclient.HMSClient(host="127.0.0.1", port=port) as c:
+
+        def own(method: str) -> float | None:
+            if not mortar:
+                return None
+            us = c.getCounters().get(f"server_us.{method}")
+            return us / 1e6 if us is not None else None
+
+        def timed(fn) -> float:
+            with client_gc_paused():
+                start = time.perf_counter()
+                fn()
+                return time.perf_counter() - start
+
+        try:
+            c.drop_database(DB, True, True)
+        except Exception:  # noqa: BLE001 - not there
+            pass
+        c.create_database(ht.Database(DB, "independent client", str(root / "db.db"), {}))
+        small = _table("small", str(root / "small"))
+        small.partitionKeys = []
+        (root / "small").mkdir(exist_ok=True)
+        c.create_table(small)
+        tables = [_table(f"big{i}", str(root / f"big{i}")) for i in range(repeat)]
+        for t in tables:
+            _folders(root / t.tableName, DAYS)
+            c.create_table(t)
+
+        op = f"add_partitions {n:,} (batches of 1,000)"
+        m = out[op] = Measured()
+        for t in tables:
+            progress(f"{op}: {t.tableName}")
+            parts = [_partition(t, d, h) for d in range(DAYS) for h in range(HOURS)]
+            total = own_total = 0.0
+            for i in range(0, n, 1000):
+                total += timed(lambda b=parts[i : i + 1000]: c.add_partitions(b))
+                own_total += own("add_partitions") or 0.0
+            m.add("end to end", total)
+            m.add("server (own count)", own_total if mortar else None)
+
+        big = tables[0]
+        extra = _partition(big, DAYS, 0)
+
+        def change() -> None:
+            """A change to the table's partitions that leaves them as they were."""
+            c.add_partitions([extra])
+            c.drop_partition(DB, big.tableName, extra.values, False)
+
+        def touch_table(i: int) -> None:
+            small.parameters = {"touched": str(i)}
+            c.alter_table(DB, "small", small)
+
+        reads: list[tuple[str, str, dict, Callable[[], object], Callable[[int], None], int]] = [
+            ("get_table", "get_table", {"dbname": DB, "tbl_name": "small"},
+             lambda: c.get_table(DB, "small"), touch_table, 1),
+            (f"get_partitions of {n:,}", "get_partitions", {"db_name": DB, "tbl_name": big.tableName, "max_parts": -1},
+             lambda: c.get_partitions(DB, big.tableName, -1), lambda i: change(), n),
+            *((f"get_partitions_by_filter 1%, {what}", "get_partitions_by_filter",
+               {"db_name": DB, "tbl_name": big.tableName, "filter": flt, "max_parts": -1},
+               lambda f=flt: c.get_partitions_by_filter(DB, big.tableName, f, -1), lambda i: change(), n // 100)
+              for what, flt in FILTERS.items()),
+            (f"get_partition_names of {n:,}", "get_partition_names",
+             {"db_name": DB, "tbl_name": big.tableName, "max_parts": -1},
+             lambda: c.get_partition_names(DB, big.tableName, -1), lambda i: change(), n),
+        ]  # fmt: skip
+        for op, method, args, call, make_change, expect in reads:
+            progress(op)
+            m = out[op] = Measured()
+            for i in range(repeat):
+                make_change(2 * i)
+                got: list = []
+                m.add("end to end", timed(lambda g=got, f=call: g.append(f())))
+                size = len(got[0]) if isinstance(got[0], list) else 1
+                assert size == expect, (op, size)
+                m.add("server (own count)", own(method))
+                make_change(2 * i + 1)
+                with raw_call(port, method, **args) as raw, client_gc_paused():
+                    _, seconds = raw.first()
+                    m.add("server (socket)", seconds)
+                m.add("client decoding", decode_seconds(method, raw.reply, 3))
+
+        op = f"drop_table with {n:,} partitions"
+        m = out[op] = Measured()
+        for t in tables:
+            progress(f"{op}: {t.tableName}")
+            m.add("end to end", timed(lambda name=t.tableName: c.drop_table(DB, name, True)))
+            m.add("server (own count)", own("drop_table"))
+        c.drop_database(DB, True, True)
+    return {op: m.medians() for op, m in out.items()}
+
+
+def print_independent(backend: str, results: dict[str, dict[str, dict[str, float]]]) -> None:
+    """A markdown table: per operation, the reference and Mortar end to end and server time, ratios, and
+    how much of Mortar's end-to-end time is the client's own decoding."""
+
+    def ms(s: float | None) -> str:
+        if s is None:
+            return "-"
+        v = s * 1000
+        return f"{v:.2f} ms" if v < 10 else f"{v:,.1f} ms" if v < 1000 else f"{v / 1000:,.2f} s"
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.1f}x" if a and b else "-"
+
+    ref, mine = results.get("reference", {}), results["mortar"]
+    storage = "SQLite vs Derby" if backend == "sqlite" else "PostgreSQL vs PostgreSQL"
+    print(f"| operation ({storage}), first call after a change | end to end: reference | Mortar | ratio "
+          "| server time: reference | Mortar (socket) | Mortar (own count) | ratio | client decoding |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for op, m in mine.items():
+        r = ref.get(op, {})
+        e2e_ref, e2e = r.get("end to end"), m.get("end to end")
+        srv_ref = r.get("server (socket)", e2e_ref)  # writes: the answer is a few bytes, end to end
+        srv = m.get("server (socket)", m.get("server (own count)"))
+        dec = m.get("client decoding")
+        share = f"{ms(dec)} ({dec / e2e:.0%} of Mortar's)" if dec is not None and e2e else "-"
+        print(f"| {op} | {ms(e2e_ref)} | {ms(e2e)} | {ratio(e2e_ref, e2e)} | {ms(srv_ref)} | {ms(srv)} "
+              f"| {ms(m.get('server (own count)'))} | {ratio(srv_ref, srv)} | {share} |")  # fmt: skip
