@@ -31,6 +31,7 @@ from tests.conftest import start_metastore, stop_metastore
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 30_000
+pytestmark = pytest.mark.timeout(900)  # one Spark process for the module (a minute on a quiet machine)
 
 
 def _gen_columns() -> dict[str, list]:
