@@ -174,7 +174,7 @@ def with_workers(args, events: Path, tmp: Path) -> None:
     print(f"| workers ({args.files:,} files, {args.folders:,} folders, {os.cpu_count()} cores, load "
           f"{os.getloadavg()[0]:.1f}) | first crawl | of which merge | files/s | vs 1 worker | recrawl |")
     print("|---:|---:|---:|---:|---:|---:|")
-    base = rows[0][1]["took"] if rows and rows[0][0] == 1 else None
+    base = next((first["took"] for n, first, _ in rows if n == 1), None)
     for n, first, again in rows:
         merge = f"{first['merge']:.1f} s" if first["merge"] is not None else "-"
         ratio = f"{base / first['took']:.2f}x" if base else "-"
@@ -182,7 +182,7 @@ def with_workers(args, events: Path, tmp: Path) -> None:
         print(f"| {n} | {first['took']:.1f} s | {merge} | {first['files'] / first['took']:,.0f} | {ratio} | {recrawl} |")
     if base and len(rows) > 1:
         print("scaling ratio (time with 1 worker / time with n): "
-              + ", ".join(f"{n}: {base / first['took']:.2f}x" for n, first, _ in rows[1:]))  # fmt: skip
+              + ", ".join(f"{n}: {base / first['took']:.2f}x" for n, first, _ in rows if n != 1))  # fmt: skip
 
 
 def in_process(args, events: Path, tmp: Path) -> None:
