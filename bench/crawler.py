@@ -75,18 +75,26 @@ class Line:
 
 
 def start_workers(n: int, env: dict, logs: Path) -> list[subprocess.Popen]:
+    """`n` worker processes, ready. The first one alone: workers that all create the queue at once on the
+    embedded broker may die of kombu's UNIQUE constraint on its name."""
     workers = []
+
+    def ready(count: int) -> None:
+        deadline = time.time() + 120
+        while not all(b"ready." in (logs / f"worker{i}.log").read_bytes() for i in range(count)):
+            if time.time() > deadline:
+                raise RuntimeError(f"workers not ready after 120 s: see {logs}")
+            time.sleep(0.2)
+
     for i in range(n):
         log = open(logs / f"worker{i}.log", "wb")
         workers.append(subprocess.Popen([sys.executable, "-m", "mortar.cli", "worker", "--concurrency", "1"],
                                         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                                         start_new_session=True))  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline:  # timed from the moment every worker is ready
-        if all(b"ready." in (logs / f"worker{i}.log").read_bytes() for i in range(n)):
-            return workers
-        time.sleep(0.2)
-    raise RuntimeError(f"workers not ready after 120 s: see {logs}")
+        if i == 0:
+            ready(1)
+    ready(n)  # timed from the moment every worker is ready
+    return workers
 
 
 def stop_workers(workers: list[subprocess.Popen]) -> None:

@@ -177,12 +177,14 @@ def test_three_workers_split_a_crawl_and_one_dies(broker, tmp_path):
     events = make_tree(tmp_path / "data")
     service.crawlers.create(Crawler(name="one", targets=[CrawlerTarget(str(events))], database="one"))
     service.crawlers.create(Crawler(name="many", targets=[CrawlerTarget(str(events))], database="many"))
+    # sent before the workers start: the queue exists then (workers that all create it at once on the
+    # embedded broker may die of kombu's UNIQUE constraint on its name)
+    Celery(broker=broker_url).send_task("runner.crawl", args=["many"])
     logs = [open(tmp_path / f"worker{i}.log", "wb") for i in range(3)]
     workers = [subprocess.Popen([sys.executable, "-m", "mortar.cli", "worker", "--concurrency", "1"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
                for log in logs]  # fmt: skip
     try:
-        Celery(broker=broker_url).send_task("runner.crawl", args=["many"])
         # the moment a worker holds a piece, it dies with its process group (no goodbye, no ack)
         victim, piece = None, None
         deadline = time.time() + 120
