@@ -69,6 +69,8 @@ def read_files(spark, paths: list[str], fmt: str, fopts: dict, files: list[dict]
         df = reader.json(targets)
         return _split_corrupt(df)
     if fmt == "parquet":
+        if _types_conflict(targets):
+            return _read_with_choices(spark, targets, "parquet", base), []
         try:
             return spark.read.options(**base, **recurse, mergeSchema="true").parquet(*targets), []
         except Exception as e:  # noqa: BLE001 - files whose types conflict: read one by one, choices
@@ -154,21 +156,59 @@ def _read_csv(spark, targets: list[str], fopts: dict, base: dict):
     return df.select(*cols, *[T.quote(c) for c in partition_cols]), errors
 
 
-def _read_with_choices(spark, targets: list[str], fmt: str, base: dict):
-    """Files read one by one and unioned by name; a column whose type differs between files becomes a
-    choice (integral types widen to long, numbers to double first)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StructType
-
-    fs_paths = []
+def _data_files(targets: list[str]) -> list[str]:
+    """The data files under `targets` (files or folders; hidden ones left out), with their schemes."""
     from fsspec.core import url_to_fs
 
+    out = []
     for t in targets:
         fs, root = url_to_fs(t.replace("s3a://", "s3://"))
         found = [root] if fs.isfile(root) else sorted(p for p in fs.find(root) if not any(
             x[:1] in "._" for x in p[len(root):].split("/") if x))  # fmt: skip
         proto = t.split("://", 1)[0] + "://" if "://" in t else ""
-        fs_paths += [p if not proto or p.startswith(proto) else proto + p for p in found]
+        out += [p if not proto or p.startswith(proto) else proto + p for p in found]
+    return out
+
+
+def _types_conflict(targets: list[str], limit: int = 200) -> bool:
+    """Whether parquet files under `targets` disagree on a top-level column's type (footers read with
+    pyarrow, at most `limit` files; False when that cannot be told: Spark's merge decides then)."""
+    try:
+        import pyarrow.parquet as pq
+        from fsspec.core import url_to_fs
+
+        files = _data_files(targets)
+        if len(files) < 2 or len(files) > limit:
+            return False
+        seen: dict[str, str] = {}
+        for f in files:
+            fs, path = url_to_fs(f.replace("s3a://", "s3://"))
+            with fs.open(path, "rb") as fh:
+                for field in pq.read_schema(fh):
+                    kind = _arrow_kind(field.type)
+                    if seen.setdefault(field.name, kind) != kind:
+                        return True
+    except Exception:  # noqa: BLE001 - undecided: Spark's own merge says
+        return False
+    return False
+
+
+def _arrow_kind(arrow_type) -> str:
+    import pyarrow.types as pt
+
+    if pt.is_integer(arrow_type):
+        return "integral"
+    if pt.is_floating(arrow_type) or pt.is_decimal(arrow_type):
+        return "fractional"
+    return str(arrow_type)
+
+
+def _read_with_choices(spark, targets: list[str], fmt: str, base: dict):
+    """Files read one by one and unioned by name; a column whose type differs between files becomes a
+    choice (integral types widen to long, numbers to double first)."""
+    from pyspark.sql import functions as F
+
+    fs_paths = _data_files(targets)
     dfs = [spark.read.options(**base).format(fmt).load(p) for p in fs_paths]
     types: dict[str, set[str]] = {}
     order: list[str] = []
@@ -188,7 +228,7 @@ def _read_with_choices(spark, targets: list[str], fmt: str, base: dict):
                 continue
             mine = _widened(have[n].dataType) if n in have else None
             fields = [(F.col(T.quote(n)).try_cast(k) if k == mine else F.lit(None).try_cast(k)).alias(T.glue_type(_parse(k)))
-                      for k in kinds if not isinstance(_parse(k), StructType) or True]  # fmt: skip
+                      for k in kinds]  # fmt: skip
             cols.append(T.as_choice(F.struct(*fields), n))
         out.append(df.select(*cols))
     return reduce(lambda a, b: a.unionByName(b), out)
@@ -300,23 +340,20 @@ def write_sink_table(spark, df, path: str, fmt: str, catalog: tuple[str, str], k
 def purge_table(spark, db: str, table: str, options: dict) -> None:
     from fsspec.core import url_to_fs
 
-    from runner.jobs.context import _catalog
-
-    t = _catalog().table(db, table)
-    roots = [t.sd.location]
+    name = f"{T.quote(db)}.{T.quote(table)}"
+    location = next(r[1] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect() if r[0] == "Location")
+    roots = [location]
+    keys = [c.name for c in spark.catalog.listColumns(f"{db}.{table}") if c.isPartition]
     predicate = options.get("partitionPredicate")
-    if predicate and t.partitionKeys:
-        df = spark.sql(f"SHOW PARTITIONS {T.quote(db)}.{T.quote(table)}")
-        keys = [k.name for k in t.partitionKeys]
-        names = [r[0] for r in df.collect()]
-        rows = spark.createDataFrame([dict(kv.split("=", 1) for kv in n.split("/")) | {"__n": n} for n in names]) \
-            if names else None  # fmt: skip
-        chosen = [r["__n"] for r in rows.where(predicate).collect()] if rows is not None else []
-        roots = [t.sd.location.rstrip("/") + "/" + n for n in chosen] if keys else roots
+    if predicate and keys:
+        names = [r[0] for r in spark.sql(f"SHOW PARTITIONS {name}").collect()]
+        rows = [dict(kv.split("=", 1) for kv in n.split("/")) | {"__n": n} for n in names]
+        chosen = [r["__n"] for r in spark.createDataFrame(rows).where(predicate).collect()] if rows else []
+        roots = [location.rstrip("/") + "/" + n for n in chosen]
     hours = float(options.get("retentionPeriod", 168))
     for root in roots:
         _purge(url_to_fs(root), hours)
-    spark.catalog.refreshTable(f"{T.quote(db)}.{T.quote(table)}")
+    spark.catalog.refreshTable(name)
 
 
 def purge_path(path: str, options: dict) -> None:
