@@ -186,6 +186,9 @@ def _spark_command(tool: str, uri: str | None, warehouse: str | None, args: tupl
     if not os.path.exists(exe):
         exe = shutil.which(tool) or exe
     conf = [a for k, v in _spark_settings(uri, warehouse).items() for a in ("--conf", f"{k}={v}")]
+    from runner.jobs.driver import add_glue_libs
+
+    add_glue_libs()  # Glue scripts' `awsglue` importable in the shell and its Python workers
     os.execv(exe, [exe, *conf, *args])
 
 
