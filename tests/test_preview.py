@@ -151,6 +151,26 @@ def test_a_profile_from_the_api_on_a_worker(served):
     assert params["numRows"] == "5000" and params["spark.sql.statistics.numRows"] == "5000"
 
 
+def test_the_cli_profiles_and_previews(served):
+    from click.testing import CliRunner
+
+    from mortar.cli import main
+
+    w, _ = served
+    env = {"MORTAR_DATABASE_URL": w.settings.database_url, "MORTAR_WAREHOUSE": w.settings.warehouse,
+           "MORTAR_DATA_DIR": w.settings.data_dir}  # fmt: skip
+    got = CliRunner().invoke(main, ["table", "profile", "shop.orders", "--metadata"], env=env)
+    assert got.exit_code == 0, got.output
+    assert "rows 5000" in got.output and "SUCCEEDED" in got.output
+    shown = CliRunner().invoke(main, ["table", "profile", "shop.orders", "--show"], env=env)
+    assert "rows 5000" in shown.output and "metadata  SUCCEEDED" in shown.output
+    rows = CliRunner().invoke(main, ["table", "preview", "shop.events", "--partition", "dt=2024-01-01", "--limit", "2"],
+                              env=env)  # fmt: skip
+    assert rows.exit_code == 0 and "2024-01-01-1" in rows.output and "2024-01-01-2" not in rows.output
+    bad = CliRunner().invoke(main, ["table", "profile", "shop.broken", "--metadata"], env=env)
+    assert bad.exit_code == 1 and "bad.parquet could not be read as parquet" in bad.output
+
+
 def _browser(pw):
     return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
 
