@@ -40,19 +40,19 @@ def _send_routed(env: Env, run_id: int) -> None:
 FIRST = "print('first line', flush=True)\nprint('databases', [r[0] for r in spark.sql('SHOW DATABASES').collect()])\n"
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_the_first_run_after_start_is_warm_and_back_to_back_runs_stay_warm(warm):
     """Sent as soon as the worker starts, before any driver is ready: the run waits in the broker (queued),
-    not on a cold start; then runs back to back, each warm. The timeline is in order."""
+    not on a cold start; the next, sent when it ended, takes the spare. The timeline is in order."""
     svc = warm.service
     svc.jobs.create(Job("hello", FIRST))
-    for i in range(3):
+    for i in range(2):
         run = svc.jobs.start_run("hello")
         if i == 1:  # on the default queue, as a client without Mortar's routes sends it: forwarded
             warm.send("runner.job_run", [run.id])
         else:
             _send_routed(warm, run.id)
-        done = warm.wait_run(run.id, timeout=400)
+        done = warm.wait_run(run.id, timeout=1000)
         log = warm.log(run.id)
         assert done.state == "SUCCEEDED", (done.error, log, warm.worker_log())
         assert done.warm is True and "cold start" not in log, log
@@ -70,7 +70,7 @@ print('script done', flush=True)
 """
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_the_timeout_counts_the_scripts_own_time(warm, tmp_path):
     """A cold Spark run whose driver takes longer to start than the job's timeout still succeeds: the clock
     starts with the script; a script that outlives its timeout ends TIMEOUT, its execution time measured."""
@@ -78,7 +78,7 @@ def test_the_timeout_counts_the_scripts_own_time(warm, tmp_path):
     svc.jobs.create(Job("slowstart", SLOW_START, timeout_s=3, spark_conf={"spark.executor.memory": "600m"}))
     run = svc.jobs.start_run("slowstart")
     _send_routed(warm, run.id)
-    done = warm.wait_run(run.id, timeout=400)
+    done = warm.wait_run(run.id, timeout=1000)
     log = warm.log(run.id)
     assert done.state == "SUCCEEDED", (done.error, log)
     assert (
@@ -95,7 +95,7 @@ def test_the_timeout_counts_the_scripts_own_time(warm, tmp_path):
     assert done.running_at is not None and done.execution_ms >= 2000
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_wait_follows_a_run_through_its_retries(warm):
     svc = warm.service
     svc.jobs.create(Job("retried", "import os, sys\nprint('attempt', os.environ['MORTAR_JOB_ATTEMPT'])\n"
@@ -105,7 +105,7 @@ def test_wait_follows_a_run_through_its_retries(warm):
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mortar.cli", "job", *args], env=warm.worker.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=400)  # fmt: skip
+                              capture_output=True, text=True, timeout=1000)  # fmt: skip
 
     ok = cli("run", "retried", "--wait")
     assert ok.returncode == 0, (ok.stdout, ok.stderr, warm.worker_log())
