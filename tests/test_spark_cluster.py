@@ -55,7 +55,7 @@ class StandaloneCluster:
             self.procs.append(subprocess.Popen([_spark_class(), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
                                                start_new_session=True))  # fmt: skip
 
-    def _wait(self, probe, what: str, timeout: float = 240) -> None:
+    def _wait(self, probe, what: str, timeout: float = 600) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
@@ -107,7 +107,7 @@ print("groups", spark.table("sc.counts").count())
 """
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_warm_and_cold_runs_execute_on_the_standalone_cluster(spark_cluster, tmp_path):
     conf_dir = tmp_path / "spark-conf"  # what every driver of this worker asks of the cluster
     conf_dir.mkdir()
@@ -127,7 +127,7 @@ def test_warm_and_cold_runs_execute_on_the_standalone_cluster(spark_cluster, tmp
         for name, warm in (("write_numbers", True), ("count_numbers", False)):
             run = service.jobs.start_run(name)
             jobs.app.send_task("runner.job_run", args=[run.id], queue="mortar.jobs")
-            done = jobs.wait_run(run.id, timeout=600)
+            done = jobs.wait_run(run.id, timeout=1200)
             log = jobs.log(run.id)
             assert done.state == "SUCCEEDED", (done.error, log, jobs.worker_log())
             assert done.warm is warm and f"master {spark_cluster.url}" in log, log
