@@ -13,6 +13,7 @@ errors `{"__type": ..., "Message": ...}` with HTTP 400 for everything the client
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 import uuid
@@ -62,6 +63,7 @@ class GlueApp:
         self.keys = AccessKeys(service.ctx)
         self.operations = operations.load()
         self.max_body = int(settings.glue_max_request_mb) * 1024 * 1024
+        self._views: dict[str, CatalogService] = {}
 
     # --- WSGI ---------------------------------------------------------------------------------------
 
@@ -119,8 +121,8 @@ class GlueApp:
             raise GlueError("SerializationException", f"the request body is not JSON: {e}") from None
         if not isinstance(body, dict):
             raise GlueError("SerializationException", "the request body must be a JSON object")
-        req = GlueRequest(self.service.for_user(identity.name), identity, self.settings, region=region,
-                          peer=peer, extra=self.extra)  # fmt: skip
+        req = GlueRequest(self._view(identity.name), identity, self.settings, region=region, peer=peer,
+                          extra=self.extra)  # fmt: skip
         try:
             answer = handler(req, body)
         except GlueError:
@@ -132,13 +134,22 @@ class GlueApp:
             raise GlueError("InternalServiceException", f"{op} failed on the server: see its log", 500) from None
         return 200, answer if answer is not None else {}
 
+    def _view(self, user: str) -> CatalogService:
+        """The catalog view auditing as `user` (views are kept: making one binds every area)."""
+        view = self._views.get(user)
+        if view is None:
+            if len(self._views) > 1000:
+                self._views.clear()
+            view = self._views[user] = self.service.for_user(user)
+        return view
+
     # --- identity -----------------------------------------------------------------------------------
 
     def authenticate(self, environ: dict, headers: dict, raw: bytes, peer: str) -> tuple[Identity, str]:
         """The caller's identity and the region it signed for; unsigned requests are anonymous (the same
         policy as the Thrift port). A bad signature is an audited denial."""
         if "authorization" not in headers:
-            return anonymous(self.settings.anonymous, peer), "us-east-1"
+            return _anonymous(self.settings.anonymous, peer), "us-east-1"
         found: dict = {}
 
         def secret_of(key_id: str) -> str | None:
@@ -161,6 +172,11 @@ class GlueApp:
                 pass
             raise GlueError(e.type, e.message) from None
         return user_identity(found["user"], peer), cred.region
+
+
+@functools.lru_cache(maxsize=4096)
+def _anonymous(policy: str, peer: str) -> Identity:
+    return anonymous(policy, peer)
 
 
 def mount(app, service: CatalogService, settings: Settings, extra: dict | None = None) -> GlueApp:

@@ -3,11 +3,15 @@ the database with its tables, and leaves their files)."""
 
 from __future__ import annotations
 
-from metastore.catalog import access
-from metastore.catalog.errors import NotFound
+from sqlalchemy import select
+
+from metastore.catalog import access, codec
+from metastore.catalog.base import Area
+from metastore.catalog.types import DEFAULT_CATALOG, Database
 from metastore.glue import paging, shapes
 from metastore.glue.errors import invalid_input
 from metastore.glue.registry import GlueRequest, operation
+from metastore.storage.models import DatabaseRow
 
 
 @operation("CreateDatabase")
@@ -34,13 +38,23 @@ def get_databases(req: GlueRequest, body: dict) -> dict:
     req.check("read")
     names = access.visible(req.identity, req.service.databases.list())
     chunk, token = paging.page("GetDatabases", names, body, default=100, maximum=100)
-    out = []
-    for name in chunk:
-        try:
-            out.append(shapes.database_out(req.service.databases.get(name), req.account_id))
-        except NotFound:  # dropped meanwhile
-            continue
-    return paging.with_token({"DatabaseList": out}, token)
+    found = _Rows(req.service.ctx).databases(chunk)
+    return paging.with_token({"DatabaseList": [shapes.database_out(d, req.account_id) for d in found]}, token)
+
+
+class _Rows(Area):
+    def databases(self, names: list[str]) -> list[Database]:
+        """The databases among `names` that exist (one query), in the order of `names`."""
+        if not names:
+            return []
+        with self._read() as conn:
+            cid = self._catalog_id(conn, DEFAULT_CATALOG)
+            rows = conn.execute(select(DatabaseRow).where(DatabaseRow.catalog_id == cid, DatabaseRow.name.in_(names))).all()
+        by_name = {r.name: r for r in rows}
+        return [Database(name=r.name, description=r.description, location_uri=r.location_uri,
+                         managed_location_uri=r.managed_location_uri, parameters=codec.loads(r.parameters),
+                         owner_name=r.owner_name, owner_type=r.owner_type, create_time=r.create_time)
+                for r in (by_name.get(n) for n in names) if r is not None]  # fmt: skip
 
 
 @operation("UpdateDatabase")

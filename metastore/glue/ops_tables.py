@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from metastore.catalog import access
-from metastore.catalog.errors import CatalogError, NotFound
+from metastore.catalog.errors import CatalogError
 from metastore.catalog.tables import table_from_row
 from metastore.glue import paging, shapes
 from metastore.glue.errors import GlueError, from_catalog, invalid_input, not_found
@@ -271,14 +271,12 @@ def search_tables(req: GlueRequest, body: dict) -> dict:
     if dbs:
         names = [n for n in names if any(_text_match(n, d) for d in dbs)]
     found = []
-    for db in names:
-        try:
-            rows = TableRows(req.service.ctx).of(db, req.service.tables.list(db))
-        except NotFound:
-            continue
-        for table in tables_out(req, db, rows):
-            if all(_filter_match(table, f) for f in filters) and (not text or _search_text_match(table, text)):
-                found.append(table)
+    pairs = TableRows(req.service.ctx).in_databases(names)
+    versions = _versions(req).current([r for _, r in pairs])
+    for db, r in pairs:
+        table = shapes.table_out(table_from_row(r, db, "hive"), req.account_id, versions[r.id])
+        if all(_filter_match(table, f) for f in filters) and (not text or _search_text_match(table, text)):
+            found.append(table)
     found.sort(key=lambda t: (t["DatabaseName"], t["Name"]))
     for criterion in reversed(sort):
         field = criterion.get("FieldName") if isinstance(criterion, dict) else None
