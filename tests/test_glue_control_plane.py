@@ -402,3 +402,18 @@ def test_triggers_workflows_connections_and_scripts(glue):
         lambda: admin.create_script(DagNodes=[{"Id": "x", "NodeType": "Join", "Args": []}]),
         "InvalidInputException",
     )
+
+
+def test_control_plane_shapes_match_moto(glue):
+    """The same control-plane scenario against moto's Glue server and Mortar: the same keys in every answer,
+    except the differences listed with their reasons in tests/glue_control_reference.py."""
+    from tests import glue_control_reference
+
+    (glue.data / "ref_job.py").write_text("import time\ntime.sleep(600)\n")  # under way while compared
+    (glue.data / "ref_data").mkdir()
+    admin = glue.client("admin")
+    glue_control_reference.compare(admin, str(glue.data))
+    [run] = admin.get_job_runs(JobName="ref_job")["JobRuns"]
+    admin.batch_stop_job_run(JobName="ref_job", JobRunIds=[run["Id"]])
+    glue.wait(lambda: admin.get_job_run(JobName="ref_job", RunId=run["Id"])["JobRun"]["JobRunState"],
+              lambda s: s == "STOPPED", "stopped reference run")  # fmt: skip
