@@ -176,6 +176,9 @@ def test_partitions(glue, server):
     assert len(pages) == 5 and len(got) == 250 and set(got) == {tuple(p["Values"]) for p in parts}
     first = pages[0]["Partitions"][0]
     assert first["StorageDescriptor"]["Location"].endswith("hr=0") and first["Parameters"]["n"] == "100"
+    assert [c["Name"] for c in first["StorageDescriptor"]["Columns"]] == ["a", "b"]
+    lean = glue.get_partitions(DatabaseName=db, TableName=name, ExcludeColumnSchema=True, MaxResults=1)["Partitions"][0]
+    assert "Columns" not in lean["StorageDescriptor"] and lean["Values"] == first["Values"]  # as Trino asks
 
     segments = [{tuple(p["Values"]) for page in paginator.paginate(DatabaseName=db, TableName=name,
                  Segment={"SegmentNumber": i, "TotalSegments": 3}) for p in page["Partitions"]} for i in range(3)]  # fmt: skip

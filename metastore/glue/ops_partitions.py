@@ -73,9 +73,10 @@ def partitions_out(parts: list[Partition], catalog_id: str) -> list[dict]:
     return out
 
 
-def encode_rows(listing, rows: list[tuple], catalog_id: str) -> list[str]:
+def encode_rows(listing, rows: list[tuple], catalog_id: str, columns: bool = True) -> list[str]:
     """Glue's Partition shapes as JSON text, straight from stored rows (see Partitions.list_rows): values and
-    parameters are stored as JSON already, and a descriptor shared by many partitions is encoded once."""
+    parameters are stored as JSON already, and a descriptor shared by many partitions is encoded once.
+    Without `columns` (ExcludeColumnSchema), descriptors leave their columns out."""
     sd_memo: dict[str, str] = {}
     head = f',"DatabaseName":{json.dumps(listing.db)},"TableName":{json.dumps(listing.table)},"CreationTime":'
     tail = f',"CatalogId":{json.dumps(catalog_id)}}}'
@@ -85,6 +86,8 @@ def encode_rows(listing, rows: list[tuple], catalog_id: str) -> list[str]:
         if rest is None:
             d = shapes.sd_out(codec.sd_from_json(codec.loads(sd)))
             d.pop("Location", None)
+            if not columns:
+                d.pop("Columns")
             rest = sd_memo[sd] = json.dumps(d, separators=(",", ":"))[1:]
         loc = "" if location is None else f'"Location":{json.dumps(location)},'
         out.append(
@@ -95,7 +98,7 @@ def encode_rows(listing, rows: list[tuple], catalog_id: str) -> list[str]:
 
 
 _CACHE: OrderedDict = OrderedDict()  # (table id, partitions version, filter) -> listing, most recent last
-_CACHE_ROWS = 200_000  # rows kept at most (some 100 MB at worst); the pages of one listing read it once
+_CACHE_ROWS = 100_000  # rows kept at most (some 50 MB at worst); the pages of one listing read it once
 _cache_lock = threading.Lock()
 
 
@@ -143,7 +146,8 @@ def get_partitions(req: GlueRequest, body: dict) -> RawAnswer:
     if not isinstance(start, int) or start < 0:
         raise invalid_input("NextToken is not valid")
     page = rows[start : start + size]
-    text = '{"Partitions":[' + ",".join(encode_rows(listing, page, req.account_id)) + "]"
+    columns = not body.get("ExcludeColumnSchema", False)
+    text = '{"Partitions":[' + ",".join(encode_rows(listing, page, req.account_id, columns)) + "]"
     if start + size < len(rows):
         text += f',"NextToken":{json.dumps(paging.encode("GetPartitions", {"o": start + size}))}'
     return RawAnswer((text + "}").encode())
