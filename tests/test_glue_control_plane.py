@@ -76,6 +76,9 @@ def glue(tmp_path_factory):
         service.users.create(role, "correct horse battery", role)
         key, secret = AccessKeys(service.ctx).create(role, "tests")
         keys[role] = (key.access_key_id, secret)
+    service.users.create("rawonly", "correct horse battery", "editor", ["raw"])  # one database's editor
+    key, secret = AccessKeys(service.ctx).create("rawonly", "tests")
+    keys["rawonly"] = (key.access_key_id, secret)
     env = {**os.environ, "MORTAR_DATA_DIR": str(data), "MORTAR_DATABASE_URL": url, "MORTAR_WAREHOUSE": str(ms.warehouse),
            "MORTAR_BROKER_URL": f"sqla+sqlite:///{data / 'broker.db'}", "MORTAR_METASTORE_URI": ms.uri,
            "MORTAR_JOB_WARM_POOL": "0", "MORTAR_JOB_HEARTBEAT_S": "1", "MORTAR_ANONYMOUS": "none"}  # fmt: skip
@@ -398,6 +401,27 @@ def test_triggers_workflows_connections_and_scripts(glue):
     )["PythonScript"]  # fmt: skip
     assert "SOURCE, TARGET = 'raw.clicks', 'raw.spend'" in script and "alias('customer')" in script
     compile(script, "generated", "exec")
+
+    # --- a user restricted to database raw: crawlers of other databases are out of sight and reach
+    rawonly = glue.client("rawonly")
+    admin.create_crawler(Name="hidden", Role=ROLE, DatabaseName="secret_db",
+                         Targets={"S3Targets": [{"Path": str(glue.data / "nothing")}]})  # fmt: skip
+    rawonly.create_crawler(Name="raw_crawler", Role=ROLE, DatabaseName="raw",
+                           Targets={"S3Targets": [{"Path": str(glue.data / "nothing")}]})  # fmt: skip
+    assert "hidden" in admin.list_crawlers()["CrawlerNames"]
+    assert rawonly.list_crawlers()["CrawlerNames"] == ["raw_crawler"]
+    assert [cr["Name"] for cr in rawonly.get_crawlers()["Crawlers"]] == ["raw_crawler"]
+    assert rawonly.batch_get_crawlers(CrawlerNames=["hidden"])["CrawlersNotFound"] == ["hidden"]
+    assert "no access to database secret_db" in _error(
+        lambda: rawonly.get_crawler(Name="hidden"), "AccessDeniedException"
+    )
+    _error(lambda: rawonly.start_crawler(Name="hidden"), "AccessDeniedException")
+    _error(lambda: rawonly.create_crawler(Name="sneaky", Role=ROLE, DatabaseName="secret_db",
+                                          Targets={"S3Targets": [{"Path": str(glue.data)}]}), "AccessDeniedException")  # fmt: skip
+    _error(
+        lambda: rawonly.get_mapping(Source={"DatabaseName": "secret_db", "TableName": "t"}),
+        "AccessDeniedException",
+    )
     _error(
         lambda: admin.create_script(DagNodes=[{"Id": "x", "NodeType": "Join", "Args": []}]),
         "InvalidInputException",
