@@ -109,7 +109,9 @@ def parse_run_id(prefix: str, value, what: str = "RunId") -> int:
 
 
 def page_size(body: dict, default: int = 100, high: int = MAX_PAGE) -> int:
-    return integer(body, "MaxResults", 1, high) or default
+    """MaxResults (at least 1; more than `high` gets `high`, as Glue pages do), or `default`."""
+    n = integer(body, "MaxResults", 1)
+    return default if n is None else min(n, high)
 
 
 def page_by_key(
