@@ -233,6 +233,8 @@ def start_job_run(req: GlueRequest, body: dict) -> dict:
     and bookmark option: a different Timeout or --job-bookmark-option is refused, not ignored."""
     req.check("write")
     name = _job_name(body)
+    if body.get("JobRunId"):
+        raise invalid_input("JobRunId (retrying a given run) is not supported: start a new run (retries: MaxRetries)")
     args = dict(c.string_map(body, "Arguments") or {})
     option = args.pop(BOOKMARK_ARG, None)
     if option is not None or "Timeout" in body:
