@@ -11,14 +11,14 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
-from metastore.catalog.base import Area, now_ms
+from metastore.catalog.base import Area, Sql, now_ms
 from metastore.catalog.encryption import register_column
 from metastore.catalog.errors import InvalidInput, NotFound
 from metastore.catalog.types import DEFAULT_CATALOG
 from metastore.catalog.users import User, Users
-from metastore.storage.models import NAME, GlueAccessKeyRow, WebUserRow
+from metastore.storage.models import NAME, GlueAccessKeyRow, WebGrantRow, WebUserRow
 
 KEY_PREFIX = "MKIA"
 _ALPHABET = string.ascii_uppercase + string.digits
@@ -76,22 +76,32 @@ class AccessKeys(Area):
                         access_key_id=access_key_id)  # fmt: skip
 
     def lookup(self, access_key_id: str) -> tuple[User, str] | None:
-        """(the owner, the secret) of a key, or None if there is no such key. Records its last use (once a
-        minute at most)."""
+        """(the owner, the secret) of a key, or None if there is no such key (one fast read: every signed
+        request asks). Records its last use (once a minute at most)."""
         if not isinstance(access_key_id, str) or not access_key_id or len(access_key_id) > 32:
             return None
-        with self._read() as conn:
-            found = conn.execute(
-                select(GlueAccessKeyRow.id.label("key_id"), GlueAccessKeyRow.secret.label("key_secret"),
-                       GlueAccessKeyRow.last_used_at.label("key_used"), WebUserRow)
-                .join(WebUserRow, WebUserRow.id == GlueAccessKeyRow.user_id)
-                .where(GlueAccessKeyRow.access_key_id == access_key_id)).first()  # fmt: skip
-            if found is None:
-                return None
-            user = Users._user(conn, found)
+
+        def read(r):
+            found = r.first(_KEY_SQL, {"k": access_key_id})
+            if found is None or found.all_databases:
+                return found, None
+            return found, [g[0] for g in r.all(_GRANTS_SQL, {"uid": found.uid})]
+
+        found, databases = self._fast_read(read)
+        if found is None:
+            return None
+        user = User(found.name, found.role, databases, found.created_at, found.updated_at, found.uid)
         at = now_ms()
-        if found.key_used is None or at - found.key_used > 60_000:
+        if found.last_used_at is None or at - found.last_used_at > 60_000:
             with self._write() as conn:
-                conn.execute(update(GlueAccessKeyRow).where(GlueAccessKeyRow.id == found.key_id)
+                conn.execute(update(GlueAccessKeyRow).where(GlueAccessKeyRow.id == found.id)
                              .values(last_used_at=at))  # fmt: skip
-        return user, self.ctx.secrets.decrypt(found.key_secret)
+        return user, self.ctx.secrets.decrypt(found.secret)
+
+
+_KEY_SQL = Sql(select(GlueAccessKeyRow.id, GlueAccessKeyRow.secret, GlueAccessKeyRow.last_used_at,
+                      WebUserRow.id.label("uid"), WebUserRow.name, WebUserRow.role, WebUserRow.all_databases,
+                      WebUserRow.created_at, WebUserRow.updated_at)
+               .join(WebUserRow, WebUserRow.id == GlueAccessKeyRow.user_id)
+               .where(GlueAccessKeyRow.access_key_id == bindparam("k")), named=True)  # fmt: skip
+_GRANTS_SQL = Sql(select(WebGrantRow.db_name).where(WebGrantRow.user_id == bindparam("uid")).order_by(WebGrantRow.db_name))
