@@ -11,8 +11,8 @@ Stored where the engines read statistics unchanged:
   which Spark's Hive client, Trino and Hive read as basic statistics;
 - Spark's own `spark.sql.statistics.*` properties (row count, size, and per column distinct count, nulls,
   min, max, lengths), which Spark's cost-based optimizer reads in place of HMS column statistics.
-A partition also keeps its profile as JSON (`mortar.profile`), from which the table's is merged when only
-new partitions are profiled.
+A partition's profile is also kept as JSON (table `partition_profiles`, out of the partition's parameters
+so that listings stay small), from which the table's is merged when only new partitions are profiled.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area, now_ms, now_s
 from metastore.catalog.errors import Conflict, InvalidInput, NotFound
 from metastore.catalog.types import DEFAULT_CATALOG, ColumnStats, Table
-from metastore.storage.models import ProfileRunRow
+from metastore.storage.models import PartitionProfileRow, PartitionRow, ProfileRunRow
 
 PROFILE_PARAM = "mortar.profile"
 PROFILED_AT = "mortar.profile.at"
@@ -218,28 +218,26 @@ def store(service, db: str, table: str, profile: dict, partition: str | None = N
         part = service.partitions.get_by_name(db, table, partition)
         if stats:
             service.statistics.update_partition(db, table, partition, stats)
-        part.parameters = {**part.parameters, **params, PROFILE_PARAM: json.dumps(profile, default=str)}
+        part.parameters = {k: v for k, v in {**part.parameters, **params}.items() if k != PROFILE_PARAM}
         service.partitions.alter(db, table, [part])
+        PartitionProfiles(service.ctx).put(db, table, partition, profile)
     return names
 
 
 def partitions_to_profile(service, db: str, table: str, everything: bool = False, mode: str = "full") -> list[str]:
     """Names of the partitions to profile: never profiled (for a full profile, also those profiled from
     file metadata alone), or all of them if `everything`."""
-    keys = t_keys(service, db, table)
-    return [make_name(keys, p.values) for p in service.partitions.list(db, table)
-            if everything or PROFILE_PARAM not in p.parameters
-            or (mode == "full" and json.loads(p.parameters[PROFILE_PARAM]).get("method") != "spark")]  # fmt: skip
+    names = service.partitions.names(db, table)
+    if everything:
+        return names
+    methods = PartitionProfiles(service.ctx).methods(db, table)
+    return [n for n in names if n not in methods or (mode == "full" and methods[n] != "spark")]
 
 
 def unchanged(parameters: dict[str, str], profile: dict) -> bool:
     """Whether the statistics in `parameters` are of the same data as `profile` (same rows and bytes)."""
     return (parameters.get("numRows") == str(profile.get("rows"))
             and parameters.get("totalSize") == str(profile.get("size")))  # fmt: skip
-
-
-def t_keys(service, db: str, table: str) -> list[str]:
-    return [k.name for k in service.tables.get(db, table).partition_keys]
 
 
 def make_name(keys: list[str], values: list[str]) -> str:
@@ -250,9 +248,7 @@ def make_name(keys: list[str], values: list[str]) -> str:
 
 def partition_profiles(service, db: str, table: str) -> dict[str, dict]:
     """The stored profile of each profiled partition, by partition name."""
-    keys = t_keys(service, db, table)
-    return {make_name(keys, p.values): json.loads(p.parameters[PROFILE_PARAM])
-            for p in service.partitions.list(db, table) if PROFILE_PARAM in p.parameters}  # fmt: skip
+    return PartitionProfiles(service.ctx).all(db, table)
 
 
 def store_table_from_partitions(service, db: str, table: str) -> dict:
@@ -375,6 +371,35 @@ class ProfileRuns(Area):
         if n != 1:
             raise Conflict(f"profile run {run_id} has ended already")
         return self.get(run_id)
+
+
+class PartitionProfiles(Area):
+    """Partitions' profiles (JSON), by partition; dropped with their partition."""
+
+    def put(self, db: str, table: str, partition: str, profile: dict, catalog: str = DEFAULT_CATALOG) -> None:
+        with self._write() as conn:
+            t = self._table_row(conn, catalog, db, table)
+            pid = conn.execute(select(PartitionRow.id).where(PartitionRow.table_id == t.id,
+                                                             PartitionRow.name == partition)).scalar()  # fmt: skip
+            if pid is None:
+                raise NotFound(f"partition {partition} of table {db}.{table} does not exist")
+            conn.execute(delete(PartitionProfileRow).where(PartitionProfileRow.partition_id == pid))
+            conn.execute(insert(PartitionProfileRow).values(
+                partition_id=pid, table_id=t.id, method=str(profile.get("method") or "spark"),
+                profile=codec.dumps(profile), updated_at=now_ms()))  # fmt: skip
+
+    def _rows(self, db: str, table: str, columns, catalog: str):
+        with self._read() as conn:
+            t = self._table_row(conn, catalog, db, table)
+            return conn.execute(select(PartitionRow.name, *columns).join(
+                PartitionProfileRow, PartitionProfileRow.partition_id == PartitionRow.id).where(
+                PartitionProfileRow.table_id == t.id).order_by(PartitionRow.name)).all()  # fmt: skip
+
+    def methods(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> dict[str, str]:
+        return {name: method for name, method in self._rows(db, table, [PartitionProfileRow.method], catalog)}
+
+    def all(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> dict[str, dict]:
+        return {name: codec.loads(p) for name, p in self._rows(db, table, [PartitionProfileRow.profile], catalog)}
 
 
 def runs(service) -> ProfileRuns:

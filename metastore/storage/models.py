@@ -802,3 +802,16 @@ class CrawlPieceRow(Base):
     lease_until: Mapped[int] = mapped_column(BigInteger, default=0)  # ms; RUNNING: the claim's lease
     updated_at: Mapped[int] = mapped_column(BigInteger)  # ms; last claim, renewal or result
     result: Mapped[str | None] = mapped_column(_LONG_TEXT)  # JSON: the files, leaf schemas and skips found
+
+
+class PartitionProfileRow(Base):
+    """A partition's newest profile (JSON), from which its table's is merged: kept out of the partition's
+    parameters so that HMS partition listings stay small."""
+
+    __tablename__ = "partition_profiles"
+    __table_args__ = (Index("ix_partition_profiles_table", "table_id"),)
+    partition_id: Mapped[int] = mapped_column(ForeignKey("partitions.id", ondelete="CASCADE"), primary_key=True)
+    table_id: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(16))  # metadata, spark
+    profile: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[int] = mapped_column(BigInteger)  # ms

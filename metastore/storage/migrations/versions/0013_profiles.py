@@ -1,4 +1,4 @@
-"""profiles and previews (issue 18): profile runs
+"""profiles and previews (issue 18): profile runs, partitions' profiles
 
 Revision ID: 0013
 Revises: 0012
@@ -33,8 +33,19 @@ def upgrade() -> None:
         sa.Column('result', sa.Text(), nullable=True),
     )
     op.create_index('ix_profile_runs_table', 'profile_runs', ['db_name', 'table_name', 'id'])
+    op.create_table(
+        'partition_profiles',
+        sa.Column('partition_id', sa.Integer(), sa.ForeignKey('partitions.id', ondelete='CASCADE'), primary_key=True),
+        sa.Column('table_id', sa.Integer(), nullable=False),
+        sa.Column('method', sa.String(length=16), nullable=False),
+        sa.Column('profile', sa.Text(), nullable=False),
+        sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    )
+    op.create_index('ix_partition_profiles_table', 'partition_profiles', ['table_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_partition_profiles_table', 'partition_profiles')
+    op.drop_table('partition_profiles')
     op.drop_index('ix_profile_runs_table', 'profile_runs')
     op.drop_table('profile_runs')
