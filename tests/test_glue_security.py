@@ -150,6 +150,14 @@ def test_bad_requests_get_clear_client_errors(server):
     status, answer = _post(server, "CreateTable", {"DatabaseName": "default", "TableInput": {
         "Name": "bad", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "not a type("}]}}}, key)  # fmt: skip
     assert (status, answer["__type"]) == (400, "InvalidInputException")
+    for op, body in (("CreateTable", {"DatabaseName": "default", "TableInput": {"Name": "x", "LastAccessTime": "soon"}}),
+                     ("GetPartitions", {"DatabaseName": "default", "TableName": ["x"]}),
+                     ("CreateDatabase", {"DatabaseInput": ["not", "an", "object"]}),
+                     ("BatchGetPartition", {"DatabaseName": "default", "TableName": "t", "PartitionsToGet": "all"})):  # fmt: skip
+        status, answer = _post(server, op, body, key)
+        assert (status, answer["__type"]) == (400, "InvalidInputException"), (op, answer)
+    status, answer = _post(server, "GetDatabases", b"[" * 100_000 + b"]" * 100_000, key)
+    assert (status, answer["__type"]) == (400, "SerializationException")
 
 
 def test_access_keys_from_the_cli(server, service):

@@ -117,8 +117,8 @@ class GlueApp:
             raise GlueError("UnknownOperationException", f"operation {op[:80]} is not supported by Mortar's Glue API")
         try:
             body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError) as e:
-            raise GlueError("SerializationException", f"the request body is not JSON: {e}") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            raise GlueError("SerializationException", f"the request body is not JSON: {str(e)[:200]}") from None
         if not isinstance(body, dict):
             raise GlueError("SerializationException", "the request body must be a JSON object")
         req = GlueRequest(self._view(identity.name), identity, self.settings, region=region, peer=peer,
@@ -129,6 +129,11 @@ class GlueApp:
             raise
         except CatalogError as e:
             raise from_catalog(e) from None
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as e:  # a field of the wrong kind
+            log.info("Glue %s: malformed input (%s: %s)", op, type(e).__name__, e)
+            raise GlueError("InvalidInputException",
+                            f"the request is not a valid {op} input: a field has the wrong type or value "
+                            f"({type(e).__name__}: {str(e)[:200]})") from None  # fmt: skip
         except Exception:  # noqa: BLE001 - a fault of ours: logged, answered 500 without internals
             log.exception("Glue %s failed", op)
             raise GlueError("InternalServiceException", f"{op} failed on the server: see its log", 500) from None
