@@ -64,6 +64,7 @@ class Settings:
     smtp_port: int = 25
     smtp_from: str = "mortar@localhost"
     notify_poll_s: float = 0.5  # how often the notifier reads the event feed
+    classification_rules: str = ""  # crawlers classify columns: "regex=label,label;regex=label" on column names
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,13 +1,15 @@
-"""Imports every module of Glue operations, so that each registers its operations (registry.OPERATIONS).
+"""Imports every module of Glue operations (`metastore/glue/ops_*.py`), so that each registers its operations
+(registry.OPERATIONS).
 
-A module that is missing (not written yet) is skipped; one that fails to import is logged and skipped, so
-that the other operations still answer.
+The modules are found in the package (a new `ops_*` module needs no list); `MODULES` come first. One that
+fails to import is logged and skipped, so that the other operations still answer.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
 
 from metastore.glue.registry import OPERATIONS
 
@@ -25,7 +27,10 @@ def load() -> dict:
     global _loaded
     if not _loaded:
         _loaded = True
-        for name in MODULES:
+        import metastore.glue as package
+
+        found = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("ops_"))
+        for name in dict.fromkeys([*MODULES, *found]):
             full = f"metastore.glue.{name}"
             try:
                 importlib.import_module(full)
