@@ -123,3 +123,28 @@ def test_hms_clients_see_annotations_as_parameters_and_comments(tmp_path):
         svc.ctx.engine.dispose()
     finally:
         stop_metastore(ms)
+
+
+def test_crawlers_classify_columns_by_name_rules(tmp_path, monkeypatch):
+    from metastore.catalog import CatalogService
+    from metastore.catalog.access import Identity
+    from metastore.catalog.crawlers import Crawler, CrawlerTarget
+    from runner.crawler.crawl import run_crawler
+    from tests.crawler_data import csv_text, write_files
+
+    monkeypatch.setenv("MORTAR_CLASSIFICATION_RULES", "e_?mail=pii,gdpr:email; ssn|social_security=pii")
+    svc = CatalogService.open(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "wh"))
+    root = tmp_path / "people"
+    write_files(root, {"a.csv": csv_text(["id", "email", "ssn"], [[1, "a@example.com", "123"]])})
+    svc.crawlers.create(Crawler(name="people", targets=[CrawlerTarget(str(root))], database="raw"))
+    assert run_crawler(svc, "people").state == "SUCCEEDED"
+    admin = Identity("admin", "user", "admin")
+    svc.for_user("admin").annotations.set(admin, "raw", "people", "ssn", classifications=["restricted"])  # kept
+    assert run_crawler(svc, "people").state == "SUCCEEDED"
+    cols = svc.annotations.of_table(admin, "raw", "people")["columns"]
+    assert {c: a.classifications for c, a in cols.items()} == {"email": ["pii", "gdpr:email"],
+                                                               "ssn": ["restricted", "pii"]}  # fmt: skip
+    assert {h["user"] for h in svc.annotations.history(admin, "raw", "people")} == {"crawler:people", "admin"}
+    monkeypatch.setenv("MORTAR_CLASSIFICATION_RULES", "(unclosed=pii")
+    assert run_crawler(svc, "people").state == "SUCCEEDED"  # a bad setting is logged, the crawl goes on
+    svc.ctx.engine.dispose()

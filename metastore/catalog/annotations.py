@@ -8,6 +8,7 @@ written into the table in the same transaction.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -26,6 +27,7 @@ from metastore.storage.models import (
     TableRow,
 )
 
+log = logging.getLogger(__name__)
 LABEL = re.compile(r"^[a-z0-9][a-z0-9_.:\-/]{0,99}$")
 MAX_LABELS = 50
 FIELDS = ("owner", "description", "tags", "classifications")
@@ -217,3 +219,50 @@ class Annotations(Area):
                                 .order_by(AnnotationHistoryRow.id.desc()).limit(min(max(limit, 1), 1000))).all()  # fmt: skip
         return [{"column": r.column_name or None, "at": r.at, "user": r.user, "changes": codec.loads(r.changes)}
                 for r in rows]  # fmt: skip
+
+    def classify_columns(self, db: str, table: str, rules: str) -> dict[str, list[str]]:
+        """Add the classifications of `rules` ("regex=label,label;regex=label", each regex matched case-
+        insensitively against whole column names) to the columns of db.table they match; never removes any.
+        Done as the context's user (a crawler: `crawler:<name>`); returns {column: labels added}."""
+        try:
+            parsed = parse_rules(rules)
+        except InvalidInput as e:  # a bad setting must not fail the crawl: said in the log, at each table
+            log.warning("classification_rules setting ignored: %s", e)
+            return {}
+        if not parsed:
+            return {}
+        t = self._table(db, table)
+        who = Identity(self.ctx.user, "run", "editor")
+        added = {}
+        for col in [c.name.lower() for c in [*t.sd.cols, *t.partition_keys]]:
+            labels = [lb for rx, lbs in parsed for lb in lbs if rx.fullmatch(col)]
+            if not labels:
+                continue
+            have = self.get(who, db, table, col).classifications
+            new = [lb for lb in dict.fromkeys(labels) if lb not in have]
+            if new:
+                self.set(who, db, table, col, classifications=have + new)
+                added[col] = new
+        return added
+
+    def _table(self, db: str, table: str):
+        from metastore.catalog.tables import Tables
+
+        return Tables(self.ctx).get(db, table)
+
+
+def parse_rules(rules: str) -> list[tuple[re.Pattern, list[str]]]:
+    """The rules of the classification_rules setting; InvalidInput names a bad one."""
+    out = []
+    for part in (p.strip() for p in (rules or "").split(";")):
+        if not part:
+            continue
+        pattern, eq, labels = part.rpartition("=")
+        if not eq or not pattern:
+            raise InvalidInput(f"classification rule {part!r} is not regex=label[,label]")
+        try:
+            rx = re.compile(pattern, re.IGNORECASE)
+        except re.error as e:
+            raise InvalidInput(f"classification rule {part!r}: {e}") from None
+        out.append((rx, _labels(f"classification rule {part!r}", [x for x in labels.split(",") if x.strip()])))
+    return out

@@ -442,6 +442,7 @@ class CrawlRun:
         self._add_partitions(name, location, plan, existing.get(name) or current)
         if not self.dry_run and self.run_id is not None:  # lineage: this location fed this table
             self.service.lineage.record_crawl(self.run_id, self.crawler.name, location, db, name)
+            self.service.annotations.classify_columns(db, name, Settings.load().classification_rules)
         return name
 
     def _widen_keys(self, current: t.Table, plan: TablePlan, existing: dict[str, t.Table]) -> t.Table:
