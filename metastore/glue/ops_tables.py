@@ -50,7 +50,10 @@ def create_table(req: GlueRequest, body: dict) -> dict:
     table = shapes.table_in(shapes.need_dict(body, "TableInput"), db)
     table.owner = table.owner or req.identity.name
     indexes = body.get("PartitionIndexes") or []
-    from metastore.glue.ops_partitions import check_index
+    from metastore.glue.ops_partitions import MAX_INDEXES, check_index
+
+    if not isinstance(indexes, list) or len(indexes) > MAX_INDEXES:
+        raise invalid_input(f"PartitionIndexes: a list of at most {MAX_INDEXES} indexes")
 
     for index in indexes:
         check_index(table.partition_keys, index)
