@@ -33,6 +33,8 @@ _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, Part
 
 
 _LIST_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
+NAMED_COLUMNS = (PartitionRow.name, *_COLUMNS)
+_LIST_NAMED_SQL = Sql(select(*NAMED_COLUMNS).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
 _NAMES_SQL = Sql(select(PartitionRow.name).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
 _BY_NAME_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid"), PartitionRow.name == bindparam("name")))
 
@@ -109,6 +111,27 @@ def _sd_text(sd: StorageDescriptor, texts: dict[tuple, str]) -> str:
     return text
 
 
+class PartitionsChange(NamedTuple):
+    """A committed change to a table's partitions made by this process, of known content: the table's
+    partitions at version `new` are those at `old` with `added` (rows of `NAMED_COLUMNS`: name, then
+    `_COLUMNS`) put in and the partitions named in `dropped` taken out. Versions are (table id,
+    partitions version), as `Partitions.version` gives them."""
+
+    catalog: str
+    db: str
+    table: str
+    old: tuple[int, int]
+    new: tuple[int, int]
+    added: list[tuple]
+    dropped: list[str]
+    table_info: _TableInfo
+
+
+# weak references to callables taking a PartitionsChange, called after each such change commits (the
+# listing caches of the process, see metastore/hms/listings.py)
+CHANGE_LISTENERS: list = []
+
+
 class PartitionRows(NamedTuple):
     """A listing as stored, for protocol layers that encode partitions straight from storage rather
     than through Partition objects (see metastore/hms/wire.py). `rows` hold `_COLUMNS`: id, values
@@ -132,10 +155,12 @@ def with_location(tpl: StorageDescriptor, location: str | None) -> StorageDescri
 class _TableInfo:
     """What partition operations need of their table."""
 
-    __slots__ = ("id", "db", "name", "catalog", "keys", "location", "external")
+    __slots__ = ("id", "db", "name", "catalog", "keys", "location", "external", "version", "new_version")
 
     def __init__(self, row, db: str, catalog: str):
         self.id = row.id
+        self.version = row.partitions_version  # as read (under the row's lock, for a change)
+        self.new_version: int | None = None  # the version a change gives it
         self.db, self.name, self.catalog = db, row.name, catalog
         self.keys: list[Column] = codec.cols_from_json(codec.loads(row.partition_keys))
         self.location = codec.loads(row.sd).get("location")
@@ -167,8 +192,22 @@ class Partitions(Area):
         """The table whose partitions this transaction changes: locked first (one lock order for every
         partition change), and given a new partitions version."""
         t = self._table(conn, catalog, db, table, for_update=True)
-        conn.execute(update(TableRow).where(TableRow.id == t.id).values(partitions_version=new_partitions_version()))
+        t.new_version = new_partitions_version()
+        conn.execute(update(TableRow).where(TableRow.id == t.id).values(partitions_version=t.new_version))
         return t
+
+    @staticmethod
+    def _changed(t: _TableInfo, added: list[tuple] = (), dropped: list[str] = ()) -> None:
+        """Tell this process's listeners (see `CHANGE_LISTENERS`) a committed change of known content."""
+        if CHANGE_LISTENERS and t.new_version is not None:
+            change = PartitionsChange(t.catalog, t.db, t.name, (t.id, t.version), (t.id, t.new_version),
+                                      list(added), list(dropped), t)  # fmt: skip
+            for ref in list(CHANGE_LISTENERS):
+                listener = ref()
+                if listener is None:
+                    CHANGE_LISTENERS.remove(ref)
+                else:
+                    listener(change)
 
     def version(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> tuple[int, int]:
         """(table id, partitions version): while it stays the same, so do the table's partitions."""
@@ -309,6 +348,9 @@ class Partitions(Area):
                 ])  # fmt: skip
                 self._audit(conn, "ADD_PARTITIONS", catalog, t.db, t.name, count=len(rows),
                             first=rows[0]["name"])  # fmt: skip
+        if CHANGE_LISTENERS:
+            self._changed(t, [(r["name"], pid, r["values"], r["create_time"], r["last_access_time"], r["location"],
+                               r["sd"], r["parameters"]) for pid, r in zip(ids, rows, strict=True)])  # fmt: skip
         for p in added:
             if p.sd.location not in folders:
                 self.ctx.warehouse.mkdirs(p.sd.location)
@@ -329,6 +371,10 @@ class Partitions(Area):
 
     # Each listing comes in two forms: `x_rows` gives the stored rows (PartitionRows), for protocol
     # layers that encode partitions straight from them; `x` gives Partition objects.
+
+    def list_named_rows(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
+        """All the table's partitions as rows of NAMED_COLUMNS (name, then `_COLUMNS`), by name."""
+        return self._read_rows(catalog, db, table, lambda r, t: r.all(_LIST_NAMED_SQL, {"tid": t.id}))
 
     def list_rows(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
         return self._read_rows(catalog, db, table, lambda r, t: self._rows(r, t, limit=max_parts))
@@ -573,6 +619,7 @@ class Partitions(Area):
             t.check_values(values)
             name = make_partition_name(t.key_names, values)
             dropped = self._drop(conn, t, [PartitionRow.name == name], catalog)
+        self._changed(t, dropped=[name] if dropped else [])
         if not dropped:
             raise NotFound(f"partition {name} of table {t.db}.{t.name} does not exist")
         self._delete_data(t, dropped, delete_data)
@@ -592,6 +639,7 @@ class Partitions(Area):
             dropped = []
             for i in range(0, len(wanted), 500):
                 dropped += self._drop(conn, t, [PartitionRow.name.in_(wanted[i : i + 500])], catalog)
+        self._changed(t, dropped=wanted)
         self._delete_data(t, dropped, delete_data)
         return dropped
 
@@ -601,6 +649,8 @@ class Partitions(Area):
         with self._write() as conn:
             t = self._table_to_change(conn, catalog, db, table)
             dropped = self._drop(conn, t, self._filter(t, filter_text), catalog)
+        if CHANGE_LISTENERS:
+            self._changed(t, dropped=[make_partition_name(t.key_names, p.values) for p in dropped])
         self._delete_data(t, dropped, delete_data)
         return dropped
 

@@ -29,7 +29,7 @@ from metastore.hms.authz import UNSCOPED, rule_of
 from metastore.hms.errors import CALLS, map_errors
 from metastore.hms.gen.hive import ttypes as tt
 from metastore.hms.lineage_calls import observe as observe_lineage
-from metastore.hms.listings import ListingCache
+from metastore.hms.listings import ListingCache, SortedAnswer
 
 log = logging.getLogger(__name__)
 
@@ -484,8 +484,15 @@ class Handler:
         key = (cat, db.lower(), (tbl_name or "").lower(), *request)
         return self.listings.answer(key, lambda: self.cat.partitions.version(db, tbl_name, cat), encode)
 
+    def _whole(self, cat: str, db: str, tbl_name, what: str, build):
+        key = (cat, db.lower(), (tbl_name or "").lower(), what, -1)
+        return self.listings.answer_sorted(key, lambda: self.cat.partitions.version(db, tbl_name, cat), build)
+
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
         (cat, db), n = split_db(db_name), _max(max_parts)
+        if n < 0:  # the whole listing: kept across this process's own changes (listings.SortedAnswer)
+            return self._whole(cat, db, tbl_name, "all", lambda: SortedAnswer.of(
+                12, *wire.partition_items(self.cat.partitions.list_named_rows(db, tbl_name, cat))))  # fmt: skip
         return self._listing(cat, db, tbl_name, ("all", n), lambda: wire.partition_chunks(
             self.cat.partitions.list_rows(db, tbl_name, n, cat)))  # fmt: skip
 
@@ -525,6 +532,12 @@ class Handler:
 
     def get_partition_names_wire(self, db_name, tbl_name, max_parts):
         (cat, db), n = split_db(db_name), _max(max_parts)
+        if n < 0:
+            def names() -> SortedAnswer:
+                found = self.cat.partitions.names(db, tbl_name, -1, cat)
+                return SortedAnswer.of(11, found, wire.string_items(found))
+
+            return self._whole(cat, db, tbl_name, "names", names)
         return self._listing(cat, db, tbl_name, ("names", n), lambda: [wire.string_list(
             self.cat.partitions.names(db, tbl_name, n, cat))])  # fmt: skip
 

@@ -158,12 +158,46 @@ def _encode_rows(enc: _Encoder, listing: PartitionRows, rows: list[tuple]) -> by
     return b"".join(out)
 
 
+def partition_items(listing: PartitionRows) -> tuple[list[str], list[bytes]]:
+    """A listing of rows of NAMED_COLUMNS (name, then the usual columns) as (names, each partition's
+    bytes), for answers kept partition by partition (listings.SortedAnswer)."""
+    names = [r[0] for r in listing.rows]
+    return names, encode_partitions(listing, [r[1:] for r in listing.rows])
+
+
+def encode_partitions(listing: PartitionRows, rows: list[tuple]) -> list[bytes]:
+    """Each row's Partition bytes (rows of the usual columns, see PartitionRows)."""
+    enc = _Encoder(listing)
+    out: list[bytes] = []
+    append = out.append
+    names, tail = enc.names, enc.tail
+    sds, params = enc.sds, enc.params
+    join = b"".join
+    for row in rows:
+        _id, values, create_time, last_access_time, location, sd, parameters = row
+        parts = sds.get(sd) or enc.sd(sd)
+        if parts is None or create_time is None or last_access_time is None:
+            append(_slow(listing, row))
+            continue
+        encoded = [v.encode() for v in _scan(values, 0)[0]]
+        loc = b"" if location is None else _LOCATION_HEAD + _I32(len(b := location.encode())) + b
+        append(join((_VALUES_HEAD, _I32(len(encoded)), *[_I32(len(v)) + v for v in encoded], names,
+                     _TIMES(8, 4, create_time, 8, 5, last_access_time), parts[0], loc, parts[1],
+                     params.get(parameters) or enc.parameters(parameters), tail)))  # fmt: skip
+    return out
+
+
 def _slow(listing: PartitionRows, row: tuple) -> bytes:
     """One partition through Thrift objects: for what the splicing does not cover."""
     from metastore.catalog.partitions import Partitions
 
     (part,) = Partitions._partitions(listing.table_info, [row])  # noqa: SLF001 - the same conversion
     return encode(cv.partition_out(part))
+
+
+def string_items(items: list[str]) -> list[bytes]:
+    """Each string as a list<string> element."""
+    return [_I32(len(b)) + b for b in (s.encode() for s in items)]
 
 
 def string_list(items: list[str]) -> bytes:
