@@ -76,4 +76,8 @@ def delete_database(req: GlueRequest, body: dict) -> dict:
     name = shapes.need_str(body, "Name")
     req.check("write", name)
     req.service.databases.drop(name, cascade=True, delete_data=False)
+    from metastore.glue.tags import drop_tags
+
+    for kind in ("database", "table", "userDefinedFunction"):  # the database's, and those of what was in it
+        drop_tags(req, req.arn(kind, name.lower()))
     return {}
