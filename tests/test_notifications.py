@@ -168,8 +168,14 @@ def test_the_event_feed_pages_with_a_cursor_within_grants(tmp_path):
     assert [(e["type"], e["database"]) for e in rest["items"]] == [("table.schema_changed", "shop"),
                                                                  ("table.deleted", "secret")]  # fmt: skip
     assert w.get(f"{API}/events?after={rest['next']}").get_json()["items"] == []
+    from metastore.catalog.crawlers import Crawler, CrawlerTarget
+
+    for name, db in (("shop_files", "shop"), ("secret_files", "secret")):
+        svc.crawlers.create(Crawler(name=name, targets=[CrawlerTarget(str(tmp_path / name))], database=db))
+        svc.crawlers.finish_run(svc.crawlers.start_run(name).id, "SUCCEEDED")
     mine = w.client().get(f"{API}/events", headers={"Authorization": f"Bearer {token}"}).get_json()
-    assert {e["database"] for e in mine["items"]} == {"shop"}
+    assert {e["database"] for e in mine["items"]} == {"shop", None}
+    assert {e["crawler"] for e in mine["items"] if e["database"] is None} == {"shop_files"}  # its crawler's db
     only = w.get(f"{API}/events?type=table.deleted").get_json()["items"]
     assert [e["table"] for e in only] == ["t"]
     assert w.get(f"{API}/events?after=-1").status_code == 400

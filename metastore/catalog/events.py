@@ -24,7 +24,7 @@ from metastore.catalog import codec
 from metastore.catalog.access import Access, Identity, decide
 from metastore.catalog.base import Area, now_ms
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
-from metastore.storage.models import NAME, AuditRow, DeliveryRow, FeedCursorRow, SubscriptionRow
+from metastore.storage.models import NAME, AuditRow, CrawlerRow, DeliveryRow, FeedCursorRow, SubscriptionRow
 
 JOB_STATES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR")
 CRAWLER_STATES = ("RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
@@ -77,8 +77,16 @@ def _event(r) -> dict | None:
             obj_kind: r.object_name, "details": details}  # fmt: skip
 
 
-def may_see(identity: Identity, event: dict) -> bool:
-    return decide(identity, "read", event.get("database")) is None
+def may_see(identity: Identity, event: dict, crawler_dbs: dict[str, str] | None = None) -> bool:
+    """Whether the identity may read the event's database (a crawler's event: the crawler's database)."""
+    db = event.get("database")
+    if db is None and event.get("crawler") and crawler_dbs is not None:
+        db = crawler_dbs.get(event["crawler"], "")  # a crawler deleted since: only to those who see all
+    return decide(identity, "read", db) is None
+
+
+def _crawler_dbs(conn) -> dict[str, str]:
+    return {name: db.lower() for name, db in conn.execute(select(CrawlerRow.name, CrawlerRow.database_name)).all()}
 
 
 @dataclass
@@ -141,13 +149,14 @@ class Events(Area):
         limit = max(1, min(int(limit), 1000))
         cursor, out = after, []
         with self._read() as conn:
+            crawlers = _crawler_dbs(conn)
             for _ in range(20):  # at most 20 scans of 1,000 records for one page
                 rows = conn.execute(select(AuditRow).where(AuditRow.id > cursor, AuditRow.action.in_(ACTIONS))
                                     .order_by(AuditRow.id).limit(1000)).all()  # fmt: skip
                 for r in rows:
                     cursor = r.id
                     e = _event(r)
-                    if e is not None and (not types or e["type"] in types) and may_see(identity, e):
+                    if e is not None and (not types or e["type"] in types) and may_see(identity, e, crawlers):
                         out.append(e)
                         if len(out) >= limit:
                             return out, cursor
@@ -241,6 +250,7 @@ class Events(Area):
 
         with self._read() as conn:
             subs = [_subscription(r) for r in conn.execute(select(SubscriptionRow).where(SubscriptionRow.enabled)).all()]
+            crawlers = _crawler_dbs(conn) if subs else {}
         identities: dict[str, Identity | None] = {}
         rows, at = [], now_ms()
         for s in subs:
@@ -253,7 +263,7 @@ class Events(Area):
             for e in events:
                 obj = e.get("job") or e.get("crawler") or e.get("table")
                 if (e["type"] in s.events and (s.database is None or e.get("database") == s.database)
-                        and (s.object is None or obj == s.object) and who is not None and may_see(who, e)):  # fmt: skip
+                        and (s.object is None or obj == s.object) and who is not None and may_see(who, e, crawlers)):  # fmt: skip
                     rows.append(dict(subscription_id=s.id, event_id=e["id"], state="PENDING", attempts=0,
                                      next_at=at, created_at=at))  # fmt: skip
         made = 0
