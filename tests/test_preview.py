@@ -151,6 +151,22 @@ def test_a_profile_from_the_api_on_a_worker(served):
     assert params["numRows"] == "5000" and params["spark.sql.statistics.numRows"] == "5000"
 
 
+def test_a_run_whose_worker_went_away_ends_when_the_next_is_asked_for(served):
+    from sqlalchemy import update
+
+    from metastore.storage.models import ProfileRunRow
+
+    w, _ = served
+    area = profiles.runs(w.service)
+    lost = area.request("shop", "events", "full")
+    area.claim(lost.id, "a worker that died")
+    with w.service.ctx.engine.begin() as conn:  # three hours ago
+        conn.execute(update(ProfileRunRow).where(ProfileRunRow.id == lost.id).values(created_at=1))
+    fresh = area.request("shop", "events", "full")
+    assert area.get(lost.id).state == "FAILED" and "no worker ended it" in area.get(lost.id).error
+    assert area.get(fresh.id).state == "QUEUED"
+
+
 def test_the_cli_profiles_and_previews(served):
     from click.testing import CliRunner
 

@@ -39,6 +39,7 @@ _INTS = ("tinyint", "smallint", "int", "integer", "bigint")
 _FLOATS = ("float", "double", "real")
 _TEXT = ("string", "varchar", "char")
 SPARK_STATS = "spark.sql.statistics."
+STALE_MS = 2 * 3600 * 1000  # a run queued or running this long is failed when the next one is asked for
 
 
 def base_type(hive_type: str) -> str:
@@ -316,6 +317,10 @@ class ProfileRuns(Area):
             raise InvalidInput(f"profile mode {mode!r} is not one of {', '.join(MODES)}")
         with self._write() as conn:
             row = self._table_row(conn, catalog, db, table)
+            conn.execute(update(ProfileRunRow).where(  # runs whose worker went away end here
+                ProfileRunRow.db_name == db.lower(), ProfileRunRow.table_name == row.name,
+                ProfileRunRow.state.in_(("QUEUED", "RUNNING")), ProfileRunRow.created_at < now_ms() - STALE_MS)
+                .values(state="FAILED", ended_at=now_ms(), error="no worker ended it within 2 hours"))  # fmt: skip
             rid = conn.execute(insert(ProfileRunRow).values(
                 catalog_name=catalog, db_name=db.lower(), table_name=row.name, mode=mode,
                 partitions=codec.dumps(partitions) if partitions is not None else None, state="QUEUED",
