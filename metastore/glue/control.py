@@ -250,4 +250,11 @@ def attributes(req: GlueRequest):
 
 def kept(body: dict, keys: tuple[str, ...], replace: bool = False) -> dict:
     """The fields of `keys` in `body` (kept, answered as given); with `replace`, absent ones as None (removed)."""
-    return {k: body.get(k) for k in keys if replace or k in body}
+    import json
+
+    from metastore.glue.paused import MAX_ATTRIBUTES
+
+    out = {k: body.get(k) for k in keys if replace or k in body}
+    if len(json.dumps(out, default=str)) > MAX_ATTRIBUTES:
+        raise invalid_input(f"{', '.join(out)}: larger than {MAX_ATTRIBUTES} bytes as JSON")
+    return out

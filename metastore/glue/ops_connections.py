@@ -72,8 +72,9 @@ def _connection_in(body: dict) -> Connection:
 @operation("CreateConnection")
 def create_connection(req: GlueRequest, body: dict) -> dict:
     req.check("write")
+    kept = c.kept(c.struct(body, "ConnectionInput"), KEPT)
     created = req.service.connections.create(_connection_in(body))
-    c.attributes(req).update("connection", created.name, c.kept(c.struct(body, "ConnectionInput"), KEPT))
+    c.attributes(req).update("connection", created.name, kept)
     c.set_tags(req, req.arn("connection", created.name), body.get("Tags"))
     return {"CreateConnectionStatus": "READY"}
 
@@ -111,10 +112,9 @@ def update_connection(req: GlueRequest, body: dict) -> dict:
     new = _connection_in(body)
     if new.name.lower() != name.lower():
         raise invalid_input(f"connection {name} cannot be renamed to {new.name}")
+    kept = c.kept(c.struct(body, "ConnectionInput"), KEPT, replace=True)
     req.service.connections.update(name, new)
-    c.attributes(req).update(
-        "connection", new.name, c.kept(c.struct(body, "ConnectionInput"), KEPT, replace=True)
-    )
+    c.attributes(req).update("connection", new.name, kept)
     return {}
 
 

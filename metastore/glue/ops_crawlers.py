@@ -172,8 +172,9 @@ def create_crawler(req: GlueRequest, body: dict) -> dict:
     name = c.text(body, "Name", required=True)
     cr = _crawler_in(body, name, None)
     req.check("write", cr.database, name)
+    kept = c.kept(body, KEPT)
     created = req.service.crawlers.create(cr)
-    c.attributes(req).update("crawler", created.name, c.kept(body, KEPT))
+    c.attributes(req).update("crawler", created.name, kept)
     c.set_tags(req, req.arn("crawler", created.name), body.get("Tags"))
     return {}
 
@@ -229,8 +230,9 @@ def update_crawler(req: GlueRequest, body: dict) -> dict:
     current = _crawler(req, name, "write")
     cr = _crawler_in(body, current.name, current)
     req.check("write", cr.database, cr.name)
+    kept = c.kept(body, KEPT)
     req.service.crawlers.update(current.name, cr)
-    c.attributes(req).update("crawler", cr.name, c.kept(body, KEPT))
+    c.attributes(req).update("crawler", cr.name, kept)
     return {}
 
 

@@ -147,8 +147,9 @@ def _all_jobs(req: GlueRequest) -> list[Job]:
 def create_job(req: GlueRequest, body: dict) -> dict:
     req.check("write")
     name = c.text(body, "Name", required=True)
+    kept = c.kept(body, KEPT)
     job = req.service.jobs.create(_job_in(req, body, name, None))
-    c.attributes(req).update("job", job.name, c.kept(body, KEPT))
+    c.attributes(req).update("job", job.name, kept)
     c.set_tags(req, req.arn("job", job.name), body.get("Tags"))
     return {"Name": job.name}
 
@@ -193,8 +194,9 @@ def update_job(req: GlueRequest, body: dict) -> dict:
     name = _job_name(body)
     update = c.struct(body, "JobUpdate")
     current = req.service.jobs.get(name)
+    kept = c.kept(update, KEPT)
     job = req.service.jobs.update(name, _job_in(req, update, current.name, current))
-    c.attributes(req).update("job", job.name, c.kept(update, KEPT))
+    c.attributes(req).update("job", job.name, kept)
     return {"JobName": job.name}
 
 
@@ -234,7 +236,9 @@ def start_job_run(req: GlueRequest, body: dict) -> dict:
     req.check("write")
     name = _job_name(body)
     if body.get("JobRunId"):
-        raise invalid_input("JobRunId (retrying a given run) is not supported: start a new run (retries: MaxRetries)")
+        raise invalid_input(
+            "JobRunId (retrying a given run) is not supported: start a new run (retries: MaxRetries)"
+        )
     args = dict(c.string_map(body, "Arguments") or {})
     option = args.pop(BOOKMARK_ARG, None)
     if option is not None or "Timeout" in body:

@@ -9,8 +9,11 @@ from sqlalchemy import delete, insert, select
 
 from metastore.catalog import codec
 from metastore.catalog.base import Area
+from metastore.catalog.errors import InvalidInput
 from metastore.catalog.types import DEFAULT_CATALOG
 from metastore.storage.models import CrawlerRow, GlueAttributesRow, GluePausedScheduleRow
+
+MAX_ATTRIBUTES = 64 * 1024
 
 
 class PausedSchedules(Area):
@@ -60,6 +63,10 @@ class Attributes(Area):
             merged = {
                 k: v for k, v in {**(codec.loads(old) if old else {}), **values}.items() if v is not None
             }
+            if len(codec.dumps(merged)) > MAX_ATTRIBUTES:
+                raise InvalidInput(
+                    f"{kind} {name}: its Glue-only fields are larger than {MAX_ATTRIBUTES} bytes as JSON"
+                )
             conn.execute(delete(GlueAttributesRow).where(key))
             if merged:
                 conn.execute(insert(GlueAttributesRow).values(kind=kind, name=name.lower(),
