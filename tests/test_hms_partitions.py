@@ -521,3 +521,36 @@ def test_escaped_values_round_trip(hms, db, metastore, value):
     assert hms.drop_partition_by_name(db, "esc", name, True) is True
     assert not where.exists()
     assert hms.get_partitions(db, "esc", -1) == []
+
+
+# --- listings kept across this process's own changes (listings.SortedAnswer) ---------------------------
+
+
+def test_whole_listings_updated_in_place_match_storage(hms, db, metastore):
+    """A whole listing kept before a change made on the same connection (so, by the same server process)
+    is updated in place, not read again: it must be what storage holds, partition for partition."""
+    from hmsclient import hmsclient
+
+    hms.create_table(table(db, "kept", cols("id bigint"), cols("dt string", "hr int")))
+    t = hms.get_table(db, "kept")
+    hms.add_partitions([partition(t, [d, str(h)]) for d in DAYS[::2] for h in (1, 3)])
+    counters = hms.getCounters()
+    before = counters.get("listing_cache.updated", 0)
+    changes = [
+        lambda: hms.add_partitions([partition(t, [DAYS[1], "2"]), partition(t, ["0000", "0"]), partition(t, ["zzz", "9"])]),
+        lambda: hms.drop_partition(db, "kept", [DAYS[0], "1"], False),
+        lambda: hms.drop_partitions_req(ttypes.DropPartitionsRequest(
+            db, "kept", ttypes.RequestPartsSpec(names=[pname(DAYS[2], 1), pname(DAYS[2], 3)]), deleteData=False)),
+        lambda: hms.add_partitions([partition(t, [d, "7"]) for d in DAYS]),
+        lambda: hms.drop_partitions_req(ttypes.DropPartitionsRequest(
+            db, "kept", ttypes.RequestPartsSpec(names=[pname(d, 7) for d in DAYS[:60]]), deleteData=False)),
+    ]  # fmt: skip
+    for change in [None, *changes]:
+        if change is not None:
+            change()
+        kept, names = hms.get_partitions(db, "kept", -1), hms.get_partition_names(db, "kept", -1)
+        with hmsclient.HMSClient(host=metastore.host, port=metastore.port) as other:  # not a whole listing
+            stored = other.get_partitions_ps(db, "kept", [], -1)
+        assert kept == stored
+        assert names == [pname(*p.values) for p in stored] == sorted(names)
+    assert hms.getCounters().get("listing_cache.updated", 0) > before  # the in-place path ran
