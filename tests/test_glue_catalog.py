@@ -300,12 +300,18 @@ def test_tags(glue, server):
     glue.tag_resource(ResourceArn=arn, TagsToAdd={"team": "a", "env": "test"})
     glue.untag_resource(ResourceArn=arn, TagsToRemove=["env"])
     assert glue.get_tags(ResourceArn=arn)["Tags"] == {"team": "a"}
+    assert glue.get_tags(ResourceArn=arn.replace("eu-west-1", "us-east-2"))["Tags"] == {"team": "a"}  # any region
     with pytest.raises(glue.exceptions.EntityNotFoundException):
         glue.get_tags(ResourceArn=f"arn:aws:glue:eu-west-1:000000000000:table/{db}/nope")
     with pytest.raises(glue.exceptions.InvalidInputException):
         glue.tag_resource(ResourceArn="not-an-arn", TagsToAdd={"a": "b"})
     other = unique("gdb")
     glue.create_database(DatabaseInput={"Name": other}, Tags={"made": "glue"})
+    assert glue.get_tags(ResourceArn=f"arn:aws:glue:eu-west-1:000000000000:database/{other}")["Tags"] == {"made": "glue"}
+    glue.delete_database(Name=db)  # forgets the tags of its tables, and only theirs
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={"Name": name, "StorageDescriptor": {"Columns": []}})
+    assert glue.get_tags(ResourceArn=arn)["Tags"] == {}
     assert glue.get_tags(ResourceArn=f"arn:aws:glue:eu-west-1:000000000000:database/{other}")["Tags"] == {"made": "glue"}
 
 

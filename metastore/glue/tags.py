@@ -51,30 +51,37 @@ def _check_tags(tags) -> dict[str, str]:
     return tags
 
 
+def _resource(arn: str) -> str:
+    """The part of an ARN that names the resource (`table/db/t`): tags do not depend on the region a client
+    signed for, nor on the account id it wrote."""
+    fields = arn.split(":", 5)
+    return fields[5] if len(fields) == 6 and fields[0] == "arn" else arn
+
+
 class _Tags(Area):
     def get(self, arn: str) -> dict[str, str]:
         with self._read() as conn:
-            return dict(conn.execute(select(GlueTagRow.key, GlueTagRow.value).where(GlueTagRow.arn == arn)
+            return dict(conn.execute(select(GlueTagRow.key, GlueTagRow.value).where(GlueTagRow.arn == _resource(arn))
                                      .order_by(GlueTagRow.key)).all())  # fmt: skip
 
     def set(self, arn: str, tags: dict[str, str]) -> None:
         with self._write() as conn:
-            conn.execute(delete(GlueTagRow).where(GlueTagRow.arn == arn, GlueTagRow.key.in_(list(tags))))
-            existing = conn.execute(select(GlueTagRow.key).where(GlueTagRow.arn == arn)).scalars().all()
+            conn.execute(delete(GlueTagRow).where(GlueTagRow.arn == _resource(arn), GlueTagRow.key.in_(list(tags))))
+            existing = conn.execute(select(GlueTagRow.key).where(GlueTagRow.arn == _resource(arn))).scalars().all()
             if len(existing) + len(tags) > MAX_TAGS:
                 raise invalid_input(f"a resource has at most {MAX_TAGS} tags")
-            conn.execute(insert(GlueTagRow), [{"arn": arn, "key": k, "value": v} for k, v in tags.items()])
+            conn.execute(insert(GlueTagRow), [{"arn": _resource(arn), "key": k, "value": v} for k, v in tags.items()])
             self._audit(conn, "TAG_RESOURCE", "hive", None, arn[-256:], keys=sorted(tags))
 
     def remove(self, arn: str, keys: list[str]) -> None:
         with self._write() as conn:
-            conn.execute(delete(GlueTagRow).where(GlueTagRow.arn == arn, GlueTagRow.key.in_(keys)))
+            conn.execute(delete(GlueTagRow).where(GlueTagRow.arn == _resource(arn), GlueTagRow.key.in_(keys)))
             self._audit(conn, "UNTAG_RESOURCE", "hive", None, arn[-256:], keys=sorted(keys))
 
     def drop(self, arn_prefix: str) -> None:
         with self._write() as conn:
-            conn.execute(delete(GlueTagRow).where((GlueTagRow.arn == arn_prefix)
-                                                  | GlueTagRow.arn.startswith(arn_prefix + "/")))  # fmt: skip
+            prefix = _resource(arn_prefix)
+            conn.execute(delete(GlueTagRow).where((GlueTagRow.arn == prefix) | GlueTagRow.arn.startswith(prefix + "/", autoescape=True)))  # fmt: skip
 
 
 def set_tags(req: GlueRequest, arn: str, tags) -> None:

@@ -616,7 +616,7 @@ class GluePartitionIndexRow(Base):
 
 
 class GlueTagRow(Base):
-    """A tag of a Glue resource, by the resource's ARN."""
+    """A tag of a Glue resource, by the resource part of its ARN (`table/db/t`: the same in every region)."""
 
     __tablename__ = "glue_tags"
     __table_args__ = (UniqueConstraint("arn", "key"),)
