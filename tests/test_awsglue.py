@@ -129,7 +129,7 @@ def _source_tables(svc: CatalogService, root: Path) -> None:
 def _run(cluster: Env, job: str, arguments: dict | None = None, state: str = "SUCCEEDED") -> str:
     run = cluster.service.jobs.start_run(job, arguments=arguments)
     cluster.send("runner.job_run", [run.id])
-    done = cluster.wait_run(run.id, timeout=400)
+    done = cluster.wait_run(run.id, timeout=1200)
     log = cluster.log(run.id)
     assert done.state == state, (done.error, log[-6000:])
     return log if state == "SUCCEEDED" else f"{done.error}\n{log}"
@@ -163,7 +163,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(2400)
 def test_the_glue_script_corpus_runs_unchanged_on_a_worker(glue):
     """Fifteen Glue-style scripts, each unchanged with its own arguments, run one after another in one warm
     run (tests/glue_scripts.py BATCH); each one's output checked row by row."""
@@ -294,7 +294,7 @@ def test_the_glue_script_corpus_runs_unchanged_on_a_worker(glue):
     assert "INFO GlueLogger: totals written" in log
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(2400)
 def test_bookmarks_by_transformation_ctx_over_runs(glue):
     """Run 1 reads everything; run 2 only the partition and file added; run 3 reads what was added, commits,
     then fails: nothing committed; run 4 (pause) reads that same window and commits nothing; run 5 (enable)
@@ -351,7 +351,7 @@ def _jdbc_jar() -> str | None:
     return jars[-1] if jars else None
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(2400)
 def test_jdbc_through_a_mortar_connection_to_the_catalog(glue, pg_databases):
     """PostgreSQL table -> ApplyMapping -> a new catalog table, and the big orders back to PostgreSQL. The JDBC
     driver is not on Spark's classpath: the job names its jar (spark.jars), so it runs in a cold driver."""

@@ -1,0 +1,143 @@
+"""Warm start of a Glue-style script against a plain PySpark one, through a real worker: from submitting a
+run to the line after the script's preamble (Glue: the awsglue imports, getResolvedOptions, GlueContext,
+Job.init; plain: SparkSession.builder.getOrCreate()), runs alternating between the two jobs, each submitted
+when the previous one ended.
+
+    python -m bench.glue_scripts [--runs 6] [--broker redis://127.0.0.1:6379/9]
+
+Starts its own `mortar metastore` and `mortar worker` (warm pool of 2, local[1]) on SQLite in a temporary
+folder. Prints both medians and their ratio (the awsglue layer should add no noticeable start cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GLUE = """import sys
+from awsglue.transforms import *
+from awsglue.utils import getResolvedOptions
+from pyspark.context import SparkContext
+from awsglue.context import GlueContext
+from awsglue.job import Job
+args = getResolvedOptions(sys.argv, ["JOB_NAME"])
+glueContext = GlueContext(SparkContext.getOrCreate())
+job = Job(glueContext)
+job.init(args["JOB_NAME"], args)
+import time; open({marker!r}, "w").write(repr(time.time()))
+job.commit()
+"""
+
+PLAIN = """import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+import time; open({marker!r}, "w").write(repr(time.time()))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(tmp: Path, env: dict, name: str, *args: str) -> subprocess.Popen:
+    with open(tmp / f"{name}.log", "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "mortar.cli", *args], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+def _wait_port(port: int, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the metastore did not start")
+
+
+def _marker_time(path: Path, timeout: float = 1800) -> float:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and path.read_text():
+            return float(path.read_text())
+        time.sleep(0.005)
+    raise SystemExit(f"{path} was not written in {timeout} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=6, help="warm runs of each script (default 6)")
+    parser.add_argument("--broker", default="", help="broker URL (default: the embedded one)")
+    opts = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-glue-"))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MORTAR_")}
+    env.update(MORTAR_DATA_DIR=str(tmp), MORTAR_PORT=str(port), MORTAR_HOST="127.0.0.1",
+               MORTAR_JOB_WARM_POOL="2", MORTAR_JOB_MASTER="local[1]")  # fmt: skip
+    if opts.broker:
+        env["MORTAR_BROKER_URL"] = opts.broker
+    os.environ.update(env)
+    from metastore.catalog import CatalogService
+    from metastore.catalog.dispatch import start_job_run
+    from metastore.catalog.jobs import END_STATES, Job
+    from metastore.config import Settings
+
+    settings = Settings.load()
+    service = CatalogService.open(settings.database_url, settings.warehouse)
+    procs = [_start(tmp, env, "metastore", "metastore", "--host", "127.0.0.1", "--port", str(port))]
+    times: dict[str, list[float]] = {"glue": [], "plain": []}
+    try:
+        _wait_port(port)
+        from runner.celery_app import app
+
+        def one(job: str, template: str, i: int) -> float:
+            marker = tmp / f"{job}-{i}.t"
+            service.jobs.update(job, Job(job, template.format(marker=str(marker))))
+            t0 = time.time()
+            run = start_job_run(service, job, lambda name, args: app.send_task(name, args=args))
+            latency = _marker_time(marker) - t0
+            while (run := service.jobs.get_run(run.id)).state not in END_STATES:
+                time.sleep(0.05)
+            if run.state != "SUCCEEDED" or not run.warm:
+                raise SystemExit(f"run {run.id}: {run.state} {run.error} (warm: {run.warm})\n"
+                                 f"{service.jobs.read_log(run.id)[0]}")  # fmt: skip
+            return latency
+
+        service.jobs.create(Job("glue", GLUE.format(marker="/dev/null")))
+        service.jobs.create(Job("plain", PLAIN.format(marker="/dev/null")))
+        procs.append(_start(tmp, env, "worker", "worker"))
+        one("plain", PLAIN, -1)  # the first run also waits for the pool's first driver: not counted
+        for i in range(opts.runs):
+            for job, template in (("glue", GLUE), ("plain", PLAIN)) if i % 2 == 0 else (("plain", PLAIN), ("glue", GLUE)):
+                times[job].append(one(job, template, i))
+                print(f"  {job:5} run {i + 1:2}: {times[job][-1]:6.2f} s", file=sys.stderr)
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+    glue, plain = statistics.median(times["glue"]), statistics.median(times["plain"])
+    print(f"submit to the line after the preamble, {opts.runs} warm runs each, alternating "
+          f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}):")  # fmt: skip
+    print(f"  plain PySpark median {plain:6.3f} s")
+    print(f"  Glue-style    median {glue:6.3f} s   {glue / plain:5.2f}x the plain median")
+
+
+if __name__ == "__main__":
+    main()
