@@ -103,6 +103,8 @@ def raw(url: str, op: str, body: dict) -> bytes:
     if conn is None:
         host, port = url.removeprefix("http://").split(":")
         conn = _CONNECTIONS[url] = http.client.HTTPConnection(host, int(port), timeout=600)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body: no Nagle wait
     conn.request("POST", "/", body=json.dumps(body).encode(), headers={
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"AWSGlue.{op}"})  # fmt: skip
     r = conn.getresponse()
