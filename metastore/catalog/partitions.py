@@ -33,6 +33,8 @@ _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, Part
 
 
 _LIST_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
+COMPILED_FILTERS = 1024  # filter statements each process keeps compiled (see Partitions._filtered)
+_COMPILED_FILTERS: dict[tuple, tuple] = {}
 NAMED_COLUMNS = (PartitionRow.name, *_COLUMNS)
 _LIST_NAMED_SQL = Sql(select(*NAMED_COLUMNS).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
 _NAMES_SQL = Sql(select(PartitionRow.name).where(PartitionRow.table_id == bindparam("tid")).order_by(PartitionRow.name))
@@ -265,6 +267,31 @@ class Partitions(Area):
             rows = r.rows(query)
         return list(map(itemgetter(0), rows))
 
+    def _filtered(self, r: DbapiReader, t: _TableInfo, filter_text: str, limit: int, names: bool = False) -> list:
+        """Rows of `_COLUMNS` (names: of the name alone) matching a filter, by name. The statement is built
+        and compiled once per (table, keys, filter, limit) and kept: compiling costs more than running it."""
+        if not filter_text or not filter_text.strip():
+            return self._select_names(r, t, limit=limit) if names else self._rows(r, t, limit=limit)
+        limit = -1 if limit is None or limit < 0 else limit
+        key = (r.dialect.name, names, t.id, tuple((k.name.lower(), k.type.lower()) for k in t.keys), filter_text, limit)
+        compiled = _COMPILED_FILTERS.get(key)
+        if compiled is None:
+            query = select(*((PartitionRow.name,) if names else _COLUMNS)).where(
+                *self._scope(t, self._filter(t, filter_text), True)).order_by(PartitionRow.name)  # fmt: skip
+            if limit >= 0:
+                query = query.limit(limit)
+            comp = query.compile(dialect=r.dialect, compile_kwargs={"render_postcompile": True})
+            compiled = (comp.string, comp.positiontup, comp.construct_params())
+            if len(_COMPILED_FILTERS) >= COMPILED_FILTERS:
+                try:
+                    del _COMPILED_FILTERS[next(iter(_COMPILED_FILTERS))]  # the oldest
+                except (KeyError, RuntimeError):  # another thread changed the dict meanwhile
+                    pass
+            _COMPILED_FILTERS[key] = compiled
+        r._run(compiled[0], compiled[1], {}, compiled[2])  # noqa: SLF001 - a statement compiled as `rows` does
+        rows = r.cursor.fetchall()
+        return list(map(itemgetter(0), rows)) if names else rows
+
     def _read_rows(self, catalog: str, db: str, table: str, where) -> PartitionRows:
         """One fast read: the table, then `where(reader, table info)` → rows."""
 
@@ -427,7 +454,7 @@ class Partitions(Area):
     ) -> PartitionRows:
         return self._read_rows(
             catalog, db, table,
-            lambda r, t: self._rows(r, t, *self._filter(t, filter_text), limit=max_parts, scoped=True),
+            lambda r, t: self._filtered(r, t, filter_text, max_parts),
         )  # fmt: skip
 
     def by_filter(
@@ -440,7 +467,7 @@ class Partitions(Area):
     ) -> list[str]:
         def read(r: DbapiReader) -> list[str]:
             t = self._table_fast(r, catalog, db, table)
-            return self._select_names(r, t, *self._filter(t, filter_text), limit=max_parts, scoped=True)
+            return self._filtered(r, t, filter_text, max_parts, names=True)
 
         return self._fast_read(read)
 
