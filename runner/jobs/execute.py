@@ -131,6 +131,7 @@ def make_pool(settings: Settings, size: int | None = None, service: CatalogServi
     pool = WarmPool(size, base_spark_conf(settings), driver_env(settings),
                     str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"), access=service.access,
                     user=user)  # fmt: skip
+    pool.warmup_limit_s = settings.job_startup_timeout_s
     pool.fill()
     return pool
 

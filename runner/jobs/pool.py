@@ -213,6 +213,7 @@ class WarmPool:
         self.lock = threading.RLock()  # the runs of a worker take drivers from several threads
         self.reserved: set[str] = set()  # names of run threads a READY driver is kept for
         self.failures = 0  # drivers in a row that died before they were ready
+        self.warmup_limit_s = 600.0  # a driver not READY by then is killed (job_startup_timeout_s)
 
     @property
     def master(self) -> str:
@@ -224,6 +225,10 @@ class WarmPool:
         with self.lock:
             alive = []
             for d in self.drivers:
+                if not d.ready and d.proc.poll() is None and time.time() - d.started > self.warmup_limit_s:
+                    log.warning("warm driver %d not ready after %.0f s: killed", d.proc.pid, self.warmup_limit_s)
+                    kill_tree(d.proc.pid)
+                    d.proc.wait()
                 if d.proc.poll() is None:
                     alive.append(d)
                 else:
