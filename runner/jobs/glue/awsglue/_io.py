@@ -378,6 +378,11 @@ def _purge(fs_root, hours: float) -> None:
 # --- JDBC ------------------------------------------------------------------------------------------------
 
 
+_DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "com.mysql.cj.jdbc.Driver",
+            "mariadb": "org.mariadb.jdbc.Driver", "sqlserver": "com.microsoft.sqlserver.jdbc.SQLServerDriver",
+            "oracle": "oracle.jdbc.OracleDriver", "redshift": "com.amazon.redshift.jdbc42.Driver"}  # fmt: skip
+
+
 def jdbc_options(ctype: str, options: dict) -> dict:
     """Spark JDBC options from Glue's connection_options: url/user/password, or connectionName (a Mortar
     connection the job lists) with useConnectionProperties; dbtable or query."""
@@ -395,6 +400,9 @@ def jdbc_options(ctype: str, options: dict) -> dict:
             out["driver" if k == "customJdbcDriverClassName" else k] = str(options[k])
     if "url" not in out:
         raise ValueError(f"connection_type {ctype}: connection_options needs url (or connectionName)")
+    vendor = out["url"].split(":")[1] if out["url"].startswith("jdbc:") else ""
+    if "driver" not in out and vendor in _DRIVERS:  # a jar given by spark.jars is not seen by DriverManager
+        out["driver"] = _DRIVERS[vendor]
     if "dbtable" not in out and "query" not in out:
         raise ValueError(f"connection_type {ctype}: connection_options needs dbtable (or query)")
     return out
