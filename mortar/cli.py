@@ -97,7 +97,7 @@ def worker(concurrency: int | None, loglevel: str) -> None:
 
     from celery.exceptions import SecurityWarning
 
-    from runner.celery_app import app
+    from runner.celery_app import app, declare_queues
 
     # Celery's warning about root speaks of pickle, which Mortar never accepts (JSON only); what matters
     # here is who job scripts run as: with job_os_user a root worker is required, without it say so once
@@ -109,6 +109,7 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
+    declare_queues(app)
     app.worker_main(argv)
 
 

@@ -36,4 +36,26 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
+def declare_queues(app: Celery, attempts: int = 10) -> None:
+    """Create the broker's queues before the worker consumes. Workers starting together on the embedded
+    broker race to insert the same queue row (kombu's SQLAlchemy transport: UNIQUE constraint failed on
+    kombu_queue.name) and the loser dies; the queue exists once one of them wins, so retrying suffices."""
+    import time
+
+    from kombu import Exchange, Queue
+
+    names = [app.conf.task_default_queue or "celery", "mortar.jobs"]
+    for attempt in range(attempts):
+        try:
+            with app.connection_for_write() as conn:
+                channel = conn.default_channel
+                for name in names:
+                    Queue(name, Exchange(name, "direct"), routing_key=name)(channel).declare()
+            return
+        except Exception:  # noqa: BLE001 - a lost race or a broker still starting: the worker retries too
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 app = make_celery()
