@@ -11,6 +11,7 @@ each asked of both servers with the same calls and the same folders, and compare
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -68,8 +69,11 @@ def _params(p: dict | None) -> dict:
 def _tree(folder: Path) -> list[str]:
     """The folder's contents, relative, but for trees Mortar is deleting in the background (renamed aside
     to hidden `.<name>.mortar-deleted-<id>` names: what they held is gone from their parent already)."""
-    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
-    return [n for n in names if ".mortar-deleted-" not in n]
+    names = []
+    for top, dirs, files in os.walk(folder):  # errors (a tree vanishing meanwhile) are skipped
+        dirs[:] = [d for d in dirs if ".mortar-deleted-" not in d]
+        names += [os.path.relpath(os.path.join(top, n), folder) for n in dirs + files if ".mortar-deleted-" not in n]
+    return sorted(names)
 
 
 def _fresh(c: hmsclient.HMSClient, root: Path) -> None:
