@@ -1,9 +1,10 @@
 """Warm start of a Glue-style script against a plain PySpark one, through a real worker: from submitting a
 run to the line after the script's preamble (Glue: the awsglue imports, getResolvedOptions, GlueContext,
 Job.init; plain: SparkSession.builder.getOrCreate()), runs alternating between the two jobs, each submitted
-when the previous one ended.
+`--settle` seconds after the previous one ended (so that a warm driver is READY: what is measured is a warm
+start, not a wait for one).
 
-    python -m bench.glue_scripts [--runs 6] [--broker redis://127.0.0.1:6379/9]
+    python -m bench.glue_scripts [--runs 6] [--settle 30] [--broker redis://127.0.0.1:6379/9]
 
 Starts its own `mortar metastore` and `mortar worker` (warm pool of 2, local[1]) on SQLite in a temporary
 folder. Prints both medians and their ratio (the awsglue layer should add no noticeable start cost).
@@ -24,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-GLUE = """import sys
+GLUE = """import time; _t0 = time.time()
+import sys
 from awsglue.transforms import *
 from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
@@ -34,14 +36,15 @@ args = getResolvedOptions(sys.argv, ["JOB_NAME"])
 glueContext = GlueContext(SparkContext.getOrCreate())
 job = Job(glueContext)
 job.init(args["JOB_NAME"], args)
-import time; open({marker!r}, "w").write(repr(time.time()))
+open({marker!r}, "w").write(repr(time.time()) + " " + repr(time.time() - _t0))
 job.commit()
 """
 
-PLAIN = """import sys
+PLAIN = """import time; _t0 = time.time()
+import sys
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.getOrCreate()
-import time; open({marker!r}, "w").write(repr(time.time()))
+open({marker!r}, "w").write(repr(time.time()) + " " + repr(time.time() - _t0))
 """
 
 
@@ -68,11 +71,13 @@ def _wait_port(port: int, timeout: float = 120) -> None:
     raise SystemExit("the metastore did not start")
 
 
-def _marker_time(path: Path, timeout: float = 1800) -> float:
+def _marker_time(path: Path, timeout: float = 1800) -> tuple[float, float]:
+    """(when the preamble ended, how long it took in the script)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if path.exists() and path.read_text():
-            return float(path.read_text())
+        if path.exists() and len(path.read_text().split()) == 2:
+            at, took = path.read_text().split()
+            return float(at), float(took)
         time.sleep(0.005)
     raise SystemExit(f"{path} was not written in {timeout} s")
 
@@ -81,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6, help="warm runs of each script (default 6)")
     parser.add_argument("--broker", default="", help="broker URL (default: the embedded one)")
+    parser.add_argument("--settle", type=float, default=30, help="seconds to wait before each run, for the "
+                        "pool's replacement driver to be READY (default 30)")  # fmt: skip
     opts = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mortar-bench-glue-"))
     port = _free_port()
@@ -99,22 +106,25 @@ def main() -> None:
     service = CatalogService.open(settings.database_url, settings.warehouse)
     procs = [_start(tmp, env, "metastore", "metastore", "--host", "127.0.0.1", "--port", str(port))]
     times: dict[str, list[float]] = {"glue": [], "plain": []}
+    preamble: dict[str, list[float]] = {"glue": [], "plain": []}
     try:
         _wait_port(port)
         from runner.celery_app import app
 
-        def one(job: str, template: str, i: int) -> float:
+        def one(job: str, template: str, i: int) -> tuple[float, float]:
             marker = tmp / f"{job}-{i}.t"
+            time.sleep(opts.settle)  # a run that finds no READY driver measures the warm-up, not the start
             service.jobs.update(job, Job(job, template.format(marker=str(marker))))
             t0 = time.time()
             run = start_job_run(service, job, lambda name, args: app.send_task(name, args=args))
-            latency = _marker_time(marker) - t0
+            at, took = _marker_time(marker)
+            latency = at - t0
             while (run := service.jobs.get_run(run.id)).state not in END_STATES:
                 time.sleep(0.05)
             if run.state != "SUCCEEDED" or not run.warm:
                 raise SystemExit(f"run {run.id}: {run.state} {run.error} (warm: {run.warm})\n"
                                  f"{service.jobs.read_log(run.id)[0]}")  # fmt: skip
-            return latency
+            return latency, took
 
         service.jobs.create(Job("glue", GLUE.format(marker="/dev/null")))
         service.jobs.create(Job("plain", PLAIN.format(marker="/dev/null")))
@@ -122,8 +132,10 @@ def main() -> None:
         one("plain", PLAIN, -1)  # the first run also waits for the pool's first driver: not counted
         for i in range(opts.runs):
             for job, template in (("glue", GLUE), ("plain", PLAIN)) if i % 2 == 0 else (("plain", PLAIN), ("glue", GLUE)):
-                times[job].append(one(job, template, i))
-                print(f"  {job:5} run {i + 1:2}: {times[job][-1]:6.2f} s", file=sys.stderr)
+                latency, took = one(job, template, i)
+                times[job].append(latency)
+                preamble[job].append(took)
+                print(f"  {job:5} run {i + 1:2}: {latency:6.2f} s (preamble {took * 1000:6.1f} ms)", file=sys.stderr)
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
@@ -137,6 +149,9 @@ def main() -> None:
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}):")  # fmt: skip
     print(f"  plain PySpark median {plain:6.3f} s")
     print(f"  Glue-style    median {glue:6.3f} s   {glue / plain:5.2f}x the plain median")
+    pg, pp = statistics.median(preamble["glue"]), statistics.median(preamble["plain"])
+    print(f"  the preamble alone, in the script: plain {pp * 1000:.1f} ms, Glue-style {pg * 1000:.1f} ms "
+          f"(+{(pg - pp) * 1000:.1f} ms)")
 
 
 if __name__ == "__main__":
