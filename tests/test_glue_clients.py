@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import boto3
@@ -19,7 +20,8 @@ from tests.conftest import free_port, start_metastore, stop_metastore, unique
 from tests.glue_fixtures import REGION, start_glue, stop_glue
 
 ROOT = Path(__file__).resolve().parents[1]
-BUCKET = "lake"
+# moto keeps one S3 state per process, shared by every moto server the tests start: a bucket of our own
+BUCKET = f"lake-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

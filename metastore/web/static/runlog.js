@@ -38,6 +38,12 @@
     if (took && run.duration_ms !== null && run.duration_ms !== undefined) took.textContent = seconds(run.duration_ms);
     setText("run-started", when(run.started_at));
     setText("run-ended", when(run.ended_at));
+    if ("queued_ms" in run) {  // the timeline row, worded as the page renders it
+      var dur = function (ms) { return ms === null || ms === undefined ? "-" : seconds(ms); };
+      var driver = run.warm === null || run.warm === undefined ? "" : " (" + (run.warm ? "warm" : "cold") + " driver)";
+      setText("run-timeline", "queued " + dur(run.queued_ms) + " \u00b7 starting " + dur(run.startup_ms) + driver +
+        " \u00b7 running since " + when(run.running_at) + ", " + dur(run.execution_ms) + " (what the timeout counts)");
+    }
     if (run.state !== "STARTING" && run.state !== "WAITING") {
       document.querySelectorAll(".flash-queued").forEach(remove);
     }
