@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.jobs import _free_port, _start, _wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,29 +47,6 @@ from pyspark.sql import SparkSession
 spark = SparkSession.builder.getOrCreate()
 open({marker!r}, "w").write(repr(time.time()) + " " + repr(time.time() - _t0))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(tmp: Path, env: dict, name: str, *args: str) -> subprocess.Popen:
-    with open(tmp / f"{name}.log", "wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "mortar.cli", *args], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-
-def _wait_port(port: int, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the metastore did not start")
 
 
 def _marker_time(path: Path, timeout: float = 1800) -> tuple[float, float]:

@@ -102,6 +102,22 @@ class RunningMetastore:
         return self.process.poll() is None
 
 
+def wait_for_port(proc: subprocess.Popen, port: int, log: Path, what: str, timeout: float = 60) -> None:
+    """Wait until `proc` accepts connections on 127.0.0.1:`port`; if it exits or never does, kill it and
+    raise with its log."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError(f"{what} did not start:\n{log.read_text()}")
+
+
 def start_metastore(backend: str, tmp: Path, url: str, *extra: str) -> RunningMetastore:
     port = free_port()
     warehouse = tmp / "warehouse"
@@ -111,18 +127,7 @@ def start_metastore(backend: str, tmp: Path, url: str, *extra: str) -> RunningMe
     env = {**os.environ, "MORTAR_LOCK_TIMEOUT_S": os.environ.get("MORTAR_LOCK_TIMEOUT_S", "300")}
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"metastore exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.02)
-    else:
-        proc.kill()
-        raise RuntimeError(f"metastore did not start:\n{log.read_text()}")
+    wait_for_port(proc, port, log, "metastore")
     return RunningMetastore(backend, "127.0.0.1", port, url, warehouse, proc, log)
 
 

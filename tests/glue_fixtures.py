@@ -4,10 +4,8 @@ access keys, and boto3 clients signed with them."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_port
 
 PASSWORD = "correct horse battery"
 USERS = {"admin": ("admin", None), "editor": ("editor", None), "viewer": ("viewer", None),
@@ -76,18 +74,7 @@ def start_glue(tmp: Path, database_url: str, *, standalone: bool = False, **sett
     log = tmp / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError(f"server did not start:\n{log.read_text()}")
+    wait_for_port(proc, port, log, "server")
     return GlueServer(f"http://127.0.0.1:{port}", database_url, warehouse, data_dir, env, proc, log, keys)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from metastore.catalog import CatalogService
 from metastore.catalog.encryption import Secrets
 from metastore.catalog.types import Column, Database, StorageDescriptor, Table
 from metastore.glue.keys import AccessKeys
-from tests.conftest import free_port, start_metastore, stop_metastore
+from tests.conftest import free_port, start_metastore, stop_metastore, wait_for_port
 from tests.test_jobs import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,19 +49,6 @@ class GlueEnv:
         )
 
 
-def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"glue-api exited:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"glue-api did not start:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def glue(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("glue-control")
@@ -89,7 +75,7 @@ def glue(tmp_path_factory):
                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)  # fmt: skip
     worker = Worker(tmp, env)
     try:
-        _wait_port(port, api, log)
+        wait_for_port(api, port, log, "glue-api")
         yield GlueEnv(service, data, f"http://127.0.0.1:{port}", keys, worker)
     finally:
         worker.stop()
