@@ -102,6 +102,21 @@ class RunningMetastore:
         return self.process.poll() is None
 
 
+def redis_url(db: int) -> str:
+    """A flushed Redis database for a test module's broker (each module its own number); skipped without
+    Redis, except under CI=true where it fails: CI must run them."""
+    import redis
+
+    url = f"redis://127.0.0.1:6379/{db}"
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except Exception as e:  # noqa: BLE001
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is not reachable: {e}")
+        pytest.skip(f"Redis is not reachable: {e}")
+    return url
+
+
 def wait_for_port(proc: subprocess.Popen, port: int, log: Path, what: str, timeout: float = 60) -> None:
     """Wait until `proc` accepts connections on 127.0.0.1:`port`; if it exits or never does, kill it and
     raise with its log."""

@@ -21,7 +21,7 @@ from metastore.catalog.encryption import Secrets
 from metastore.catalog.jobs import Job
 from metastore.config import Settings
 from tests import glue_scripts as G
-from tests.conftest import PG_ADMIN_URL, start_metastore, stop_metastore
+from tests.conftest import PG_ADMIN_URL, redis_url, start_metastore, stop_metastore
 from tests.test_jobs import Env, Worker, _worker_env
 
 GLUE_LIBS = str(Path(__file__).resolve().parents[1] / "runner" / "jobs" / "glue")
@@ -64,7 +64,7 @@ def glue(tmp_path_factory):
     (tmp / "data").mkdir()
     with mock.patch.dict(os.environ, {"MORTAR_SECRET_KEY": Fernet.generate_key().decode()}):
         ms = start_metastore("sqlite", tmp, f"sqlite:///{tmp / 'catalog.db'}")
-        broker = _redis_url()
+        broker = redis_url(11)
         env = _worker_env(tmp / "data", broker, ms.database_url, str(ms.warehouse), MORTAR_METASTORE_URI=ms.uri,
                           MORTAR_JOB_WARM_POOL="2")  # fmt: skip
         worker = Worker(tmp, env)
@@ -78,18 +78,6 @@ def glue(tmp_path_factory):
         service.ctx.engine.dispose()
         stop_metastore(ms)
 
-
-def _redis_url() -> str:
-    import redis
-
-    url = "redis://127.0.0.1:6379/11"  # a database of this module's
-    try:
-        redis.Redis.from_url(url).flushdb()
-    except Exception as e:  # noqa: BLE001
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable: {e}")
-        pytest.skip(f"Redis is not reachable: {e}")
-    return url
 
 
 def _parquet(path: Path, columns: dict) -> None:

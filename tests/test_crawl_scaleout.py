@@ -20,7 +20,7 @@ from metastore.catalog.crawlers import Crawler, CrawlerTarget
 from metastore.storage.models import CrawlPieceRow
 from runner.crawler.crawl import UNREADABLE_PARAM, run_crawler
 from runner.crawler.split import run_piece, sweep
-from tests.conftest import database_url
+from tests.conftest import database_url, redis_url
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS, FILES = 60, 200  # 12 pieces of 5 folders, 1,000 files each: long enough to kill a worker holding one
@@ -143,19 +143,6 @@ def test_pieces_are_kept_once_redone_when_lapsed_and_merged_once(split_service, 
 # --- real workers -----------------------------------------------------------------------------------------
 
 
-def _redis_url() -> str:
-    import redis
-
-    url = "redis://127.0.0.1:6379/13"
-    try:
-        redis.Redis.from_url(url).ping()
-    except Exception as e:  # noqa: BLE001
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable: {e}")
-        pytest.skip(f"Redis is not reachable: {e}")
-    redis.Redis.from_url(url).flushdb()
-    return url
-
 
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -169,7 +156,7 @@ def test_three_workers_split_a_crawl_and_one_dies(broker, tmp_path):
     from metastore.config import Settings
 
     data_dir = tmp_path / "mortar"
-    broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    broker_url = redis_url(13) if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
     env = {**os.environ, "MORTAR_DATA_DIR": str(data_dir), "MORTAR_BROKER_URL": broker_url,
            "MORTAR_ALLOWED_PATHS": str(tmp_path), "MORTAR_JOB_WARM_POOL": "0", **SPLIT_ENV}  # fmt: skip
     settings = Settings.load(data_dir=str(data_dir), broker_url=broker_url)

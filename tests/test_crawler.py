@@ -16,7 +16,7 @@ import pytest
 from metastore.catalog import CatalogService, Conflict
 from metastore.catalog.crawlers import Crawler, CrawlerTarget
 from runner.crawler.crawl import CRAWLER_PARAM, DEPRECATED_PARAM, run_crawler
-from tests.conftest import database_url, free_port
+from tests.conftest import database_url, free_port, redis_url
 from tests.crawler_data import csv_text, json_lines, parquet_bytes, spark_cases, write_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,19 +242,6 @@ def test_crawl_s3(service, s3):
 # --- real Celery workers ------------------------------------------------------------------------------------
 
 
-def _redis_url() -> str:
-    import redis
-
-    url = "redis://127.0.0.1:6379/7"
-    try:
-        redis.Redis.from_url(url).ping()
-    except Exception as e:  # noqa: BLE001
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable: {e}")
-        pytest.skip(f"Redis is not reachable: {e}")
-    redis.Redis.from_url(url).flushdb()
-    return url
-
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("broker", ["embedded", "redis"])
@@ -264,7 +251,7 @@ def test_worker_runs_crawls_sent_by_name(broker, tmp_path):
     from metastore.config import Settings
 
     data_dir = tmp_path / "mortar"
-    broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    broker_url = redis_url(7) if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
     env = {**os.environ, "MORTAR_DATA_DIR": str(data_dir), "MORTAR_BROKER_URL": broker_url}
     settings = Settings.load(data_dir=str(data_dir), broker_url=broker_url)
     service = CatalogService.open(settings.database_url, settings.warehouse)

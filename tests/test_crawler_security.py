@@ -20,8 +20,8 @@ from metastore.catalog.crawlers import STALE_RUN_ERROR, Crawler, CrawlerTarget
 from metastore.catalog.jobs import Job, load_script
 from metastore.catalog.paths import PathNotAllowed
 from metastore.config import Settings
+from tests.conftest import redis_url
 from tests.crawler_data import csv_text, write_files
-from tests.test_crawler import _redis_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -216,7 +216,7 @@ def test_a_crawl_whose_worker_was_killed_ends_once_on_another_worker(broker, tmp
     from celery import Celery
 
     data_dir = tmp_path / "mortar"
-    broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    broker_url = redis_url(7) if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
     root = tmp_path / "data"
     folders, per_folder = 300, 15  # enough files that the crawl is still under way when its worker dies
     for i in range(folders):

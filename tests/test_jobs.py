@@ -21,7 +21,7 @@ from metastore.catalog.dispatch import on_job_run_ended
 from metastore.catalog.jobs import END_STATES, STALE_RUN_ERROR, Job
 from metastore.catalog.triggers import Action, Condition, Trigger
 from runner.triggers.scheduler import Scheduler
-from tests.conftest import database_url, start_metastore, stop_metastore
+from tests.conftest import database_url, redis_url, start_metastore, stop_metastore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -394,19 +394,6 @@ def test_workflow_runs_show_every_node_and_resume_from_the_failed_ones(service):
 # --- real workers -----------------------------------------------------------------------------------------
 
 
-def _redis_url() -> str:
-    import redis
-
-    url = "redis://127.0.0.1:6379/8"
-    try:
-        redis.Redis.from_url(url).ping()
-    except Exception as e:  # noqa: BLE001
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable: {e}")
-        pytest.skip(f"Redis is not reachable: {e}")
-    redis.Redis.from_url(url).flushdb()
-    return url
-
 
 class Worker:
     def __init__(self, tmp: Path, env: dict, name: str = "worker"):
@@ -486,7 +473,7 @@ def cluster(request, tmp_path_factory, pg_databases):
     backend, broker = request.param
     tmp = tmp_path_factory.mktemp(f"jobs-{backend}")
     (tmp / "data").mkdir()  # the embedded broker's folder: the test sends tasks before the worker is up
-    broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{tmp / 'data' / 'broker.db'}"
+    broker_url = redis_url(8) if broker == "redis" else f"sqla+sqlite:///{tmp / 'data' / 'broker.db'}"
     ms = start_metastore(backend, tmp, database_url(backend, tmp, pg_databases))
     env = _worker_env(tmp / "data", broker_url, ms.database_url, str(ms.warehouse),
                       MORTAR_METASTORE_URI=ms.uri, MORTAR_JOB_WARM_POOL="2")  # fmt: skip

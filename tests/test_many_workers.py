@@ -13,7 +13,8 @@ import pytest
 from metastore.catalog import CatalogService
 from metastore.catalog.jobs import END_STATES, STALE_RUN_ERROR, Job
 from runner.triggers.scheduler import Scheduler
-from tests.test_jobs import Env, Worker, _redis_url, _wait_pids, _worker_env
+from tests.conftest import redis_url
+from tests.test_jobs import Env, Worker, _wait_pids, _worker_env
 
 QUICK = """
 import os, sys, time
@@ -45,7 +46,7 @@ with open(args["DONE"], "a") as f:
 def test_three_workers_one_killed_every_run_ends_once(broker, tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    broker_url = _redis_url() if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    broker_url = redis_url(8) if broker == "redis" else f"sqla+sqlite:///{data_dir / 'broker.db'}"
     db_url = f"sqlite:///{tmp_path / 'catalog.db'}"
     service = CatalogService.open(db_url, str(tmp_path / "wh"))
     env = _worker_env(data_dir, broker_url, db_url, str(tmp_path / "wh"), MORTAR_JOB_WARM_POOL="0")
