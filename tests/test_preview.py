@@ -8,8 +8,6 @@ queued profile run with runner.profile.run (footers only: the Spark path is test
 
 from __future__ import annotations
 
-import threading
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +16,7 @@ from metastore.catalog import profiles
 from metastore.catalog.types import Column, Database, SerDe, StorageDescriptor, Table
 from runner.profile.run import run_profile
 from tests.test_web_e2e import ARGS, CHROMIUM, _need_browser
-from tests.web_fixtures import PASSWORD, make_web
+from tests.web_fixtures import PASSWORD, make_web, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 API = "/api/v1"
@@ -33,8 +31,6 @@ def _parquet_table(name: str, location, cols) -> Table:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, pg_databases):
-    from werkzeug.serving import make_server
-
     tmp = tmp_path_factory.mktemp("preview")
     w = make_web("sqlite", tmp, pg_databases)
     svc = w.service
@@ -79,16 +75,8 @@ def served(tmp_path_factory, pg_databases):
                                                  serde=SerDe(serialization_lib=PARQUET))))  # fmt: skip
     svc.users.create("shopper", PASSWORD, "editor", databases=["shop"])
     w.tokens["shopper"] = svc.users.create_token("shopper", "t")[1]
-    w.app.config["TESTING"] = False
-    server = make_server("127.0.0.1", 0, w.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield w, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        w.service.ctx.engine.dispose()
+    with serving(w) as base:
+        yield w, base
 
 
 def test_a_preview_is_the_first_rows_bounded(served):

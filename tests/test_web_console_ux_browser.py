@@ -7,34 +7,22 @@ Needs /usr/bin/chromium and the `playwright` Python package (never `playwright i
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from metastore.catalog.jobs import Job
 from metastore.catalog.triggers import Action, Condition, Trigger
 from metastore.catalog.workflows import Workflow
 from tests.test_web_e2e import ARGS, CHROMIUM, _need_browser
-from tests.web_fixtures import PASSWORD, make_web
+from tests.web_fixtures import PASSWORD, make_web, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture
 def served(tmp_path, pg_databases):
-    from werkzeug.serving import make_server
-
     w = make_web("sqlite", tmp_path, pg_databases)
-    w.app.config["TESTING"] = False
-    server = make_server("127.0.0.1", 0, w.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield w, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        w.service.ctx.engine.dispose()
+    with serving(w) as base:
+        yield w, base
 
 
 def _browser(pw):

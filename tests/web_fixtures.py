@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +91,24 @@ def web_for(backend: str, tmp: Path, pg_databases):
     w = make_web(backend, tmp, pg_databases)
     yield w
     w.service.ctx.engine.dispose()
+
+
+@contextmanager
+def serving(web: Web) -> Iterator[str]:
+    """`web`'s application on a real HTTP port (werkzeug, threaded), for browsers: yields its base URL;
+    the server stops and the catalog's connections close on exit."""
+    from werkzeug.serving import make_server
+
+    web.app.config["TESTING"] = False
+    server = make_server("127.0.0.1", 0, web.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        web.service.ctx.engine.dispose()
 
 
 def csrf_of(html: str) -> str:
