@@ -15,7 +15,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from metastore.catalog.crawlers import RUN_STATES, next_fire_times
-from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, InvalidInput, NotFound
+from metastore.catalog.errors import AlreadyExists, CatalogError, Conflict, Forbidden, InvalidInput, NotFound
 from metastore.web import serialize as ser
 from metastore.web.security import (
     SAFE_METHODS,
@@ -33,7 +33,7 @@ from metastore.web.security import (
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 
-STATUS = {NotFound: 404, AlreadyExists: 409, Conflict: 409, InvalidInput: 400}
+STATUS = {NotFound: 404, AlreadyExists: 409, Conflict: 409, InvalidInput: 400, Forbidden: 403}
 
 
 def error_response(status: int, kind: str, message: str):

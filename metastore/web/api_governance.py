@@ -6,22 +6,12 @@ to api.bp; they are described in openapi_governance.py. Every call asks access.p
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from flask import jsonify, request
 
-from metastore.catalog.errors import Forbidden, InvalidInput
+from metastore.catalog.errors import InvalidInput
 from metastore.catalog.events import EVENT_TYPES, Subscription
 from metastore.web.api import _body, _int_arg, _service, bp
-from metastore.web.security import current_identity, forbidden
-
-
-@contextmanager
-def _denied_as_403():
-    try:
-        yield
-    except Forbidden as e:
-        raise forbidden(str(e)) from None
+from metastore.web.security import current_identity
 
 
 def _identity():
@@ -36,15 +26,13 @@ def table_lineage(db: str, table: str):
     """The table's upstream (`direction=up`), downstream (`down`) or both graphs to `depth` hops."""
     direction = request.args.get("direction") or "up"
     depth = _int_arg("depth", 3, 1, 10)
-    with _denied_as_403():
-        return jsonify(_service().lineage.graph(_identity(), db, table, direction, depth))
+    return jsonify(_service().lineage.graph(_identity(), db, table, direction, depth))
 
 
 @bp.get("/tables/<db>/<table>/columns/<column>/impact")
 def column_impact(db: str, table: str, column: str):
     """What a change of the column reaches downstream: columns, jobs, tables without column lineage."""
-    with _denied_as_403():
-        return jsonify(_service().lineage.impact(_identity(), db, table, column, _int_arg("depth", 5, 1, 10)))
+    return jsonify(_service().lineage.impact(_identity(), db, table, column, _int_arg("depth", 5, 1, 10)))
 
 
 @bp.get("/jobs/<name>/lineage")
@@ -60,16 +48,14 @@ def crawler_lineage(name: str):
     """The locations a crawler's runs read and the tables they made from them."""
     svc = _service()
     crawler = svc.crawlers.get(name)
-    with _denied_as_403():
-        svc.access.check(_identity(), "read", crawler.database)
+    svc.access.check(_identity(), "read", crawler.database)
     return jsonify(svc.lineage.of_process(_identity(), "crawler", name))
 
 
 @bp.post("/lineage")
 def openlineage_in():
     """An OpenLineage run event of another producer (Airflow, dbt, Spark...), as Marquez accepts it."""
-    with _denied_as_403():
-        return jsonify(_service().lineage.ingest(_identity(), _body())), 201
+    return jsonify(_service().lineage.ingest(_identity(), _body())), 201
 
 
 # --- annotations -------------------------------------------------------------------------------------------
@@ -82,41 +68,35 @@ def _changes() -> dict:
 
 @bp.get("/databases/<db>/annotation")
 def database_annotation(db: str):
-    with _denied_as_403():
-        return jsonify(_service().annotations.get(_identity(), db).as_dict())
+    return jsonify(_service().annotations.get(_identity(), db).as_dict())
 
 
 @bp.put("/databases/<db>/annotation")
 def set_database_annotation(db: str):
-    with _denied_as_403():
-        return jsonify(_service().annotations.set(_identity(), db, **_changes()).as_dict())
+    return jsonify(_service().annotations.set(_identity(), db, **_changes()).as_dict())
 
 
 @bp.get("/tables/<db>/<table>/annotations")
 def table_annotations(db: str, table: str):
     """The table's annotation and its columns'."""
-    with _denied_as_403():
-        a = _service().annotations.of_table(_identity(), db, table)
+    a = _service().annotations.of_table(_identity(), db, table)
     return jsonify({"table": a["table"].as_dict(), "columns": {k: v.as_dict() for k, v in a["columns"].items()}})
 
 
 @bp.put("/tables/<db>/<table>/annotation")
 def set_table_annotation(db: str, table: str):
-    with _denied_as_403():
-        return jsonify(_service().annotations.set(_identity(), db, table, **_changes()).as_dict())
+    return jsonify(_service().annotations.set(_identity(), db, table, **_changes()).as_dict())
 
 
 @bp.put("/tables/<db>/<table>/columns/<column>/annotation")
 def set_column_annotation(db: str, table: str, column: str):
-    with _denied_as_403():
-        return jsonify(_service().annotations.set(_identity(), db, table, column, **_changes()).as_dict())
+    return jsonify(_service().annotations.set(_identity(), db, table, column, **_changes()).as_dict())
 
 
 @bp.get("/tables/<db>/<table>/annotation-history")
 def annotation_history(db: str, table: str):
     """Who changed the annotations of the table and its columns, when, and what (newest first)."""
-    with _denied_as_403():
-        items = _service().annotations.history(_identity(), db, table, _int_arg("limit", 100, 1, 1000))
+    items = _service().annotations.history(_identity(), db, table, _int_arg("limit", 100, 1, 1000))
     return jsonify({"items": items})
 
 
@@ -130,9 +110,8 @@ def list_events():
     bad = [t for t in types or [] if t not in EVENT_TYPES]
     if bad:
         raise InvalidInput(f"unknown event type(s) {', '.join(bad)}; known: {', '.join(EVENT_TYPES)}")
-    with _denied_as_403():
-        items, cursor = _service().events.feed(_identity(), _int_arg("after", 0, 0, 2**62),
-                                               _int_arg("limit", 100, 1, 1000), types)  # fmt: skip
+    items, cursor = _service().events.feed(_identity(), _int_arg("after", 0, 0, 2**62),
+                                           _int_arg("limit", 100, 1, 1000), types)  # fmt: skip
     return jsonify({"items": items, "next": cursor})
 
 
@@ -147,8 +126,7 @@ def _subscription_json(s: Subscription) -> dict:
 
 @bp.get("/subscriptions")
 def list_subscriptions():
-    with _denied_as_403():
-        return jsonify({"items": [_subscription_json(s) for s in _service().events.list(_identity())]})
+    return jsonify({"items": [_subscription_json(s) for s in _service().events.list(_identity())]})
 
 
 @bp.post("/subscriptions")
@@ -160,8 +138,7 @@ def create_subscription():
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     s = Subscription(body.get("name"), body.get("events"), body.get("channel"), body.get("target"),
                      body.get("database"), body.get("object"), enabled=body.get("enabled", True) is not False)  # fmt: skip
-    with _denied_as_403():
-        return jsonify(_subscription_json(_service().events.create(_identity(), s))), 201
+    return jsonify(_subscription_json(_service().events.create(_identity(), s))), 201
 
 
 @bp.get("/subscriptions/<name>")
@@ -171,8 +148,7 @@ def get_subscription(name: str):
 
 @bp.delete("/subscriptions/<name>")
 def delete_subscription(name: str):
-    with _denied_as_403():
-        _service().events.delete(_identity(), name)
+    _service().events.delete(_identity(), name)
     return "", 204
 
 
