@@ -122,12 +122,15 @@ def _recommended(cat, source: str, target: str, given: list) -> list:
 @click.option("--mode", type=click.Choice(["append", "overwrite"]), default="append", show_default=True,
               help="overwrite replaces the target partitions written (the whole table if unpartitioned).")
 @click.option("--where", help="Spark SQL condition on the source rows, e.g. \"amount > 0\".")
+@click.option("--style", type=click.Choice(["pyspark", "glue"]), default="pyspark", show_default=True,
+              help="pyspark: plain PySpark over mortar_job; glue: an AWS Glue script (GlueContext, DynamicFrame, "
+              "ApplyMapping, Job bookmarks) that runs on Mortar and on AWS Glue alike.")
 @click.option("--print", "print_only", is_flag=True, help="Print the script; define nothing.")
 @click.option("--recommend", is_flag=True, help="Map the columns as recommended (by name, synonyms, type; nested "
               "fields flattened), each proposal and its reason printed; --map entries override them.")
 @_job_options
 def generate(name, source, target, maps, partition_by, target_format, mode, where, print_only, recommend=False,
-             **options) -> None:
+             style="pyspark", **options) -> None:
     """Generate job NAME's PySpark script from a source → target column mapping (as Glue's ApplyMapping),
     checked against the catalog, and define the job (a new script version if it exists). With the job's
     bookmark enabled, each run reads only new partitions (or files) of the source."""
@@ -142,7 +145,7 @@ def generate(name, source, target, maps, partition_by, target_format, mode, wher
         columns = [parse_column_mapping(m) for m in maps]
         if recommend:
             columns = _recommended(cat, source, target, columns)
-        mapping = Mapping(source, target, columns, list(partition_by), target_format, mode, where)
+        mapping = Mapping(source, target, columns, list(partition_by), target_format, mode, where, style)
         script = mapping_script(cat, mapping)
         if print_only:
             click.echo(script, nl=False)

@@ -365,3 +365,46 @@ def test_jdbc_through_a_mortar_connection_to_the_catalog(glue, pg_databases):
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT order_id, customer, total FROM big_orders ORDER BY 1").fetchall() == [
             (2, "bob", 20.25), (3, "cid", 12.0)]  # fmt: skip
+
+
+def test_a_generated_glue_script_runs_on_a_worker_with_bookmarks(glue):
+    """`mortar job generate --style glue` (issue 13): the generated AWS Glue script, nested source fields and
+    a cast included, creates its partitioned target on the first run and appends through the catalog on
+    the second, which reads only the partition added since (the job's bookmark)."""
+    import pyarrow as pa
+
+    from metastore.catalog.mapping import ColumnMapping, Mapping, mapping_script
+    from metastore.catalog.types import Database
+    from runner.crawler.crawl import run_crawler
+
+    svc, root = glue.service, glue.tmp / "generated"
+    customer = pa.struct([("id", pa.string()), ("country", pa.string())])
+
+    def day(dt: str, rows: list) -> None:
+        _parquet(root / "orders" / f"dt={dt}" / "part-0.parquet", {
+            "customer": pa.array([{"id": i, "country": c} for i, c, _ in rows], customer),
+            "amount": pa.array([a for *_, a in rows], pa.int64())})  # fmt: skip
+
+    day("2024-06-01", [("c1", "fr", 10), ("c2", "de", 20)])
+    svc.crawlers.create(Crawler(name="gen_orders", targets=[CrawlerTarget(str(root / "orders"))], database="gen_raw"))
+    assert run_crawler(svc, "gen_orders").state == "SUCCEEDED"
+    svc.databases.create(Database("gen_mart", location_uri=str(root / "mart")))
+    script = mapping_script(svc, Mapping("gen_raw.orders", "gen_mart.spend", [
+        ColumnMapping("customer.id", "customer_id"), ColumnMapping("customer.country", "country"),
+        ColumnMapping("amount", "amount_eur", "double"), ColumnMapping("dt")], ["dt"], style="glue"))  # fmt: skip
+    svc.jobs.create(Job(name="gen_spend", script=script, bookmark="enable"))
+
+    def spend() -> list[dict]:
+        return _parquet_rows(root / "mart" / "spend")
+
+    _run(glue, "gen_spend")
+    table = svc.tables.get("gen_mart", "spend")
+    assert [c.name for c in table.partition_keys] == ["dt"]
+    first = [{"customer_id": "c1", "country": "fr", "amount_eur": 10.0, "dt": "2024-06-01"},
+             {"customer_id": "c2", "country": "de", "amount_eur": 20.0, "dt": "2024-06-01"}]  # fmt: skip
+    assert spend() == first
+    day("2024-06-02", [("c3", "it", 5)])
+    assert run_crawler(svc, "gen_orders").state == "SUCCEEDED"
+    _run(glue, "gen_spend")
+    assert spend() == [*first, {"customer_id": "c3", "country": "it", "amount_eur": 5.0, "dt": "2024-06-02"}]
+    assert svc.partitions.names("gen_mart", "spend") == ["dt=2024-06-01", "dt=2024-06-02"]

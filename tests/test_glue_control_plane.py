@@ -385,7 +385,8 @@ def test_triggers_workflows_connections_and_scripts(glue):
         ],
         DagEdges=[{"Source": "datasource0", "Target": "applymapping1"}, {"Source": "applymapping1", "Target": "datasink2"}],
     )["PythonScript"]  # fmt: skip
-    assert "SOURCE, TARGET = 'raw.clicks', 'raw.spend'" in script and "alias('customer')" in script
+    assert "SOURCE_DB, SOURCE_TABLE = 'raw', 'clicks'" in script and "TARGET_DB, TARGET_TABLE = 'raw', 'spend'" in script
+    assert "('user_id', 'long', 'customer', 'long')," in script and "GlueContext(" in script  # as Glue writes it
     compile(script, "generated", "exec")
 
     # --- a user restricted to database raw: crawlers of other databases are out of sight and reach

@@ -115,3 +115,31 @@ def test_nested_source_fields_are_mapped_as_glue_applymapping_takes_them(service
     printed = CliRunner().invoke(main, ["job", "generate", "pages", "--source", "raw.events", "--target",
                                         "mart.pages", "--map", "props.page:page", "--print"])  # fmt: skip
     assert printed.exit_code == 0 and "F.col('`props`.`page`').alias('page')" in printed.output, printed.output
+
+
+def test_a_glue_style_script_is_generated_as_aws_glue_writes_them(service):
+    """`--style glue` (issue 13): GlueContext, the source as a bookmarked DynamicFrame, ApplyMapping with Glue's
+    type names and nested paths, the target through the catalog. (Run through a real worker:
+    tests/test_awsglue.py.)"""
+    sd = StorageDescriptor(cols=[Column("id", "bigint"), Column("props", "struct<page:string,n:int>")])
+    service.tables.create(Table("events", "raw", sd=sd, partition_keys=[Column("dt", "string")]))
+    text = mapping_script(service, Mapping("raw.events", "mart.pages", [
+        ColumnMapping("id", "event_id"), ColumnMapping("props.page", "page"), ColumnMapping("props.n", None, "bigint"),
+        ColumnMapping("dt")], ["dt"], style="glue", where="id > 0"))  # fmt: skip
+    ast.parse(text)
+    for line in ("from awsglue.context import GlueContext", "job.init(args[\"JOB_NAME\"], args)",
+                 "table_name=SOURCE_TABLE,\n", 'transformation_ctx="source"',
+                 "('id', 'long', 'event_id', 'long'),", "('props.page', 'string', 'page', 'string'),",
+                 "('props.n', 'int', 'props_n', 'long'),", "('dt', 'string', 'dt', 'string'),",
+                 "partitionKeys=['dt']", "sink.setFormat('glueparquet')", "source.toDF().where('id > 0')",
+                 "glueContext.write_dynamic_frame.from_catalog(", "job.commit()"):  # fmt: skip
+        assert line in text, text
+    columns = mapping_script(service, Mapping("raw.clicks", "mart.c", [ColumnMapping("a.b")], style="glue"))
+    assert "('`a.b`', 'int', '`a.b`', 'int')" in columns  # a column whose name has a dot, not a path
+    overwrite = mapping_script(service, Mapping("raw.clicks", "mart.c", mode="overwrite", style="glue"))
+    assert "write.insertInto(TARGET, overwrite=True)" in overwrite
+    with pytest.raises(InvalidInput, match="style 'scala' is not one of pyspark, glue"):
+        mapping_script(service, Mapping("raw.clicks", "mart.c", style="scala"))
+    printed = CliRunner().invoke(main, ["job", "generate", "pages", "--source", "raw.events", "--target",
+                                        "mart.pages", "--map", "props.page:page", "--style", "glue", "--print"])  # fmt: skip
+    assert printed.exit_code == 0 and "ApplyMapping.apply(" in printed.output, printed.output

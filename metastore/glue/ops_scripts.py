@@ -2,7 +2,8 @@
 
 CreateScript takes Glue's code-generation graph of a catalog table read, an optional ApplyMapping and a
 catalog table write (DataSource → ApplyMapping → DataSink; node arguments are Python literals, as Glue
-writes them) and answers the plain PySpark script Mortar generates for that mapping (Python only).
+writes them) and answers the AWS Glue script (GlueContext, DynamicFrame, ApplyMapping) Mortar generates for
+that mapping, which runs on Mortar's `awsglue` as on Glue (Python only).
 GetMapping proposes a mapping from a source table to a sink table: Mortar's recommendations when
 `metastore.catalog.recommend` is there, else every source column as it is. Both read the tables named:
 they need read access to their databases.
@@ -91,7 +92,7 @@ def _columns(node: dict) -> list[ColumnMapping]:
 def create_script(req: GlueRequest, body: dict) -> dict:
     language = (c.text(body, "Language") or "PYTHON").upper()
     if language != "PYTHON":
-        raise invalid_input("only Language PYTHON is supported (Mortar generates PySpark)")
+        raise invalid_input("only Language PYTHON is supported (Mortar generates PySpark scripts)")
     req.check("read")
     chain = _chain(body)
     sink = _args(chain[-1])
@@ -108,6 +109,7 @@ def create_script(req: GlueRequest, body: dict) -> dict:
         partition_by=list(partitions),
         target_format=fmt,
         mode=sink.get("mode", "append") if isinstance(sink.get("mode", "append"), str) else "append",
+        style="glue",
     )
     return {"PythonScript": mapping_script(req.service, mapping)}
 

@@ -144,8 +144,8 @@ def job_run_log(name: str, run_id: int):
 
 @bp.post("/job-scripts/generate")
 def generate_job_script():
-    """The PySpark script of a source → target mapping, checked against the catalog (define the job with
-    it through POST /jobs)."""
+    """The script of a source → target mapping (`style`: pyspark, or glue for an AWS Glue script), checked
+    against the catalog (define the job with it through POST /jobs)."""
     from metastore.catalog.mapping import ColumnMapping, Mapping, mapping_script
 
     body = _body()
@@ -160,5 +160,6 @@ def generate_job_script():
         target_format=body.get("format") or "parquet",
         mode=body.get("mode") or "append",
         where=body.get("where"),
+        style=body.get("style") or "pyspark",
     )
     return jsonify({"script": mapping_script(_service(), mapping)})

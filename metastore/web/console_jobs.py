@@ -116,10 +116,17 @@ def new_job():
 @bp.route("/jobs/generate", methods=["GET", "POST"])
 def generate_job():
     """A mapping's generated script, opened in the job form (to read, edit, then save as a new job)."""
-    from metastore.catalog.mapping import FORMATS, MODES, Mapping, mapping_script, parse_column_mapping
+    from metastore.catalog.mapping import (
+        FORMATS,
+        MODES,
+        STYLES,
+        Mapping,
+        mapping_script,
+        parse_column_mapping,
+    )
 
     require_edit()
-    form = request.form if request.method == "POST" else {"format": "parquet", "mode": "append"}
+    form = request.form if request.method == "POST" else {"format": "parquet", "mode": "append", "style": "pyspark"}
     if request.method == "POST":
         if form.get("action") == "recommend":  # the columns filled with the recommended mapping
             from metastore.web.console_profiles import recommend_into_form
@@ -131,14 +138,15 @@ def generate_job():
                 [parse_column_mapping(line) for line in (form.get("columns") or "").splitlines() if line.strip()],
                 [p.strip() for p in (form.get("partition_by") or "").split(",") if p.strip()],
                 form.get("format") or "parquet", form.get("mode") or "append",
-                (form.get("where") or "").strip() or None,
+                (form.get("where") or "").strip() or None, form.get("style") or "pyspark",
             )  # fmt: skip
             script = mapping_script(_service(), mapping)
         except CatalogError as e:
-            return render_template("job_generate.html", f=form, error=str(e), formats=FORMATS, modes=MODES), 400
+            return render_template("job_generate.html", f=form, error=str(e), formats=FORMATS, modes=MODES,
+                                   styles=STYLES), 400
         name = (form.get("name") or "").strip()
         return _job_form(Job(name=name, script=script, bookmark="enable"), False)
-    return render_template("job_generate.html", f=form, error=None, formats=FORMATS, modes=MODES)
+    return render_template("job_generate.html", f=form, error=None, formats=FORMATS, modes=MODES, styles=STYLES)
 
 
 @bp.route("/jobs/<name>/edit", methods=["GET", "POST"])

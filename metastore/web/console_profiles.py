@@ -58,7 +58,7 @@ def table_preview_page(db: str, table: str):
 def recommend_into_form(form):
     """The generate form again, its columns filled with the recommended mapping (one `source:target:type`
     line per proposal, to accept or edit) and the proposals' reasons listed."""
-    from metastore.catalog.mapping import FORMATS, MODES
+    from metastore.catalog.mapping import FORMATS, MODES, STYLES
     from metastore.web.api_profiles import recommended
 
     f = {k: form.get(k) for k in form}
@@ -70,5 +70,5 @@ def recommend_into_form(form):
         f["columns"] = "\n".join(f"{p['source']}:{p['target']}:{p['target_type']}" for p in proposals)
     except CatalogError as e:
         error = str(e)
-    return render_template("job_generate.html", f=f, error=error, formats=FORMATS, modes=MODES,
+    return render_template("job_generate.html", f=f, error=error, formats=FORMATS, modes=MODES, styles=STYLES,
                            proposals=proposals, unmapped=unmapped)  # fmt: skip

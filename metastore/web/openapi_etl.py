@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from metastore.catalog.connections import CONNECTION_TYPES
 from metastore.catalog.jobs import BOOKMARK_OPTIONS, JOB_TYPES, RUN_STATES
-from metastore.catalog.mapping import FORMATS, MODES
+from metastore.catalog.mapping import FORMATS, MODES, STYLES
 from metastore.catalog.triggers import LOGICALS, TRIGGER_TYPES
 from metastore.web.openapi_build import (
     BOOL,
@@ -87,6 +87,7 @@ SCHEMAS = {
             "format": {"enum": list(FORMATS)},
             "mode": {"enum": list(MODES)},
             "where": nullable(STR),
+            "style": {"enum": list(STYLES), "description": "pyspark (default) or glue: an AWS Glue script"},
         },
         closed=True,
     ),
@@ -241,7 +242,7 @@ ROUTES = [
     ("get", "/jobs/{name}", "A job with its current script", "jobs", [JOB], None, 200, "Job"),
     ("put", "/jobs/{name}", "Replace a job's definition (a changed script becomes a new version)", "jobs", [JOB], "JobInput", 200, "Job"),
     ("delete", "/jobs/{name}", "Delete a job with its runs (Conflict while one is under way)", "jobs", [JOB], None, 204, None),
-    ("post", "/job-scripts/generate", "The PySpark script of a source → target column mapping (ApplyMapping)", "jobs",
+    ("post", "/job-scripts/generate", "The PySpark or AWS Glue script of a source → target column mapping (ApplyMapping)", "jobs",
      [], "Mapping", 200, "GeneratedScript"),
     ("get", "/jobs/{name}/scripts", "The script versions of a job, oldest first", "jobs", [JOB], None, 200, "ScriptVersions"),
     ("get", "/jobs/{name}/scripts/{version}", "One script version's text", "jobs",
