@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from metastore.catalog import codec
+from metastore.catalog import chunks, codec
 from metastore.catalog.base import Area, DbapiReader, Sql, new_partitions_version, now_s
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
@@ -157,12 +157,14 @@ def with_location(tpl: StorageDescriptor, location: str | None) -> StorageDescri
 class _TableInfo:
     """What partition operations need of their table."""
 
-    __slots__ = ("id", "db", "name", "catalog", "keys", "location", "external", "version", "new_version")
+    __slots__ = ("id", "db", "name", "catalog", "keys", "location", "external", "version", "new_version",
+                 "chunks_version")
 
     def __init__(self, row, db: str, catalog: str):
         self.id = row.id
         self.version = row.partitions_version  # as read (under the row's lock, for a change)
         self.new_version: int | None = None  # the version a change gives it
+        self.chunks_version = getattr(row, "chunks_version", None)  # see chunks.py
         self.db, self.name, self.catalog = db, row.name, catalog
         self.keys: list[Column] = codec.cols_from_json(codec.loads(row.partition_keys))
         self.location = codec.loads(row.sd).get("location")
@@ -375,6 +377,7 @@ class Partitions(Area):
                 ])  # fmt: skip
                 self._audit(conn, "ADD_PARTITIONS", catalog, t.db, t.name, count=len(rows),
                             first=rows[0]["name"])  # fmt: skip
+            chunks.sync(conn, t, changed=[r["name"] for r in rows])
         if CHANGE_LISTENERS:
             self._changed(t, [(r["name"], pid, r["values"], r["create_time"], r["last_access_time"], r["location"],
                                r["sd"], r["parameters"]) for pid, r in zip(ids, rows, strict=True)])  # fmt: skip
@@ -402,6 +405,12 @@ class Partitions(Area):
     def list_named_rows(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
         """All the table's partitions as rows of NAMED_COLUMNS (name, then `_COLUMNS`), by name."""
         return self._read_rows(catalog, db, table, lambda r, t: r.all(_LIST_NAMED_SQL, {"tid": t.id}))
+
+    def chunked(self, db: str, table: str, column: str, cache=None, catalog: str = DEFAULT_CATALOG):
+        """(count, pieces) of the whole listing from the table's encoded chunks (`column`: "parts" for
+        list<Partition> elements, "names" for list<string> ones), or None when the chunks do not hold the
+        table's partitions now (see chunks.py); `cache` a chunks.ChunkCache."""
+        return self._fast_read(lambda r: chunks.read(r, self._table_row_fast(r, catalog, db, table).id, column, cache))
 
     def list_rows(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
         return self._read_rows(catalog, db, table, lambda r, t: self._rows(r, t, limit=max_parts))
@@ -581,6 +590,7 @@ class Partitions(Area):
                 updates,
             )
             self._audit(conn, "ALTER_PARTITIONS", catalog, t.db, t.name, count=len(updates), first=updates[0]["n"])
+            chunks.sync(conn, t, changed=[u["n"] for u in updates])
 
     def _existing(self, conn: Connection, t: _TableInfo, names: Iterable[str]) -> set[str]:
         names = list(names)
@@ -633,6 +643,7 @@ class Partitions(Area):
                     .values(value=v, int_value=t.int_value(i, v))
                 )
             self._audit(conn, "RENAME_PARTITION", catalog, t.db, t.name, old=old_name, new=new_name)
+            chunks.sync(conn, t, changed=[new_name], dropped=[old_name])
         if move:
             self.ctx.warehouse.rename(*move)
 
@@ -693,6 +704,7 @@ class Partitions(Area):
         if dropped:
             first = make_partition_name(t.key_names, dropped[0].values)
             self._audit(conn, "DROP_PARTITIONS", catalog, t.db, t.name, count=len(dropped), first=first)
+        chunks.sync(conn, t, dropped=[make_partition_name(t.key_names, p.values) for p in dropped])
         return dropped
 
     def _delete_data(self, t: _TableInfo, dropped: list[Partition], delete_data: bool) -> None:

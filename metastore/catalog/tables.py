@@ -292,6 +292,8 @@ class Tables(Area):
                 self._add_version(conn, old_row.id, version, sd.cols, new.partition_keys)
             # partitions given new locations (rename) or columns (cascade) make a new partitions version
             changes = {"partitions_version": new_partitions_version()} if moves or (cascade and schema_changed) else {}
+            if changes or renamed:  # the partitions' encoded chunks name the table: made again at the next change
+                changes["chunks_version"] = None
             conn.execute(
                 update(TableRow)
                 .where(TableRow.id == old_row.id)

@@ -8,6 +8,7 @@ UNKNOWN_METHOD by the processor, so clients such as Trino fall back to an older 
 from __future__ import annotations
 
 import logging
+import struct
 import time
 import uuid
 
@@ -107,10 +108,12 @@ class Handler:
                 "unknown job credential", "run", "none", None, self.peer
             )
         self.identity = identity or anonymous(self.settings.anonymous, self.peer)
-        self.cat = self._root.for_user(self.identity.name)
-        # a driver not yet bound to its run asks again at every call: its run may start at any moment
-        unbound = self.identity.kind == "run" and self.identity.run_id is None and self.identity.role != "none"
-        self._expires = 0.0 if unbound else time.monotonic() + IDENTITY_TTL_S
+        if getattr(self, "cat", None) is None or self.cat.ctx.user != self.identity.name:
+            self.cat = self._root.for_user(self.identity.name)
+        # a job driver's credential is looked up again at every call: it is bound to a run when the run
+        # starts, revoked when it ends and, in a warm driver reused for its job's next run, bound again,
+        # while the driver's Hive connection stays open: the connection acts as the run of the moment
+        self._expires = 0.0 if kind == "run" else time.monotonic() + IDENTITY_TTL_S
 
     def authorize(self, method: str, args: tuple) -> None:
         """Ask the one decision (access.decide) whether this connection's identity may call `method` with
@@ -488,8 +491,18 @@ class Handler:
         key = (cat, db.lower(), (tbl_name or "").lower(), what, -1)
         return self.listings.answer_sorted(key, lambda: self.cat.partitions.version(db, tbl_name, cat), build)
 
+    def _chunked(self, cat: str, db: str, tbl_name, column: str, element_type: int) -> list[bytes] | None:
+        """A whole listing from the table's encoded chunks (catalog/chunks.py), or None when they do not
+        hold its partitions now."""
+        got = self.cat.partitions.chunked(db, tbl_name, column, self.listings.chunks, cat)
+        if got is None:
+            return None
+        return [bytes([element_type]) + struct.pack(">i", got[0]), *got[1]]
+
     def get_partitions_wire(self, db_name, tbl_name, max_parts):
         (cat, db), n = split_db(db_name), _max(max_parts)
+        if n < 0 and (chunked := self._chunked(cat, db, tbl_name, "parts", 12)) is not None:
+            return chunked
         if n < 0:  # the whole listing: kept across this process's own changes (listings.SortedAnswer)
             return self._whole(cat, db, tbl_name, "all", lambda: SortedAnswer.of(
                 12, *wire.partition_items(self.cat.partitions.list_named_rows(db, tbl_name, cat))))  # fmt: skip
@@ -532,6 +545,8 @@ class Handler:
 
     def get_partition_names_wire(self, db_name, tbl_name, max_parts):
         (cat, db), n = split_db(db_name), _max(max_parts)
+        if n < 0 and (chunked := self._chunked(cat, db, tbl_name, "names", 11)) is not None:
+            return chunked
         if n < 0:
             def names() -> SortedAnswer:
                 found = self.cat.partitions.names(db, tbl_name, -1, cat)

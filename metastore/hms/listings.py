@@ -32,6 +32,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 
 from metastore.catalog import partitions as catalog_partitions
+from metastore.catalog.chunks import ChunkCache
 
 _I32 = struct.Struct(">i").pack
 
@@ -45,6 +46,8 @@ class ListingCache:
         self._size = 0
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()  # hits, misses, updated (reported by fb303 getCounters)
+        # the tables' encoded partition chunks this process has read (catalog/chunks.py), in the same budget
+        self.chunks = ChunkCache(max_bytes) if max_bytes > 0 else None
         if max_bytes > 0:
             catalog_partitions.CHANGE_LISTENERS.append(weakref.WeakMethod(self.changed))
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -98,6 +99,9 @@ class TableRow(Base):
     # changes (to a random value) with every change to the table's partitions: answers derived from the
     # partitions can be kept for as long as it stays the same (see metastore/hms/listings.py)
     partitions_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the partitions_version that `partition_chunks` holds the partitions of: the chunks are used only while
+    # it equals partitions_version (any other change, or none made yet, sends readers to the partition rows)
+    chunks_version: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TableVersionRow(Base):
@@ -128,6 +132,24 @@ class PartitionRow(Base):
     # table, which lets listings parse and convert it once (see Partitions._select)
     sd: Mapped[str] = mapped_column(Text)
     parameters: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class PartitionChunkRow(Base):
+    """A table's partitions, encoded as HMS answers carry them, in runs of consecutive names (see
+    metastore/catalog/chunks.py): kept in the same transaction as every change to the partition rows, so that
+    a whole listing (get_partitions, get_partition_names) is a concatenation of a few rows, and a server
+    process that holds a table's chunks reads again only those whose `version` changed."""
+
+    __tablename__ = "partition_chunks"
+    __table_args__ = (Index("ix_partition_chunks_table", "table_id", "first_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    first_name: Mapped[str] = mapped_column(_bytewise(PARTITION_NAME))  # names sort by code point
+    version: Mapped[int] = mapped_column(BigInteger)  # random, new with each content
+    count: Mapped[int] = mapped_column(Integer)
+    names: Mapped[bytes] = mapped_column(LargeBinary)  # list<string> elements: length (i32) + UTF-8, by name
+    ends: Mapped[bytes] = mapped_column(LargeBinary)  # each partition's end offset in `parts` (i32 each)
+    parts: Mapped[bytes] = mapped_column(LargeBinary)  # list<Partition> elements (TBinaryProtocol), by name
 
 
 class PartitionKeyValueRow(Base):
