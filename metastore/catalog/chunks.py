@@ -204,11 +204,13 @@ def rebuild(conn: Connection, t) -> None:
 
 
 class ChunkCache:
-    """Chunk columns this process has read, by (chunk id, version, column), least recently used first out."""
+    """Chunk columns this process has read, by (table id, chunk id, version, column), least recently used
+    first out; and, per table and column, the versions held (sent with a read on PostgreSQL, see `read`)."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, bytes] = OrderedDict()
+        self._held: dict[tuple, set[int]] = {}
         self._size = 0
         self._lock = threading.Lock()
 
@@ -219,6 +221,10 @@ class ChunkCache:
                 self._entries.move_to_end(key)
             return out
 
+    def held(self, table_id: int, column: str) -> list[int]:
+        with self._lock:
+            return list(self._held.get((table_id, column), ()))
+
     def put(self, key: tuple, value: bytes) -> None:
         if len(value) > self.max_bytes:
             return
@@ -227,9 +233,11 @@ class ChunkCache:
             if old is not None:
                 self._size -= len(old)
             self._entries[key] = value
+            self._held.setdefault((key[0], key[3]), set()).add(key[2])
             self._size += len(value)
             while self._size > self.max_bytes:
-                _, freed = self._entries.popitem(last=False)
+                (tid, _cid, version, column), freed = self._entries.popitem(last=False)
+                self._held.get((tid, column), set()).discard(version)
                 self._size -= len(freed)
 
     def stats(self) -> dict[str, int]:
@@ -237,13 +245,18 @@ class ChunkCache:
             return {"entries": len(self._entries), "bytes": self._size}
 
 
-_LIST = {
-    "sqlite": "SELECT t.partitions_version, t.chunks_version, c.id, c.version, c.count FROM tables t "
-              "LEFT JOIN partition_chunks c ON c.table_id = t.id WHERE t.id = ? ORDER BY c.first_name",
-    "postgresql": "SELECT t.partitions_version, t.chunks_version, c.id, c.version, c.count FROM tables t "
-                  "LEFT JOIN partition_chunks c ON c.table_id = t.id WHERE t.id = %s ORDER BY c.first_name",
-}  # fmt: skip
 COLUMNS = ("names", "parts")
+_FROM = ("FROM catalogs k JOIN databases d ON d.catalog_id = k.id JOIN tables t ON t.database_id = d.id "
+         "LEFT JOIN partition_chunks c ON c.table_id = t.id {held}"
+         "WHERE k.name = {p} AND d.name = {p} AND t.name = {p} ORDER BY c.first_name")  # fmt: skip
+_SQLITE_LIST = ("SELECT t.id, t.partitions_version, t.chunks_version, c.id, c.version, c.count, NULL "
+                + _FROM.format(held="", p="?"))  # fmt: skip
+# PostgreSQL: one statement (one snapshot, one round trip) gives the chunk list and the bytes of the chunks
+# this process does not hold (their versions are sent along)
+_PG_READ = {column: f"SELECT t.id, t.partitions_version, t.chunks_version, c.id, c.version, c.count, "
+                    f"CASE WHEN h.v IS NULL THEN c.{column} END "
+                    + _FROM.format(held="LEFT JOIN unnest(%s::bigint[]) AS h(v) ON h.v = c.version ", p="%s")
+            for column in COLUMNS}  # fmt: skip
 
 
 def _fetch_sql(dialect: str, column: str, n: int) -> str:
@@ -252,42 +265,64 @@ def _fetch_sql(dialect: str, column: str, n: int) -> str:
     return f"SELECT id, version, {column} FROM partition_chunks WHERE id IN ({', '.join('?' * n)})"
 
 
-def read(r, table_id: int, column: str, cache: ChunkCache | None) -> tuple[int, list[bytes]] | None:
+def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | None) -> tuple[int, list[bytes]] | None:
     """(partition count, each chunk's `column` bytes in name order) of the table's chunks, or None when
-    they do not hold its partitions (readers then take the rows). `r` is a base.DbapiReader."""
+    they do not hold its partitions (or the table is not found: readers then take the rows, which say why).
+    `r` is a base.DbapiReader; names as stored (lower case)."""
     assert column in COLUMNS
     dialect = r.dialect.name
-    if dialect not in _LIST:
+    if dialect not in ("sqlite", "postgresql"):
         return None
     cursor = r.cursor
+    names = (catalog, db, table)
     for _attempt in range(3):
-        cursor.execute(_LIST[dialect], (table_id,))
+        if dialect == "postgresql":
+            cursor.execute(_PG_READ[column], ([] if cache is None else _held_for(cache, names, column), *names))
+        else:
+            cursor.execute(_SQLITE_LIST, names)
         listed = cursor.fetchall()
-        if not listed or listed[0][0] != listed[0][1]:
+        if not listed or listed[0][1] != listed[0][2]:
             return None
-        if listed[0][2] is None:  # no chunks: no partitions
+        if listed[0][3] is None:  # no chunks: no partitions
             return 0, []
+        table_id = listed[0][0]
+        if cache is not None:
+            _TABLE_IDS[names] = table_id
         got: dict[int, bytes] = {}
         wanted: dict[int, int] = {}
-        for _pv, _cv, cid, version, _count in listed:
-            held = cache.get((cid, version, column)) if cache is not None else None
-            if held is None:
+        for _tid, _pv, _cv, cid, version, _count, data in listed:
+            if data is not None:
+                data = bytes(data)
+                got[cid] = data
+                if cache is not None:
+                    cache.put((table_id, cid, version, column), data)
+                continue
+            held_bytes = cache.get((table_id, cid, version, column)) if cache is not None else None
+            if held_bytes is None:
                 wanted[cid] = version
             else:
-                got[cid] = held
-        ids = list(wanted)
+                got[cid] = held_bytes
+        ids = list(wanted)  # held when the statement was sent, dropped from the cache since (or SQLite)
         ok = True
         for i in range(0, len(ids), 500):
             piece = ids[i : i + 500]
             cursor.execute(_fetch_sql(dialect, column, len(piece)), (piece,) if dialect == "postgresql" else tuple(piece))
             for cid, version, data in cursor.fetchall():
-                if wanted.get(cid) != version:
+                if wanted.get(cid) != version:  # changed meanwhile (PostgreSQL: statements see the latest commit)
                     ok = False
                     continue
                 data = bytes(data)
                 got[cid] = data
                 if cache is not None:
-                    cache.put((cid, version, column), data)
+                    cache.put((table_id, cid, version, column), data)
         if ok and len(got) == len(listed):
-            return sum(row[4] for row in listed), [got[row[2]] for row in listed]
+            return sum(row[5] for row in listed), [got[row[3]] for row in listed]
     return None
+
+
+_TABLE_IDS: dict[tuple, int] = {}  # (catalog, db, table) → the id last seen: whose held versions to send
+
+
+def _held_for(cache: ChunkCache, names: tuple, column: str) -> list[int]:
+    table_id = _TABLE_IDS.get(names)
+    return cache.held(table_id, column) if table_id is not None else []

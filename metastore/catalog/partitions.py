@@ -6,6 +6,7 @@ look-ups on `partition_key_values` (see partition_filter).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from operator import itemgetter
 from typing import NamedTuple
@@ -27,6 +28,8 @@ from metastore.storage.models import (
     PartitionRow,
     TableRow,
 )
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = (PartitionRow.id, PartitionRow.values, PartitionRow.create_time, PartitionRow.last_access_time,
             PartitionRow.location, PartitionRow.sd, PartitionRow.parameters)  # fmt: skip
@@ -113,6 +116,27 @@ def _sd_text(sd: StorageDescriptor, texts: dict[tuple, str]) -> str:
     return text
 
 
+ANALYZE_AFTER = 500  # partitions added in one call after which PostgreSQL's statistics are checked
+
+
+def _analyze_if_stale(engine) -> None:
+    """ANALYZE the partition tables when much of them changed since their statistics were made. Without
+    statistics (rows freshly added, autovacuum not yet by) PostgreSQL's planner guesses one row per look-up
+    and may take the wrong index: a filter on an integral key then walks the key's whole string index
+    (measured: 7.5 ms instead of 0.3 ms for 100 of 10,000 partitions)."""
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            stale = [name for name, changed, live in conn.exec_driver_sql(
+                "SELECT relname, n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables"
+                " WHERE relname IN ('partitions', 'partition_key_values')")
+                if changed > max(1000, live // 5)]  # fmt: skip
+            for name in stale:
+                conn.exec_driver_sql(f"ANALYZE {name}")
+    except Exception:  # noqa: BLE001 - statistics are an optimisation; the change is committed already
+        log.warning("ANALYZE of the partition tables failed", exc_info=True)
+
+
 class PartitionsChange(NamedTuple):
     """A committed change to a table's partitions made by this process, of known content: the table's
     partitions at version `new` are those at `old` with `added` (rows of `NAMED_COLUMNS`: name, then
@@ -197,7 +221,12 @@ class Partitions(Area):
         partition change), and given a new partitions version."""
         t = self._table(conn, catalog, db, table, for_update=True)
         t.new_version = new_partitions_version()
-        conn.execute(update(TableRow).where(TableRow.id == t.id).values(partitions_version=t.new_version))
+        values = {"partitions_version": t.new_version}
+        if t.chunks_version is not None and t.chunks_version == t.version:
+            # the chunks are brought to this change in this transaction (every caller ends with chunks.sync):
+            # one UPDATE of the row per change (on PostgreSQL each one leaves a row version behind)
+            values["chunks_version"] = t.chunks_version = t.new_version
+        conn.execute(update(TableRow).where(TableRow.id == t.id).values(**values))
         return t
 
     @staticmethod
@@ -378,6 +407,8 @@ class Partitions(Area):
                 self._audit(conn, "ADD_PARTITIONS", catalog, t.db, t.name, count=len(rows),
                             first=rows[0]["name"])  # fmt: skip
             chunks.sync(conn, t, changed=[r["name"] for r in rows])
+        if len(rows) >= ANALYZE_AFTER and self.ctx.engine.dialect.name == "postgresql":
+            _analyze_if_stale(self.ctx.engine)
         if CHANGE_LISTENERS:
             self._changed(t, [(r["name"], pid, r["values"], r["create_time"], r["last_access_time"], r["location"],
                                r["sd"], r["parameters"]) for pid, r in zip(ids, rows, strict=True)])  # fmt: skip
@@ -410,7 +441,7 @@ class Partitions(Area):
         """(count, pieces) of the whole listing from the table's encoded chunks (`column`: "parts" for
         list<Partition> elements, "names" for list<string> ones), or None when the chunks do not hold the
         table's partitions now (see chunks.py); `cache` a chunks.ChunkCache."""
-        return self._fast_read(lambda r: chunks.read(r, self._table_row_fast(r, catalog, db, table).id, column, cache))
+        return self._fast_read(lambda r: chunks.read(r, catalog.lower(), db.lower(), table.lower(), column, cache))
 
     def list_rows(self, db: str, table: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
         return self._read_rows(catalog, db, table, lambda r, t: self._rows(r, t, limit=max_parts))
