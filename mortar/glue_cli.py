@@ -85,30 +85,30 @@ def access_key_delete(name, access_key_id, config, data_dir, database_url) -> No
 @_database_url
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=int, help="Port (default: setting glue_port, 8081).")
-@click.option("--threads", type=int, default=8, show_default=True, help="Requests served at once.")
-def glue_api(config, data_dir, database_url, host: str, port: int | None, threads: int) -> None:
-    """Serve the AWS Glue JSON API (POST / with X-Amz-Target: AWSGlue.<Operation>, SigV4) with waitress.
+def glue_api(config, data_dir, database_url, host: str, port: int | None) -> None:
+    """Serve the AWS Glue JSON API (POST / with X-Amz-Target: AWSGlue.<Operation>, SigV4).
 
     Clients: boto3.client("glue", endpoint_url="http://HOST:PORT"), pyiceberg's glue.endpoint, ... Keys:
-    `mortar user access-key create USER`. Unsigned requests get the `anonymous` setting's rights.
+    `mortar user access-key create USER`. Unsigned requests get the `anonymous` setting's rights. HTTP/1.1
+    with keep-alive, a thread per connection; bounded by the settings max_connections,
+    max_connections_per_peer, idle_timeout_s, request_timeout_s and glue_max_request_mb.
     """
-    from waitress import create_server
-
     from metastore.glue.http import GlueApp
+    from metastore.glue.server import GlueServer
     from metastore.web import celery_sender
 
     settings = _settings(config=config, data_dir=data_dir, database_url=database_url)
     catalog = _catalog(settings)
     app = GlueApp(catalog, settings, {"send_task": celery_sender(settings)})
-    server = create_server(app, host=host, port=port or settings.glue_port, threads=threads, ident="mortar-glue",
-                           max_request_body_size=4 * int(settings.glue_max_request_mb) * 1024 * 1024 + 65536)  # fmt: skip
-    # (waitress spools bodies above 512 KB to disk; the application answers 413 above glue_max_request_mb)
+    server = GlueServer(app, host, port or settings.glue_port, max_connections=settings.max_connections,
+                        max_per_peer=settings.max_connections_per_peer, idle_timeout_s=settings.idle_timeout_s,
+                        request_timeout_s=settings.request_timeout_s)  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"Mortar Glue API ready on http://{shown}:{server.effective_port}/", err=True)
     try:
         server.run()
-    except (KeyboardInterrupt, OSError):
+    except KeyboardInterrupt:
         pass
     finally:
         server.close()

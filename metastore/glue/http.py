@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import json
 import logging
 import uuid
@@ -64,19 +65,53 @@ class GlueApp:
         self.operations = operations.load()
         self.max_body = int(settings.glue_max_request_mb) * 1024 * 1024
         self._views: dict[str, CatalogService] = {}
+        prefix = uuid.uuid4().hex
+        self._rid_prefix = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{prefix[16:20]}-"
+        self._rid_count = itertools.count(1)
+
+    # --- one request, whatever serves it ------------------------------------------------------------
+
+    def answer(self, method: str, path: str, query: str, headers: dict[str, str], raw: bytes,
+               peer: str) -> tuple[int, bytes, str]:  # fmt: skip
+        """(HTTP status, JSON body, request id) of one request: `headers` with lower-case names, `raw` the
+        whole body. Used by the WSGI application and by `metastore.glue.server` alike."""
+        request_id = self._request_id()
+        try:
+            status, body = self.handle(method, path, query, headers, raw, peer)
+        except GlueError as e:
+            status, body = e.status, {"__type": e.type, "Message": e.message}
+        if isinstance(body, RawAnswer):
+            return status, bytes(body), request_id
+        return status, json.dumps(body, default=_json_default, separators=(",", ":")).encode(), request_id
+
+    @staticmethod
+    def error_body(e: GlueError) -> bytes:
+        return json.dumps({"__type": e.type, "Message": e.message}, separators=(",", ":")).encode()
+
+    def too_large(self, length: int | None) -> GlueError:
+        if length is None:
+            return GlueError("RequestEntityTooLargeException",
+                             f"the request body is larger than {self.max_body} bytes (glue_max_request_mb)", 413)  # fmt: skip
+        return GlueError("RequestEntityTooLargeException",
+                         f"the request body has {length} bytes: at most {self.max_body} are accepted "
+                         "(setting glue_max_request_mb); send fewer items per call", 413)  # fmt: skip
+
+    def _request_id(self) -> str:
+        """A request id in UUID form: this process's random prefix and a counter (unique, and cheaper than
+        a uuid4 per request)."""
+        return f"{self._rid_prefix}{next(self._rid_count):012x}"
 
     # --- WSGI ---------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Callable):
-        request_id = str(uuid.uuid4())
         try:
-            status, body = self.handle(environ)
+            raw = self._body(environ)
         except GlueError as e:
-            status, body = e.status, {"__type": e.type, "Message": e.message}
-        if isinstance(body, RawAnswer):
-            payload = bytes(body)
+            status, payload, request_id = e.status, self.error_body(e), self._request_id()
         else:
-            payload = json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+            status, payload, request_id = self.answer(
+                environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "/") or "/", environ.get("QUERY_STRING", ""),
+                _headers_of(environ), raw, environ.get("REMOTE_ADDR", "") or "")  # fmt: skip
         start_response(f"{status} {_REASONS.get(status, 'Error')}", [
             ("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload))),
             ("x-amzn-RequestId", request_id)])  # fmt: skip
@@ -88,30 +123,25 @@ class GlueApp:
         except ValueError:
             raise GlueError("SerializationException", "Content-Length is not a number") from None
         if length > self.max_body:
-            raise GlueError("RequestEntityTooLargeException",
-                            f"the request body has {length} bytes: at most {self.max_body} are accepted "
-                            "(setting glue_max_request_mb); send fewer items per call", 413)  # fmt: skip
+            raise self.too_large(length)
         stream = environ["wsgi.input"]
         data = stream.read(length) if length else b""
         if not length and environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             data = stream.read(self.max_body + 1)
             if len(data) > self.max_body:
-                raise GlueError("RequestEntityTooLargeException",
-                                f"the request body is larger than {self.max_body} bytes (glue_max_request_mb)", 413)  # fmt: skip
+                raise self.too_large(None)
         return data
 
-    def handle(self, environ: dict) -> tuple[int, dict | RawAnswer]:
-        if environ.get("REQUEST_METHOD") != "POST":
+    def handle(self, method: str, path: str, query: str, headers: dict[str, str], raw: bytes,
+               peer: str) -> tuple[int, dict | RawAnswer]:  # fmt: skip
+        if method != "POST":
             raise GlueError("UnknownOperationException", "the Glue API answers POST requests only", 405)
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        target = headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
             raise GlueError("UnknownOperationException",
                             f"X-Amz-Target {target[:80]!r} does not name a Glue operation (AWSGlue.<Operation>)")  # fmt: skip
         op = target[len(TARGET_PREFIX) :]
-        raw = self._body(environ)
-        peer = environ.get("REMOTE_ADDR", "") or ""
-        headers = _headers_of(environ)
-        identity, region = self.authenticate(environ, headers, raw, peer)
+        identity, region = self.authenticate(method, path, query, headers, raw, peer)
         handler = self.operations.get(op)
         if handler is None:
             raise GlueError("UnknownOperationException", f"operation {op[:80]} is not supported by Mortar's Glue API")
@@ -150,9 +180,11 @@ class GlueApp:
 
     # --- identity -----------------------------------------------------------------------------------
 
-    def authenticate(self, environ: dict, headers: dict, raw: bytes, peer: str) -> tuple[Identity, str]:
+    def authenticate(self, method: str, path: str, query: str, headers: dict, raw: bytes,
+                     peer: str) -> tuple[Identity, str]:  # fmt: skip
         """The caller's identity and the region it signed for; unsigned requests are anonymous (the same
-        policy as the Thrift port). A bad signature is an audited denial."""
+        policy as the Thrift port). A bad signature is an audited denial. Every signed request is checked
+        against its key as stored now (see AccessKeys.lookup)."""
         if "authorization" not in headers:
             return _anonymous(self.settings.anonymous, peer), "us-east-1"
         found: dict = {}
@@ -165,8 +197,7 @@ class GlueApp:
             return hit[1]
 
         try:
-            cred = sigv4.verify(environ.get("REQUEST_METHOD", "POST"), environ.get("PATH_INFO", "/") or "/",
-                                environ.get("QUERY_STRING", ""), headers, raw, secret_of)  # fmt: skip
+            cred = sigv4.verify(method, path or "/", query, headers, raw, secret_of)
         except sigv4.SigV4Error as e:
             who = found.get("user")
             name = who.name if who is not None else "unknown-access-key"

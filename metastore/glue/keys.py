@@ -76,32 +76,49 @@ class AccessKeys(Area):
                         access_key_id=access_key_id)  # fmt: skip
 
     def lookup(self, access_key_id: str) -> tuple[User, str] | None:
-        """(the owner, the secret) of a key, or None if there is no such key (one fast read: every signed
-        request asks). Records its last use (once a minute at most)."""
+        """(the owner, the secret) of a key, or None if there is no such key. Every signed request asks, and
+        each asks storage (one statement: the key, its user and the user's grants), so that a deleted key, a
+        deleted user or a changed role or grant counts from the next request on, whichever process changed
+        it; only what follows from the row read is kept (the secret decrypted from its ciphertext, the user
+        made from its row). Records the key's last use (once a minute at most)."""
         if not isinstance(access_key_id, str) or not access_key_id or len(access_key_id) > 32:
             return None
-
-        def read(r):
-            found = r.first(_KEY_SQL, {"k": access_key_id})
-            if found is None or found.all_databases:
-                return found, None
-            return found, [g[0] for g in r.all(_GRANTS_SQL, {"uid": found.uid})]
-
-        found, databases = self._fast_read(read)
-        if found is None:
+        rows = self._fast_read(lambda r: r.all(_KEY_SQL, {"k": access_key_id}), single=True)
+        if not rows:
             return None
-        user = User(found.name, found.role, databases, found.created_at, found.updated_at, found.uid)
+        found = rows[0]
+        state = (found.uid, found.name, found.role, bool(found.all_databases), found.created_at, found.updated_at,
+                 None if found.all_databases else tuple(r.db_name for r in rows if r.db_name is not None))  # fmt: skip
+        user = _USERS.get(state)
+        if user is None:
+            if len(_USERS) >= _KEPT:
+                _USERS.clear()
+            user = _USERS[state] = User(found.name, found.role, None if state[6] is None else list(state[6]),
+                                        found.created_at, found.updated_at, found.uid)  # fmt: skip
+        secret = _SECRETS.get(found.secret)
+        if secret is None:
+            secret = self.ctx.secrets.decrypt(found.secret)
+            if len(_SECRETS) >= _KEPT:
+                _SECRETS.clear()
+            _SECRETS[found.secret] = secret
         at = now_ms()
         if found.last_used_at is None or at - found.last_used_at > 60_000:
             with self._write() as conn:
                 conn.execute(update(GlueAccessKeyRow).where(GlueAccessKeyRow.id == found.id)
                              .values(last_used_at=at))  # fmt: skip
-        return user, self.ctx.secrets.decrypt(found.secret)
+        return user, secret
 
+
+# What follows from a stored row alone, kept by that row's content: secrets by their ciphertext (a rotated
+# key of secrets at rest or a new secret is another ciphertext), users by (id, name, role, grants, times)
+_KEPT = 10_000
+_SECRETS: dict[str, str] = {}
+_USERS: dict[tuple, User] = {}
 
 _KEY_SQL = Sql(select(GlueAccessKeyRow.id, GlueAccessKeyRow.secret, GlueAccessKeyRow.last_used_at,
                       WebUserRow.id.label("uid"), WebUserRow.name, WebUserRow.role, WebUserRow.all_databases,
-                      WebUserRow.created_at, WebUserRow.updated_at)
+                      WebUserRow.created_at, WebUserRow.updated_at, WebGrantRow.db_name)
                .join(WebUserRow, WebUserRow.id == GlueAccessKeyRow.user_id)
-               .where(GlueAccessKeyRow.access_key_id == bindparam("k")), named=True)  # fmt: skip
-_GRANTS_SQL = Sql(select(WebGrantRow.db_name).where(WebGrantRow.user_id == bindparam("uid")).order_by(WebGrantRow.db_name))
+               .outerjoin(WebGrantRow, WebGrantRow.user_id == WebUserRow.id)
+               .where(GlueAccessKeyRow.access_key_id == bindparam("k"))
+               .order_by(WebGrantRow.db_name), named=True)  # fmt: skip

@@ -97,16 +97,19 @@ def encode_rows(listing, rows: list[tuple], catalog_id: str, columns: bool = Tru
     return out
 
 
-_CACHE: OrderedDict = OrderedDict()  # (table id, partitions version, filter) -> listing, most recent last
+_CACHE: OrderedDict = OrderedDict()  # (table id, partitions version, names, filter) -> listing, most recent last
 _CACHE_ROWS = 100_000  # rows kept at most (some 50 MB at worst); the pages of one listing read it once
 _cache_lock = threading.Lock()
+_PAGES: OrderedDict = OrderedDict()  # (table id, partitions version, names, request) -> encoded page
+_PAGES_BYTES = 64 * 1024 * 1024  # encoded pages kept at most, the least recently used dropped first
+_pages_size = 0
 
 
-def _listing(req: GlueRequest, db: str, table: str, filter_text: str):
+def _listing(req: GlueRequest, version: tuple, db: str, table: str, filter_text: str):
     """The table's partitions (matching `filter_text`) as stored rows. A paged reader asks for the same listing
-    once per page: it is kept while the table's partitions stay the same (their version, see
-    Partitions.version), so that the pages of one listing cost one read."""
-    key = (*req.service.partitions.version(db, table), filter_text)
+    once per page: it is kept while the table's partitions stay the same (`version`: (table id, partitions
+    version), see Partitions.version, read before the rows), so that the pages of one listing cost one read."""
+    key = (*version, db.lower(), table.lower(), filter_text)
     with _cache_lock:
         hit = _CACHE.get(key)
         if hit is not None:
@@ -121,17 +124,29 @@ def _listing(req: GlueRequest, db: str, table: str, filter_text: str):
     return listing
 
 
+def _keep_page(key: tuple, page: RawAnswer) -> None:
+    global _pages_size
+    with _cache_lock:
+        if key in _PAGES or len(page) > _PAGES_BYTES // 4:
+            return
+        _PAGES[key] = page
+        _pages_size += len(page)
+        while _pages_size > _PAGES_BYTES:
+            _pages_size -= len(_PAGES.popitem(last=False)[1])
+
+
 @operation("GetPartitions")
 def get_partitions(req: GlueRequest, body: dict) -> RawAnswer:
+    """A page of a table's partitions. Pages are kept encoded, as the Thrift port keeps its listings, under
+    the table's partitions version read first (one indexed look-up per call): any change to the table's
+    partitions, by any process, moves that version, so a kept page is never stale."""
     db, table = shapes.need_str(body, "DatabaseName"), shapes.need_str(body, "TableName")
     req.check("read", db)
     expression = body.get("Expression")
     if expression is not None and not isinstance(expression, str):
         raise invalid_input("Expression must be a string")
-    listing = _listing(
-        req, db, table, glue_expression(expression) if expression and expression.strip() else ""
-    )
-    rows = listing.rows
+    filter_text = glue_expression(expression) if expression and expression.strip() else ""
+    version = req.service.partitions.version(db, table)
     segment = body.get("Segment")
     if segment is not None:
         if not isinstance(segment, dict):
@@ -139,18 +154,30 @@ def get_partitions(req: GlueRequest, body: dict) -> RawAnswer:
         number, total = segment.get("SegmentNumber"), segment.get("TotalSegments")
         if not isinstance(total, int) or not 1 <= total <= 10 or not isinstance(number, int) or not 0 <= number < total:
             raise invalid_input("Segment needs TotalSegments of 1 to 10 and a SegmentNumber below it")
-        rows = [r for r in rows if zlib.crc32(r[1].encode()) % total == number]
     size = paging.max_results(body, default=1000, maximum=1000)
     state = paging.decode("GetPartitions", body) or {}
     start = state.get("o", 0)
     if not isinstance(start, int) or start < 0:
         raise invalid_input("NextToken is not valid")
-    page = rows[start : start + size]
     columns = not body.get("ExcludeColumnSchema", False)
+    key = (*version, db.lower(), table.lower(), filter_text, None if segment is None else (number, total), start, size,
+           columns, req.account_id)  # fmt: skip
+    with _cache_lock:
+        hit = _PAGES.get(key)
+        if hit is not None:
+            _PAGES.move_to_end(key)
+            return hit
+    listing = _listing(req, version, db, table, filter_text)
+    rows = listing.rows
+    if segment is not None:
+        rows = [r for r in rows if zlib.crc32(r[1].encode()) % total == number]
+    page = rows[start : start + size]
     text = '{"Partitions":[' + ",".join(encode_rows(listing, page, req.account_id, columns)) + "]"
     if start + size < len(rows):
         text += f',"NextToken":{json.dumps(paging.encode("GetPartitions", {"o": start + size}))}'
-    return RawAnswer((text + "}").encode())
+    answer = RawAnswer((text + "}").encode())
+    _keep_page(key, answer)
+    return answer
 
 
 @operation("GetPartition")

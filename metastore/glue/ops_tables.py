@@ -15,7 +15,7 @@ from metastore.catalog.tables import table_from_row
 from metastore.glue import paging, shapes
 from metastore.glue.errors import GlueError, from_catalog, invalid_input, not_found
 from metastore.glue.registry import GlueRequest, RawAnswer, operation
-from metastore.glue.versions import CONTENT, TableRows, Versions
+from metastore.glue.versions import TableRows, Versions
 
 
 def _versions(req: GlueRequest) -> Versions:
@@ -66,30 +66,24 @@ def create_table(req: GlueRequest, body: dict) -> dict:
 
 
 @operation("GetTable")
-def get_table(req: GlueRequest, body: dict) -> dict:
+def get_table(req: GlueRequest, body: dict) -> RawAnswer:
     db, name = shapes.need_str(body, "DatabaseName"), shapes.need_str(body, "Name")
     req.check("read", db)
     row, version = _versions(req).table(db, name)
-    key = (row.id, row.database_id, version, req.account_id)
-    hit = _ENCODED.get(key)
-    content = _content(row)
-    if hit is not None and hit[0] == content:
-        return hit[1]
-    table = shapes.table_out(table_from_row(row, db.lower(), "hive"), req.account_id, version)
-    answer = RawAnswer(json.dumps({"Table": table}, separators=(",", ":")).encode())
-    if len(_ENCODED) > 10_000:
-        _ENCODED.clear()
-    _ENCODED[key] = (content, answer)
+    key = (row, db.lower(), version, req.account_id)
+    answer = _ENCODED.get(key)
+    if answer is None:
+        table = shapes.table_out(table_from_row(row, db.lower(), "hive"), req.account_id, version)
+        answer = RawAnswer(json.dumps({"Table": table}, separators=(",", ":")).encode())
+        if len(_ENCODED) >= 10_000:
+            _ENCODED.clear()
+        _ENCODED[key] = answer
     return answer
 
 
-# GetTable's answers, encoded, by (table id, database id, VersionId, account): kept while the row's content is
-# the same (a VersionId names one content, but a row may change without Glue seeing it yet)
-_ENCODED: dict[tuple, tuple] = {}
-
-
-def _content(row) -> tuple:
-    return tuple(getattr(row, f) for f in CONTENT)
+# GetTable's answers, encoded, by (the table's row as read, database, VersionId, account): the same row read
+# again (nothing changed through any door) gives the same answer, as the Thrift port's encoded tables
+_ENCODED: dict[tuple, RawAnswer] = {}
 
 
 @operation("GetTables")

@@ -9,11 +9,12 @@ does not match or a stale/missing date → `InvalidSignatureException`, a malfor
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -28,8 +29,7 @@ class SigV4Error(Exception):
         self.type, self.message = type_, message
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):
     access_key_id: str
     date: str  # yyyymmdd
     region: str
@@ -49,11 +49,18 @@ def parse_authorization(header: str) -> tuple[Credential, list[str], str]:
     if missing:
         raise SigV4Error("IncompleteSignatureException",
                          f"Authorization header requires '{missing[0]}' parameter")  # fmt: skip
-    scope = fields["Credential"].split("/")
+    cred, signed = _scope(fields["Credential"], fields["SignedHeaders"])
+    return cred, list(signed), fields["Signature"]
+
+
+@functools.lru_cache(maxsize=1024)
+def _scope(credential: str, signed_headers: str) -> tuple[Credential, tuple[str, ...]]:
+    """The parsed Credential and SignedHeaders fields (the same on every request of a client in a day)."""
+    scope = credential.split("/")
     if len(scope) != 5 or scope[4] != "aws4_request":
         raise SigV4Error("IncompleteSignatureException",
                          "Credential should be scoped to a valid region, service and aws4_request")  # fmt: skip
-    return Credential(*scope[:4]), fields["SignedHeaders"].lower().split(";"), fields["Signature"]
+    return Credential(*scope[:4]), tuple(signed_headers.lower().split(";"))
 
 
 def _canonical_query(query: str) -> str:
@@ -65,29 +72,52 @@ def _canonical_query(query: str) -> str:
 
 
 def signing_key(secret: str, cred: Credential) -> bytes:
+    return _signing_key(secret, cred.date, cred.region, cred.service)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived key of (secret, date, region, service): four HMACs, the same all day for a key's requests,
+    so kept (a pure function of its arguments: a changed or deleted key is another secret or no lookup)."""
     key = ("AWS4" + secret).encode()
-    for part in (cred.date, cred.region, cred.service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
     return key
+
+
+def _header_value(value: str) -> str:
+    """A header's value as canonical requests carry it: trimmed, runs of spaces as one (every whitespace
+    character but the space is unprintable: a printable value without two spaces in a row is already so)."""
+    value = value.strip()
+    return value if value.isprintable() and "  " not in value else _SPACES.sub(" ", value)
 
 
 def signature(secret: str, cred: Credential, amz_date: str, method: str, path: str, query: str,
               headers: Mapping[str, str], signed: list[str], body: bytes) -> str:  # fmt: skip
     """The signature of a request, as the client computes it (`headers`: lower-case names)."""
-    canonical_headers = "".join(f"{h}:{_SPACES.sub(' ', headers.get(h, '').strip())}\n" for h in signed)
+    canonical_headers = "".join(f"{h}:{_header_value(headers.get(h, ''))}\n" for h in signed)
     payload = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
     if payload == "UNSIGNED-PAYLOAD":
         payload = hashlib.sha256(body).hexdigest()
-    canonical = "\n".join([method, quote(path or "/", safe="/-_.~"), _canonical_query(query), canonical_headers,
+    uri = "/" if path in ("", "/") else quote(path, safe="/-_.~")
+    canonical = "\n".join([method, uri, _canonical_query(query), canonical_headers,
                            ";".join(signed), payload])  # fmt: skip
     scope = f"{cred.date}/{cred.region}/{cred.service}/aws4_request"
     to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    return hmac.new(signing_key(secret, cred), to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(signing_key(secret, cred), to_sign.encode(), "sha256").hex()
 
 
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\Z", re.A)
+
+
+@functools.lru_cache(maxsize=64)
 def _parse_date(text: str) -> datetime.datetime | None:
+    """An X-Amz-Date (yyyymmddThhmmssZ, UTC) as a datetime; None when it is not one."""
+    m = _DATE.match(text)
+    if m is None:
+        return None
     try:
-        return datetime.datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+        return datetime.datetime(*map(int, m.groups()), tzinfo=datetime.UTC)
     except ValueError:
         return None
 
@@ -115,6 +145,12 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
                          f"Signature expired: {amz_date} is now {edge} than {stamp} (15 min window)")  # fmt: skip
     if cred.date != amz_date[:8]:
         raise SigV4Error("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP")
+    given = headers.get("x-amz-content-sha256")
+    if given and given != "UNSIGNED-PAYLOAD" and not hmac.compare_digest(given.lower(), hashlib.sha256(body).hexdigest()):
+        # the canonical request carries the header's hash, not the body's: they must agree, else a body
+        # swapped under a captured signature (with the old body's hash in this header) would pass
+        raise SigV4Error("InvalidSignatureException",
+                         "The provided 'x-amz-content-sha256' header does not match what was computed.")  # fmt: skip
     expected = signature(secret, cred, amz_date, method, path, query, headers, signed, body)
     if not hmac.compare_digest(expected, sent.lower()):
         raise SigV4Error("InvalidSignatureException",

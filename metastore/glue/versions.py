@@ -10,13 +10,14 @@ the version in the transaction of the change itself (Tables.alter's before/after
 from __future__ import annotations
 
 import hashlib
+import operator
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, Sql, now_ms
+from metastore.catalog.base import _TABLE_BY_NAME, Area, Sql, now_ms
 from metastore.catalog.errors import Conflict
 from metastore.catalog.tables import table_from_row
 from metastore.catalog.types import Table
@@ -40,22 +41,33 @@ def _effective(state, fp: str) -> int:
     return state.version_id if state.fingerprint == fp else state.version_id + 1
 
 
-_STATE_SQL = Sql(select(GlueTableStateRow.version_id, GlueTableStateRow.fingerprint)
-                 .where(GlueTableStateRow.table_id == bindparam("tid")), named=True)  # fmt: skip
+# a table's row by name with its recorded Glue state (version, fingerprint; None when not yet recorded)
+_TABLE_STATE_SQL = Sql(_TABLE_BY_NAME.add_columns(GlueTableStateRow.version_id.label("glue_version_id"),
+                                                  GlueTableStateRow.fingerprint.label("glue_fingerprint"))
+                       .outerjoin(GlueTableStateRow, GlueTableStateRow.table_id == TableRow.id), named=True)  # fmt: skip
+_content = operator.attrgetter(*CONTENT)
+_FINGERPRINTS: dict[tuple, str] = {}  # content (the CONTENT fields of a row) -> its fingerprint
 
 
 class Versions(Area):
     def table(self, db: str, name: str, catalog: str = "hive") -> tuple:
-        """(the table's row, its VersionId) in one read (GetTable's path)."""
+        """(the table's row, its VersionId) in one statement (GetTable's path): the row with its recorded
+        state; the fingerprint of a content is computed once."""
 
         def read(r):
-            row = self._table_row_fast(r, catalog, db, name)
-            return row, r.first(_STATE_SQL, {"tid": row.id})
+            row = r.first(_TABLE_STATE_SQL, {"cat": catalog.lower(), "db": db.lower(), "tbl": name.lower()})
+            return row if row is not None else self._table_row_fast(r, catalog, db, name)  # raises NotFound
 
-        row, state = self._fast_read(read)
-        fp = fingerprint(row)
-        if state is not None and state.fingerprint == fp:
-            return row, state.version_id
+        row = self._fast_read(read, single=True)
+        content = _content(row)
+        fp = _FINGERPRINTS.get(content)
+        if fp is None:
+            fp = fingerprint(row)
+            if len(_FINGERPRINTS) >= 10_000:
+                _FINGERPRINTS.clear()
+            _FINGERPRINTS[content] = fp
+        if row.glue_fingerprint == fp:
+            return row, row.glue_version_id
         return row, self.current([row])[row.id]
 
     def current(self, rows: list) -> dict[int, int]:

@@ -1,0 +1,340 @@
+"""The HTTP server of `mortar glue-api`: HTTP/1.1 with keep-alive, one thread per connection, requests handed
+straight to `GlueApp.answer` (no WSGI layer, no hand-off between threads).
+
+Glue clients (boto3, pyiceberg, Trino, Spark) keep a few connections open and send one request at a time on
+each, so a thread that owns its connection answers with the least latency: reading the request, checking its
+signature, reading the catalog and writing the answer all happen on it, a few tens of microseconds of HTTP
+around the work itself (waitress, a general WSGI server, costs ~0.2 ms per request on this path).
+
+Bounds, from the same settings as the Thrift port: `max_connections` open at once and
+`max_connections_per_peer` per address (beyond them a connection gets 503, which clients retry), a
+connection silent between requests for `idle_timeout_s` is closed, a request must arrive whole within
+`request_timeout_s`, request heads are at most 64 KB and 100 headers, bodies at most `glue_max_request_mb`
+(413). Content-Length and chunked bodies are read; a request with both, or with another transfer coding, is
+refused (400), as are malformed heads. `Expect: 100-continue` is answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from urllib.parse import unquote
+
+from metastore.glue.errors import GlueError
+from metastore.glue.http import CONTENT_TYPE, GlueApp
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD = 64 * 1024
+MAX_HEADERS = 100
+_REASONS = {200: b"OK", 400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout",
+            413: b"Payload Too Large", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
+            501: b"Not Implemented", 503: b"Service Unavailable"}  # fmt: skip
+_STATUS_LINES = {s: b"HTTP/1.1 %d %s\r\n" % (s, r) for s, r in _REASONS.items()}
+_HEAD_TAIL = b"Content-Type: " + CONTENT_TYPE.encode() + b"\r\nContent-Length: "
+
+
+class _Refused(Exception):
+    """A request answered with an error, after which the connection closes (its bytes cannot be trusted)."""
+
+    def __init__(self, status: int, type_: str, message: str):
+        super().__init__(message)
+        self.status, self.type, self.message = status, type_, message
+
+
+class _Closed(Exception):
+    """The peer closed the connection, or was silent too long, between requests: close without an answer."""
+
+
+class GlueServer:
+    """`GlueApp` served over HTTP/1.1 on (host, port): `run()` until `close()`."""
+
+    def __init__(self, app: GlueApp, host: str, port: int, *, max_connections: int = 1000,
+                 max_per_peer: int = 200, idle_timeout_s: float = 300.0, request_timeout_s: float = 60.0):  # fmt: skip
+        self.app = app
+        self.max_connections, self.max_per_peer = max(1, max_connections), max(1, max_per_peer)
+        self.idle_timeout_s, self.request_timeout_s = idle_timeout_s, request_timeout_s
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.create_server((host, port), family=family, backlog=1024,
+                                         dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6())  # fmt: skip
+        self.effective_port = self.sock.getsockname()[1]
+        self._lock = threading.Lock()
+        self._peers: dict[str, int] = {}
+        self._open = 0
+        self._busy = 0  # requests being answered
+        self._closing = False
+
+    # --- accepting ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Accept connections until `close()`; each is served by a thread of its own."""
+        while not self._closing:
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                if self._closing:
+                    break
+                time.sleep(0.01)  # out of descriptors, say: let the others finish
+                continue
+            peer = addr[0]
+            with self._lock:
+                refused = self._open >= self.max_connections or self._peers.get(peer, 0) >= self.max_per_peer
+                if not refused:
+                    self._open += 1
+                    self._peers[peer] = self._peers.get(peer, 0) + 1
+            if refused:
+                self._refuse_busy(conn, peer)
+                continue
+            try:
+                threading.Thread(target=self._serve, args=(conn, peer), name=f"glue-{peer}", daemon=True).start()
+            except RuntimeError:  # no thread to be had
+                self._release(peer)
+                self._refuse_busy(conn, peer)
+
+    def close(self, wait_s: float = 5.0) -> None:
+        """Stop accepting; wait up to `wait_s` for the requests being answered."""
+        self._closing = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        deadline = time.monotonic() + wait_s
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _release(self, peer: str) -> None:
+        with self._lock:
+            self._open -= 1
+            left = self._peers.get(peer, 1) - 1
+            if left > 0:
+                self._peers[peer] = left
+            else:
+                self._peers.pop(peer, None)
+
+    def _refuse_busy(self, conn: socket.socket, peer: str) -> None:
+        log.warning("Glue API: connection from %s refused (max_connections %d, max_connections_per_peer %d)",
+                    peer, self.max_connections, self.max_per_peer)  # fmt: skip
+        try:
+            conn.settimeout(1.0)
+            conn.sendall(_response(503, GlueApp.error_body(GlueError(
+                "ServiceUnavailableException", "too many connections: try again later", 503)), "", close=True))  # fmt: skip
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    # --- one connection -----------------------------------------------------------------------------
+
+    def _serve(self, conn: socket.socket, peer: str) -> None:
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = _Reader(conn)
+            while not self._closing:
+                try:
+                    if not self._one(conn, reader, peer):
+                        break
+                except _Closed:
+                    break
+                except _Refused as e:
+                    body = GlueApp.error_body(GlueError(e.type, e.message, e.status))
+                    conn.settimeout(5.0)
+                    conn.sendall(_response(e.status, body, "", close=True))
+                    break
+        except OSError:  # reset by the peer, a send that timed out
+            pass
+        except Exception:  # noqa: BLE001 - a fault of ours: logged, the connection closed
+            log.exception("Glue API: connection from %s failed", peer)
+        finally:
+            try:
+                conn.close()
+            finally:
+                self._release(peer)
+
+    def _one(self, conn: socket.socket, reader: _Reader, peer: str) -> bool:
+        """Read one request, answer it; False when the connection is to close."""
+        head = reader.head(self.idle_timeout_s, self.request_timeout_s)
+        deadline = reader.deadline
+        method, target, version, headers = _parse_head(head)
+        keep = version == "HTTP/1.1"
+        connection = headers.get("connection", "").lower()
+        if "close" in connection:
+            keep = False
+        elif "keep-alive" in connection:
+            keep = True
+        te = headers.get("transfer-encoding")
+        length_text = headers.get("content-length")
+        max_body = self.app.max_body
+        if te is not None:
+            if length_text is not None:
+                raise _Refused(400, "SerializationException", "a request cannot have both Content-Length and Transfer-Encoding")
+            if te.strip().lower() != "chunked":
+                raise _Refused(501, "SerializationException", f"Transfer-Encoding {te[:40]!r} is not supported")
+            if headers.get("expect", "").lower() == "100-continue":
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = reader.chunked(max_body, deadline)
+            if body is None:
+                e = self.app.too_large(None)
+                raise _Refused(e.status, e.type, e.message)
+        else:
+            length = 0
+            if length_text is not None:
+                if not length_text.strip().isdigit():
+                    raise _Refused(400, "SerializationException", "Content-Length is not a number")
+                length = int(length_text)
+            if length > max_body:
+                e = self.app.too_large(length)
+                raise _Refused(e.status, e.type, e.message)
+            if length and headers.get("expect", "").lower() == "100-continue" and not reader.buffered:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = reader.exactly(length, deadline) if length else b""
+        path, _, query = target.partition("?")
+        if path.startswith(("http://", "https://")):  # absolute form
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        if "%" in path:
+            path = unquote(path)
+        with self._lock:
+            self._busy += 1
+        try:
+            status, payload, request_id = self.app.answer(method, path or "/", query, headers, body, peer)
+            conn.settimeout(self.request_timeout_s)
+            if len(payload) < 64 * 1024:
+                conn.sendall(_response(status, payload, request_id, close=not keep))
+            else:  # not copied into one buffer with the head
+                conn.sendall(_response(status, b"", request_id, close=not keep, length=len(payload)))
+                conn.sendall(payload)
+        finally:
+            with self._lock:
+                self._busy -= 1
+        return keep
+
+
+def _response(status: int, payload: bytes, request_id: str, close: bool = False, length: int | None = None) -> bytes:
+    """The response's bytes: its head, then `payload` (or only the head, for a body of `length` sent apart)."""
+    line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Error\r\n" % status
+    extra = b"\r\nConnection: close" if close else b""
+    rid = b"\r\nx-amzn-RequestId: " + request_id.encode() if request_id else b""
+    size = len(payload) if length is None else length
+    return b"".join((line, _HEAD_TAIL, str(size).encode(), rid, extra, b"\r\n\r\n", payload))
+
+
+def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
+    """(method, target, version, headers with lower-case names) of a request head (without its blank line)."""
+    lines = head.split(b"\r\n")
+    try:
+        method, target, version = lines[0].decode("ascii").split(" ")
+    except (UnicodeDecodeError, ValueError):
+        raise _Refused(400, "SerializationException", "malformed request line") from None
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not method.isalpha():
+        raise _Refused(400, "SerializationException", "malformed request line (HTTP/1.0 or 1.1 expected)")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise _Refused(431, "SerializationException", f"a request may have at most {MAX_HEADERS} headers")
+    headers: dict[str, str] = {}
+    for raw in lines[1:]:
+        name, sep, value = raw.partition(b":")
+        if not sep or not name or name != name.strip() or raw[:1] in (b" ", b"\t"):
+            raise _Refused(400, "SerializationException", "malformed header line")
+        key = name.decode("latin-1").lower()
+        text = value.strip(b" \t").decode("latin-1")
+        old = headers.get(key)
+        headers[key] = text if old is None else f"{old},{text}"
+    return method, target, version, headers
+
+
+class _Reader:
+    """Buffered reads from a connection, with the deadlines of one request."""
+
+    __slots__ = ("conn", "buf", "deadline")
+
+    def __init__(self, conn: socket.socket):
+        self.conn = conn
+        self.buf = b""
+        self.deadline = 0.0
+
+    @property
+    def buffered(self) -> int:
+        return len(self.buf)
+
+    def _recv(self, deadline: float, limit: int = 1 << 20) -> bytes:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Refused(408, "RequestTimeoutException", "the request did not arrive whole in time (request_timeout_s)")
+        self.conn.settimeout(left)
+        try:
+            data = self.conn.recv(limit)
+        except TimeoutError:
+            raise _Refused(408, "RequestTimeoutException", "the request did not arrive whole in time (request_timeout_s)") from None
+        if not data:
+            raise _Closed
+        return data
+
+    def head(self, idle_s: float, request_s: float) -> bytes:
+        """The next request's head. Waits `idle_s` for its first byte; from that byte on, the whole request
+        has `request_s` (self.deadline)."""
+        if not self.buf:
+            self.conn.settimeout(idle_s)
+            try:
+                data = self.conn.recv(1 << 16)
+            except TimeoutError:
+                raise _Closed from None
+            if not data:
+                raise _Closed
+            self.buf = data
+        self.deadline = time.monotonic() + request_s
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                if end > MAX_HEAD:
+                    raise _Refused(431, "SerializationException", f"the request head is larger than {MAX_HEAD} bytes")
+                head, self.buf = self.buf[:end], self.buf[end + 4 :]
+                return head
+            if len(self.buf) > MAX_HEAD:
+                raise _Refused(431, "SerializationException", f"the request head is larger than {MAX_HEAD} bytes")
+            self.buf += self._recv(self.deadline, 1 << 16)
+
+    def exactly(self, n: int, deadline: float) -> bytes:
+        if len(self.buf) >= n:
+            out, self.buf = self.buf[:n], self.buf[n:]
+            return out
+        parts = [self.buf]
+        have = len(self.buf)
+        self.buf = b""
+        while have < n:
+            data = self._recv(deadline, min(n - have, 1 << 20))
+            parts.append(data)
+            have += len(data)
+        return b"".join(parts)
+
+    def _line(self, deadline: float) -> bytes:
+        while True:
+            end = self.buf.find(b"\r\n")
+            if end >= 0:
+                line, self.buf = self.buf[:end], self.buf[end + 2 :]
+                return line
+            if len(self.buf) > 4096:
+                raise _Refused(400, "SerializationException", "malformed chunked body")
+            self.buf += self._recv(deadline, 1 << 16)
+
+    def chunked(self, max_body: int, deadline: float) -> bytes | None:
+        """A chunked body (None: larger than `max_body`); trailers are read and ignored."""
+        parts, have = [], 0
+        while True:
+            size_text = self._line(deadline).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _Refused(400, "SerializationException", "malformed chunked body") from None
+            if size < 0:
+                raise _Refused(400, "SerializationException", "malformed chunked body")
+            if size == 0:
+                for _ in range(MAX_HEADERS + 1):  # trailers, up to the blank line
+                    if not self._line(deadline):
+                        return b"".join(parts)
+                raise _Refused(431, "SerializationException", f"a request may have at most {MAX_HEADERS} trailers")
+            have += size
+            if have > max_body:
+                return None
+            parts.append(self.exactly(size, deadline))
+            if self.exactly(2, deadline) != b"\r\n":
+                raise _Refused(400, "SerializationException", "malformed chunked body")
