@@ -98,12 +98,12 @@ def test_pieces_are_kept_once_redone_when_lapsed_and_merged_once(split_service, 
     assert sweep(service, lambda name, args: again.append(args)) >= 1 and [run_id, 1] in again
     assert sweep(service, lambda name, args: again.append(args)) == 0  # handed to one sweeper
     monkeypatch.setenv("MORTAR_CRAWLER_PIECE_LEASE_S", "3")
-    assert run_piece(service, run_id, 1).state == "DONE"
-    assert run_piece(service, run_id, 1) is None  # done: a second delivery does nothing
+    assert run_piece(service, run_id, 1, go_on=False).state == "DONE"
+    assert run_piece(service, run_id, 1, go_on=False) is None  # done: a second delivery does nothing
     assert not service.crawlers.renew_piece(run_id, 1, dead.attempt, 5)  # the dead claim lost the piece
     assert service.crawlers.finish_piece(run_id, 1, {"bogus": True}) is False  # kept once
     assert run_piece(service, run_id, 0) is None  # no merge while pieces are pending
-    assert run_piece(service, run_id, 2).state == "DONE"
+    assert run_piece(service, run_id, 2, go_on=False).state == "DONE"
     last = run_piece(service, run_id, 3)  # the last piece's worker merges
     assert last.state == "SUCCEEDED", last.error
     assert run_piece(service, run_id, 0) is None

@@ -438,6 +438,45 @@ def _upsert_files(dialect: str):
     return stmt
 
 
+_FILE_COLUMNS = "crawler_id, path_hash, path, size, version, table_name"
+_FILE_UPDATE = "path = excluded.path, size = excluded.size, version = excluded.version, table_name = excluded.table_name"
+
+
+def _write_files(conn: Connection, cid: int, rows: list[tuple], fresh: bool = False) -> None:
+    """Insert or replace file index rows (path_hash, path, size, version, table_name) of crawler `cid`, in
+    bulk (a first crawl of a million files writes a million rows): sorted by key, so that the index is
+    filled in order; on SQLite one executemany on the DBAPI cursor, on PostgreSQL a COPY into a temporary
+    table then one INSERT ... ON CONFLICT; elsewhere SQLAlchemy's executemany. `fresh`: the crawler has no
+    rows (nothing to replace)."""
+    rows.sort()
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conflict = "" if fresh else f" ON CONFLICT (crawler_id, path_hash) DO UPDATE SET {_FILE_UPDATE}"
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO crawler_files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?){conflict}",
+                               [(cid, *r) for r in rows])  # fmt: skip
+        finally:
+            cursor.close()
+    elif dialect == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS mortar_crawler_files_in (path_hash varchar(40), "
+                           "path text, size bigint, version text, table_name text) ON COMMIT DELETE ROWS")  # fmt: skip
+            with cursor.copy("COPY mortar_crawler_files_in FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+            cursor.execute(f"INSERT INTO crawler_files ({_FILE_COLUMNS}) SELECT %s, path_hash, path, size, version, "
+                           f"table_name FROM mortar_crawler_files_in ORDER BY path_hash ON CONFLICT (crawler_id, "
+                           f"path_hash) DO UPDATE SET {_FILE_UPDATE}", (cid,))  # fmt: skip
+            cursor.execute("TRUNCATE mortar_crawler_files_in")
+        finally:
+            cursor.close()
+    else:
+        keys = ("path_hash", "path", "size", "version", "table_name")
+        conn.execute(_upsert_files(dialect), [{"crawler_id": cid, **dict(zip(keys, r, strict=True))} for r in rows])
+
+
 # --- rows to objects -------------------------------------------------------------------------------------
 
 
@@ -925,9 +964,11 @@ class Crawlers(Area):
         """Set the index entries of `entries` (path → (size, mtime or ETag, table name)) and drop those of
         `removed`, in one transaction; with `replace`, the index becomes exactly `entries`."""
         removed = list(removed)
-        rows = []
+        rows = []  # (path_hash, path, size, version, table_name)
+        tables: dict[str, str] = {}  # table names checked (a crawl's files belong to a few tables)
+        dumps, sha1 = codec.dumps, hashlib.sha1
         for path, entry in entries.items():
-            if not isinstance(path, str) or not path:
+            if type(path) is not str or not path:
                 raise InvalidInput(f"crawler {name}: file index path {path!r} is not a non-empty string")
             try:
                 size, version, table = entry
@@ -935,7 +976,7 @@ class Crawlers(Area):
                 raise InvalidInput(
                     f"crawler {name}: file index entry of {path} is not (size, mtime or etag, table)"
                 ) from None
-            if not _is_int(size) or size < 0:
+            if type(size) is not int and not _is_int(size) or size < 0:
                 raise InvalidInput(
                     f"crawler {name}: file index size of {path} is not a non-negative integer: {size!r}"
                 )
@@ -943,15 +984,17 @@ class Crawlers(Area):
                 raise InvalidInput(
                     f"crawler {name}: file index version of {path} must be a number (mtime) or a string (etag), not {version!r}"
                 )
-            version_text = codec.dumps(version)
+            version_text = dumps(version)
             if len(version_text) > NAME:
                 raise InvalidInput(
                     f"crawler {name}: file index version of {path} is longer than {NAME} characters"
                 )
             if table is not None:
-                table = check_name("table", table)
-            rows.append({"path_hash": _path_hash(path), "path": path, "size": size, "version": version_text,
-                         "table_name": table})  # fmt: skip
+                checked = tables.get(table)
+                if checked is None:
+                    checked = tables[table] = check_name("table", table)
+                table = checked
+            rows.append((sha1(path.encode("utf-8", "surrogatepass")).hexdigest(), path, size, version_text, table))
         if not all(isinstance(p, str) for p in removed):
             raise InvalidInput(f"crawler {name}: removed paths must be strings")
         both = set(removed).intersection(entries)
@@ -963,22 +1006,15 @@ class Crawlers(Area):
             # index writers of one crawler take turns
             crawler = self._crawler_row(conn, name, for_update=True)
             cid = crawler.id
-            for r in rows:
-                r["crawler_id"] = cid
             # Statements executed many times with one row each, every one a primary-key look-up: an IN list
             # of thousands is planned as a filter over the crawler's whole index when the table has no
             # statistics yet (right after a first crawl), which costs minutes on PostgreSQL.
             if replace:
                 conn.execute(delete(CrawlerFileRow).where(CrawlerFileRow.crawler_id == cid))
-                if rows:
-                    conn.execute(insert(CrawlerFileRow), rows)
-            else:
-                if removed:
-                    conn.execute(
-                        _DELETE_FILE, [{"cid": cid, "hash": _path_hash(p)} for p in dict.fromkeys(removed)]
-                    )
-                if rows:
-                    conn.execute(_upsert_files(conn.dialect.name), rows)
+            elif removed:
+                conn.execute(_DELETE_FILE, [{"cid": cid, "hash": _path_hash(p)} for p in dict.fromkeys(removed)])
+            if rows:
+                _write_files(conn, cid, rows, fresh=replace)
             self._audit_crawler(
                 conn,
                 "UPDATE_CRAWLER_FILE_INDEX",
@@ -1041,6 +1077,20 @@ class Crawlers(Area):
             definition = row.spec if seq == 0 else conn.execute(select(CrawlPieceRow.spec).where(
                 CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq == 0)).scalar_one()  # fmt: skip
         return CrawlPiece(run_id, seq, run.crawler_name, row.attempt + 1, codec.loads(row.spec), codec.loads(definition))
+
+    def claim_pending_piece(self, run_id: int, worker: str, lease_s: float) -> CrawlPiece | None:
+        """Take the first PENDING piece (not the merge) of run `run_id` for `worker`, as `claim_piece` does:
+        a worker that finished a piece goes on with the next one without a round trip through the broker
+        (that piece's own message then finds it taken). None when no piece is PENDING."""
+        with self._read() as conn:
+            seqs = conn.execute(select(CrawlPieceRow.seq).where(
+                CrawlPieceRow.run_id == run_id, CrawlPieceRow.seq > 0, CrawlPieceRow.state == PIECE_PENDING)
+                .order_by(CrawlPieceRow.seq).limit(4)).scalars().all()  # fmt: skip
+        for seq in seqs:  # another worker may take the first meanwhile
+            piece = self.claim_piece(run_id, seq, worker, lease_s)
+            if piece is not None:
+                return piece
+        return None
 
     def renew_piece(self, run_id: int, seq: int, attempt: int, lease_s: float) -> bool:
         """Extend the lease of claim `attempt` of piece `seq` (and the run's heartbeat); False once the piece

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from xml.etree import ElementTree
 
+from fsspec.implementations.local import LocalFileSystem
+
 from metastore.catalog.types import Column
 from runner.crawler import schema
 
@@ -1210,6 +1212,9 @@ def _rows(text: str, delimiter: str, quote: str | None) -> list[list[str]]:
 def _consistency(rows: list[list[str]]) -> tuple[int, float]:
     if not rows:
         return 0, 0.0
+    width = len(rows[0])
+    if all(len(r) == width for r in rows):
+        return width, 1.0
     counts = Counter(len(r) for r in rows)
     width, n = counts.most_common(1)[0]
     return width, n / len(rows)
@@ -1220,28 +1225,39 @@ def _sample_text(sample: Sample) -> str:
     return "\n".join(sample.lines) + "\n"
 
 
-def _is_header(first: list[str], data: list[list[str]], width: int) -> bool:
-    if len(first) != width or not data:
-        return False
+@functools.lru_cache(maxsize=1024)
+def _header_names(first: tuple[str, ...]) -> bool:
+    """Whether the fields of a first row may be column names (remembered: a folder's files share them)."""
     names = [f.strip() for f in first]
     if any(not n or len(n) > MAX_HEADER_FIELD for n in names):
         return False
     if len({n.lower() for n in names}) != len(names):
         return False
-    if any(schema.text_type(n) != "string" for n in names):
+    return all(schema.text_type(n) == "string" for n in names)
+
+
+def _column_types(rows: list[list[str]], width: int) -> list[str]:
+    """The type of each of `width` columns of `rows` ("void" for a column of nulls only)."""
+    return [schema.infer_type((r[i] if i < len(r) else None for r in rows), text=True, nulls=schema.VOID)
+            for i in range(width)]  # fmt: skip
+
+
+def _is_header(first: list[str], data: list[list[str]], width: int, types: list[str] | None = None) -> bool:
+    """`types`: the `_column_types` of `data`, when known."""
+    if len(first) != width or not data:
         return False
-    for i in range(width):
-        t = schema.infer_type((r[i] if i < len(r) else None for r in data), text=True)
-        if t != "string":
-            return True
-    return False
+    if not _header_names(tuple(first)):
+        return False
+    types = types if types is not None else _column_types(data, width)
+    return any(t not in ("string", schema.VOID) for t in types)
 
 
 def _csv_classification(sample: Sample, rows: list[list[str]], delimiter: str, quoted: bool, quote: str,
                         header: str, names: list[str] | None, fraction: float, width: int,
                         name: str = "csv", escape_doubled: bool = False) -> Classification | None:  # fmt: skip
     first, data = rows[0], rows[1:]
-    has_header = header == "PRESENT" or (header == "UNKNOWN" and _is_header(first, data, width))
+    data_types = _column_types(data, width) if header != "ABSENT" and data else None
+    has_header = header == "PRESENT" or (header == "UNKNOWN" and _is_header(first, data, width, data_types))
     if has_header:
         body = data
         cols_names = [f.strip() for f in first][:width]
@@ -1255,10 +1271,10 @@ def _csv_classification(sample: Sample, rows: list[list[str]], delimiter: str, q
         cols_names = list(names)
     if not body:
         return None
-    cols = []
-    for i, n in enumerate(cols_names):
-        t = schema.infer_type((r[i] if i < len(r) else None for r in body), text=True, nulls=schema.VOID)
-        cols.append(Column(n, t))
+    types = data_types if has_header and data_types is not None and len(cols_names) == width else None
+    if types is None:
+        types = _column_types(body, len(cols_names))
+    cols = [Column(n, t) for n, t in zip(cols_names, types, strict=True)]
     if quoted:
         # OpenCSV reads doubled quotes by itself and wants an escape character unlike the quote; Spark's
         # csv reader (option `escape`) needs the quote as escape character to read doubled quotes
@@ -1383,9 +1399,45 @@ def choose(candidates: Iterable[Callable[[], Classification | None]]) -> Classif
     return best
 
 
+def _is_local(fs) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+_FIRST_LINE_GROKS: dict[str, tuple[tuple[str, Grok], ...]] = {}
+
+
+def _groks_matching(line: str) -> tuple[tuple[str, Grok], ...]:
+    """The built-in log formats whose pattern matches `line` (remembered for short lines: the files of a
+    folder mostly begin with the same header line)."""
+    found = _FIRST_LINE_GROKS.get(line)
+    if found is None:
+        found = tuple((name, g) for name, g in _log_groks() if g.match(line) is not None)
+        if len(line) <= 1024:
+            if len(_FIRST_LINE_GROKS) >= 4096:
+                _FIRST_LINE_GROKS.clear()
+            _FIRST_LINE_GROKS[line] = found
+    return found
+
+
+def _builtins_for(sample: Sample) -> Iterator[Callable[[Sample], Classification | None]]:
+    """The built-ins of `_builtins` that may answer for `sample`, in the same order: the others are known
+    to answer None from the sample's start alone (JSON begins with `{` or `[`, XML with `<`, and a
+    built-in log format must match the first non-blank line), so leaving them out changes no answer."""
+    start = sample.text.lstrip("\ufeff \t\r\n")[:1]
+    if start in ("{", "["):
+        yield _classify_json
+    if start == "<":
+        yield _classify_xml
+    first = next((ln for ln in sample.lines if ln.strip()), None)
+    if first is not None:
+        for name, grok in _groks_matching(first.rstrip("\r")):
+            yield lambda s, g=grok, n=name: _classify_grok(s, g, n, builtin=True)
+    yield _classify_csv
+
+
 def classify_sample(sample: Sample, custom: Iterable[CustomClassifier] = ()) -> Classification | None:
     funcs = [_custom(c) for c in custom]
-    return choose([(lambda f=f: f(sample)) for f in [*funcs, *_builtins()]])
+    return choose([(lambda f=f: f(sample)) for f in [*funcs, *_builtins_for(sample)]])
 
 
 def classify(fs, path: str, size: int, custom: Iterable[CustomClassifier] = (), *,
@@ -1397,7 +1449,9 @@ def classify(fs, path: str, size: int, custom: Iterable[CustomClassifier] = (), 
     if size <= 0:
         return None
     try:
-        with fs.open(path, "rb", block_size=4 * HEAD) as f:  # small reads: no 5 MB read-ahead on S3
+        # local files through the built-in open (fsspec's wrapper costs as much as classifying a small file);
+        # small reads elsewhere: no 5 MB read-ahead on S3
+        with open(path, "rb") if _is_local(fs) else fs.open(path, "rb", block_size=4 * HEAD) as f:
             head = _exact(f, min(size, HEAD))
             container = _magic_container(head)
             if container == "parquet":

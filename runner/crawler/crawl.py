@@ -330,8 +330,11 @@ class CrawlRun:
             except Exception as e:  # noqa: BLE001 - an unreadable file is skipped, never fatal
                 return f.path, None, f"{type(e).__name__}: {e}"
 
-        with ThreadPoolExecutor(CLASSIFY_THREADS) as pool:
-            for done, (path, result, error) in enumerate(pool.map(one, files), 1):
+        # threads wait for a remote store's answers together; local files are read faster than threads
+        # would hand them over (the classifying itself holds the GIL)
+        local = all(w.protocol == "file" for w in {id(w): w for w, _ in files}.values())
+        with ThreadPoolExecutor(1 if local else CLASSIFY_THREADS) as pool:
+            for done, (path, result, error) in enumerate(map(one, files) if local else pool.map(one, files), 1):
                 self.metrics.files_scanned += 1
                 if error is not None:
                     self.metrics.skip(path, error)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from runner.crawler.classifiers import Classification
 from runner.crawler.schema import merge
@@ -84,11 +84,29 @@ def merge_classifications(items: list[Classification]) -> Classification | None:
     """One classification for files that agree on format and options with columns that merge; None if not."""
     distinct = list({id(c): c for c in items}.values())  # unchanged folders share one classification
     merged = distinct[0]
+    alike: list[Classification] = []  # equal to `merged` but for certainty and rows: merged at the end, at once
     for c in distinct[1:]:
+        if _alike(merged, c):
+            alike.append(c)
+            continue
         merged = merge(merged, c)
         if merged is None:
             return None
+    if alike:
+        rows = [c.row_count_estimate for c in (merged, *alike)]
+        merged = replace(merged, certainty=min(merged.certainty, *(c.certainty for c in alike)),
+                         serde_parameters=dict(merged.serde_parameters),
+                         table_parameters=dict(merged.table_parameters), columns=[replace(c) for c in merged.columns],
+                         row_count_estimate=None if all(r is None for r in rows) else sum(r or 0 for r in rows))  # fmt: skip
     return merged
+
+
+def _alike(a: Classification, b: Classification) -> bool:
+    """Whether `schema.merge(a, b)` is `a` with the lower certainty and the rows added: the same format,
+    columns, compression and parameters (as for the many files of one folder)."""
+    return (a.format == b.format and a.compression == b.compression and a.unreadable_reason == b.unreadable_reason
+            and a.columns == b.columns and a.serde_parameters == b.serde_parameters
+            and a.table_parameters == b.table_parameters)  # fmt: skip
 
 
 def _similar(items: list[Classification], merged: Classification) -> bool:

@@ -30,6 +30,7 @@ bigint): `merge_columns` returns None and the files belong to different tables.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -358,11 +359,13 @@ def _num(int_digits: int, frac_digits: int, big: bool = False, lossy: bool = Fal
     return f"~num({int_digits},{frac_digits},{int(big)},{int(lossy)})"
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct values: numbers of so many digits
 def _num_args(t: str) -> tuple[int, int, bool, bool] | None:
     m = _NUM.match(t)
     return (int(m.group(1)), int(m.group(2)), m.group(3) == "1", m.group(4) == "1") if m else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _num_final(t: str) -> str:
     i, f, big, lossy = _num_args(t)
     if f == 0:
@@ -409,8 +412,23 @@ def _string_type(s: str) -> str:
     return "string"
 
 
+_TEXT_TYPES: dict[str, str] = {}  # short fields seen (names, codes, small numbers) → their type
+
+
 def text_type(s: str) -> str:
     """The Hive type of one text field (CSV, XML, log); VOID for a null."""
+    if len(s) > 32:
+        return _text_type(s)
+    t = _TEXT_TYPES.get(s)
+    if t is None:
+        t = _text_type(s)
+        if len(_TEXT_TYPES) >= 65536:
+            _TEXT_TYPES.clear()
+        _TEXT_TYPES[s] = t
+    return t
+
+
+def _text_type(s: str) -> str:
     s = s.strip()
     if s == "" or s == "\\N":
         return VOID

@@ -70,6 +70,13 @@ def classification_of(d: dict) -> Classification:
     return Classification(**{**kept, "columns": [t.Column(**c) for c in d["columns"]]})
 
 
+def _class_key(c: Classification) -> tuple:
+    """Equal for equal classifications (what `dataclasses.asdict` would tell apart), cheaply."""
+    return (c.format, c.certainty, tuple((x.name, x.type, x.comment) for x in c.columns), c.compression,
+            tuple(sorted(c.serde_parameters.items())), tuple(sorted(c.table_parameters.items())),
+            c.row_count_estimate, c.unreadable_reason)  # fmt: skip
+
+
 # --- the coordinator ----------------------------------------------------------------------------------
 
 
@@ -151,17 +158,20 @@ class PieceRun(CrawlRun):
         tables = dict.fromkeys(self._table_names())
         to_classify, reuse = self._plan_reads([w], index, tables)
         results = self._classify(to_classify)
-        classes: dict[str, int] = {}
+        classes: dict[tuple, int] = {}  # one entry per distinct leaf classification
+        kept: list[Classification] = []
         listing = []
         for folder, files in w.folders():
             table = reuse.get((w.root, folder))
             leaf = None if table is not None else self._leaf_of(files, results)
             idx = None
             if leaf is not None:
-                idx = classes.setdefault(json.dumps(dataclasses.asdict(leaf), sort_keys=True), len(classes))
+                idx = classes.setdefault(_class_key(leaf), len(classes))
+                if idx == len(kept):
+                    kept.append(leaf)
             listing.append([list(folder), [[f.name, f.size, f.version] for f in files], idx, table])
         m = self.metrics
-        return {"target": spec["target"], "folders": listing, "classes": [json.loads(k) for k in classes],
+        return {"target": spec["target"], "folders": listing, "classes": [dataclasses.asdict(c) for c in kept],
                 "skipped": [[p, r] for p, r in m._reasons.items()], "scanned": m.files_scanned,
                 "unchanged": m.files_unchanged}  # fmt: skip
 
@@ -238,20 +248,32 @@ class MergeRun(CrawlRun):
 # --- the task and the sweeper -------------------------------------------------------------------------
 
 
-def run_piece(service: CatalogService, run_id: int, seq: int) -> CrawlOutcome | None:
-    """Piece `seq` of split run `run_id` (0: the merge), if it is free to take; the worker that finishes
-    the last piece merges. None if there was nothing to do (done, taken, or the run ended)."""
+def run_piece(service: CatalogService, run_id: int, seq: int, go_on: bool = True) -> CrawlOutcome | None:
+    """Piece `seq` of split run `run_id` (0: the merge), if it is free to take, then (`go_on`) the run's
+    other pending pieces one after the other; the worker that finishes the last piece merges. None if there
+    was nothing to do (done, taken, or the run ended)."""
     lease = Settings.load().crawler_piece_lease_s
     piece = service.crawlers.claim_piece(run_id, seq, worker_id(), lease)
+    if piece is None and seq != 0 and go_on:  # done or taken: go on with another pending piece, if any
+        piece = service.crawlers.claim_pending_piece(run_id, worker_id(), lease)
     if piece is None:
         return None
     if seq == 0:
         return MergeRun(service, piece, lease).execute()
-    outcome = PieceRun(service, piece, lease).execute()
-    if outcome.state == PIECE_DONE:
-        merge = service.crawlers.claim_piece(run_id, 0, worker_id(), lease)  # only once all are DONE
-        if merge is not None:
-            return MergeRun(service, merge, lease).execute()
+    while True:
+        outcome = PieceRun(service, piece, lease).execute()
+        if outcome.state not in (PIECE_DONE, DUPLICATE) or not go_on:
+            break
+        # the next pending piece at once: each piece's message costs a trip through the broker (a second
+        # with the embedded one), and its message then finds it taken
+        piece = service.crawlers.claim_pending_piece(run_id, worker_id(), lease)
+        if piece is None:
+            break
+    if outcome.state not in (PIECE_DONE, DUPLICATE):
+        return outcome
+    merge = service.crawlers.claim_piece(run_id, 0, worker_id(), lease)  # only once all are DONE
+    if merge is not None:
+        return MergeRun(service, merge, lease).execute()
     return outcome
 
 
