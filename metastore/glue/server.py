@@ -184,6 +184,8 @@ class GlueServer:
                     raise _Refused(400, "SerializationException", "Content-Length is not a number")
                 length = int(length_text)
             if length > max_body:
+                if length <= 4 * max_body + 65536:  # read and dropped, so that the client, still sending, hears 413
+                    reader.discard(length, deadline)
                 e = self.app.too_large(length)
                 raise _Refused(e.status, e.type, e.message)
             if length and headers.get("expect", "").lower() == "100-continue" and not reader.buffered:
@@ -305,6 +307,15 @@ class _Reader:
             parts.append(data)
             have += len(data)
         return b"".join(parts)
+
+    def discard(self, n: int, deadline: float) -> None:
+        if len(self.buf) >= n:
+            self.buf = self.buf[n:]
+            return
+        n -= len(self.buf)
+        self.buf = b""
+        while n > 0:
+            n -= len(self._recv(deadline, min(n, 1 << 20)))
 
     def _line(self, deadline: float) -> bytes:
         while True:
