@@ -268,8 +268,10 @@ def ensure_first_admin(catalog, name: str = "admin") -> str | None:
     "--web-port", type=int, help=f"Port of the console (default MORTAR_WEB_PORT or {DEFAULT_WEB_PORT})."
 )
 @click.option("--port", type=int, help="Port of the metastore (default MORTAR_PORT or 9083).")
-def up(config, data_dir, database_url, web_host: str, web_port: int | None, port: int | None) -> None:
-    """Run everything on this machine: the metastore, the web console, a worker and the scheduler.
+@click.option("--glue-port", type=int, help="Port of the Glue API (default MORTAR_GLUE_PORT or 8081).")
+def up(config, data_dir, database_url, web_host: str, web_port: int | None, port: int | None,
+       glue_port: int | None) -> None:  # fmt: skip
+    """Run everything on this machine: the metastore, the web console, the Glue API, a worker and the scheduler.
 
     With no settings: SQLite storage and an embedded broker under ./mortar-data. Ctrl-C (or SIGTERM) stops
     them all. At the first start an admin user is created and its password printed, once.
@@ -279,6 +281,7 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
     password = ensure_first_admin(catalog)
     catalog.ctx.engine.dispose()
     web_port = _web_port(web_port)
+    glue_port = glue_port or settings.glue_port
     env = dict(os.environ)
     env.update(MORTAR_DATA_DIR=settings.data_dir, MORTAR_DATABASE_URL=settings.database_url,
                MORTAR_WAREHOUSE=settings.warehouse, MORTAR_BROKER_URL=settings.broker_url,
@@ -289,6 +292,7 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
     commands = {
         "metastore": [*py, "mortar.cli", "metastore"],
         "web": [*py, "mortar.web_cli", "web", "--web-host", web_host, "--web-port", str(web_port)],
+        "glue-api": [*py, "mortar.cli", "glue-api", "--host", web_host, "--port", str(glue_port)],
         "worker": [*py, "mortar.cli", "worker"],
         "scheduler": [*py, "mortar.cli", "scheduler"],
     }
@@ -306,11 +310,13 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
             children[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
         host = "127.0.0.1" if web_host in ("0.0.0.0", "::") else web_host
         ms_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        _wait_ready(children, [("metastore", ms_host, settings.port), ("web", host, web_port)], lambda: stopping)
+        _wait_ready(children, [("metastore", ms_host, settings.port), ("web", host, web_port),
+                               ("glue-api", host, glue_port)], lambda: stopping)  # fmt: skip
         click.echo(f"Mortar is up (data in {os.path.abspath(settings.data_dir)}):")
         click.echo(f"  console   http://{host}:{web_port}/")
         click.echo(f"  API       http://{host}:{web_port}/api/v1/  (spec: /api/v1/openapi.json)")
-        click.echo(f"  Glue API  http://{host}:{web_port}/  (boto3 endpoint_url; keys: mortar user access-key create)")
+        click.echo(f"  Glue API  http://{host}:{glue_port}/  (boto3 endpoint_url; keys: mortar user access-key create; "
+                   "the console's port answers it too, slower)")  # fmt: skip
         click.echo(f"  metastore thrift://{ms_host}:{settings.port}")
         click.echo(f"  worker and scheduler on broker {_redact(settings.broker_url)}")
         if password:
@@ -342,7 +348,7 @@ def _wait_ready(children: dict[str, subprocess.Popen], ports: list[tuple[str, st
 
     deadline = time.monotonic() + timeout_s
     waiting = list(ports)
-    click.echo("Starting the metastore, the console, a worker and the scheduler…", err=True)
+    click.echo("Starting the metastore, the console, the Glue API, a worker and the scheduler…", err=True)
     while waiting and not stopping():
         for name, proc in children.items():
             if proc.poll() is not None:

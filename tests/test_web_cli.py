@@ -88,30 +88,32 @@ def _read_until(proc: subprocess.Popen, marker: str, timeout: float = 120) -> st
     raise AssertionError(f"no {marker!r} from mortar up:\n{''.join(lines)}")
 
 
-def _up(data: Path, web_port: int, ms_port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mortar.web_cli", "up", "--web-port", str(web_port), "--port", str(ms_port)],
-                            env=_env(data), cwd=ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
+def _up(data: Path, web_port: int, ms_port: int, glue_port: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mortar.web_cli", "up", "--web-port", str(web_port), "--port", str(ms_port),
+                             "--glue-port", str(glue_port)], env=_env(data), cwd=ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
 
 
 @pytest.mark.timeout(300)
 def test_up_starts_everything_and_stops_it_all(tmp_path):
     data = tmp_path / "data"
-    web_port, ms_port = free_port(), free_port()
-    proc = _up(data, web_port, ms_port)
+    web_port, ms_port, glue_port = free_port(), free_port(), free_port()
+    proc = _up(data, web_port, ms_port, glue_port)
     try:
         out = _read_until(proc, "First start")
         assert f"console   http://127.0.0.1:{web_port}/" in out
         assert f"metastore thrift://127.0.0.1:{ms_port}" in out
+        assert f"Glue API  http://127.0.0.1:{glue_port}/" in out
         password = re.search(r"created user admin with password (\S+)", out).group(1)
         children = psutil.Process(proc.pid).children()
         commands = sorted(" ".join(c.cmdline()[2:4]) for c in children)
         assert commands == [
+            "mortar.cli glue-api",
             "mortar.cli metastore",
             "mortar.cli scheduler",
             "mortar.cli worker",
             "mortar.web_cli web",
         ]
-        for port in (ms_port, web_port):  # "Mortar is up" is said once both accept connections
+        for port in (ms_port, web_port, glue_port):  # "Mortar is up" is said once they accept connections
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/health", timeout=10) as r:
             assert r.status == 200
@@ -127,7 +129,7 @@ def test_up_starts_everything_and_stops_it_all(tmp_path):
     assert alive == []
 
     # a second start finds the admin and prints no password
-    proc = _up(data, web_port, ms_port)
+    proc = _up(data, web_port, ms_port, glue_port)
     try:
         out = _read_until(proc, "worker and scheduler")
     finally:
