@@ -276,8 +276,13 @@ def test_listings_are_kept_until_the_table_s_partitions_change(two_servers, tmp_
             c = cb.getCounters()
             return c["listing_cache.hits"], c["listing_cache.misses"]
 
+        def chunked() -> tuple[int, int]:
+            c = cb.getCounters()
+            return c["chunks.answered"], c["chunks.fetched"]
+
         def listed(name: str = "t") -> tuple:
-            """Six listings (Spark's and Trino's), four of them answered."""
+            """Six listings (Spark's and Trino's), four of them answered; the two whole ones (all partitions,
+            all names) from the table's encoded chunks, the four others from the listing cache."""
             every = [p.values[0] for p in cb.get_partitions(db, name, -1)]
             ps = [p.values[0] for p in cb.get_partitions_ps(db, name, ["c"], -1)]
             assert cb.get_partition_names_ps(db, name, ["c"], -1) == [f"dt={v}" for v in ps]
@@ -290,18 +295,22 @@ def test_listings_are_kept_until_the_table_s_partitions_change(two_servers, tmp_
         ca.create_table(table("t"))
         ca.add_partitions(parts("t", "a", "b", "c"))
         hits, misses = counts()
+        answered, fetched = chunked()
         expected = (["a", "b", "c"], ["dt=a", "dt=b", "dt=c"], ["b", "c"], ["c"])
         assert listed() == expected
-        assert counts() == (hits, misses + 6)
+        assert counts() == (hits, misses + 4)
+        assert chunked() == (answered + 2, fetched + 2)  # one chunk, its names and its partitions
         assert listed() == expected
-        assert counts() == (hits + 6, misses + 6)
+        assert counts() == (hits + 4, misses + 4)
+        assert chunked() == (answered + 4, fetched + 2)  # held: nothing read again
 
         # a change to the table alone (not its partitions) keeps the listings
         t = cb.get_table(db, "t")
         t.parameters["k"] = "v"
         ca.alter_table(db, "t", t)
         assert listed() == expected
-        assert counts() == (hits + 12, misses + 6)
+        assert counts() == (hits + 8, misses + 4)
+        assert chunked() == (answered + 6, fetched + 2)
 
         # each change to the partitions, through the other server, is seen at once
         ca.add_partitions(parts("t", "d"))

@@ -213,6 +213,8 @@ class ChunkCache:
         self._held: dict[tuple, set[int]] = {}
         self._size = 0
         self._lock = threading.Lock()
+        self.answered = 0  # whole listings answered from chunks
+        self.fetched = 0  # chunks read from storage for them (the others were held)
 
     def get(self, key: tuple) -> bytes | None:
         with self._lock:
@@ -242,7 +244,8 @@ class ChunkCache:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"entries": len(self._entries), "bytes": self._size}
+            return {"answered": self.answered, "fetched": self.fetched, "entries": len(self._entries),
+                    "bytes": self._size}
 
 
 COLUMNS = ("names", "parts")
@@ -290,10 +293,12 @@ def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | 
             _TABLE_IDS[names] = table_id
         got: dict[int, bytes] = {}
         wanted: dict[int, int] = {}
+        fetched = 0
         for _tid, _pv, _cv, cid, version, _count, data in listed:
             if data is not None:
                 data = bytes(data)
                 got[cid] = data
+                fetched += 1
                 if cache is not None:
                     cache.put((table_id, cid, version, column), data)
                 continue
@@ -313,9 +318,13 @@ def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | 
                     continue
                 data = bytes(data)
                 got[cid] = data
+                fetched += 1
                 if cache is not None:
                     cache.put((table_id, cid, version, column), data)
         if ok and len(got) == len(listed):
+            if cache is not None:
+                cache.answered += 1
+                cache.fetched += fetched
             return sum(row[5] for row in listed), [got[row[3]] for row in listed]
     return None
 

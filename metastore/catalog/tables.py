@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, new_partitions_version, now_ms, now_s
+from metastore.catalog.base import _TABLE_SQL, Area, new_partitions_version, now_ms, now_s, raw_rows
 from metastore.catalog.databases import hive_pattern
 from metastore.catalog.errors import AlreadyExists, Conflict, InvalidInput
 from metastore.catalog.names import check_column_name, check_name, check_type
@@ -54,6 +54,25 @@ def table_from_row(row, db_name: str, catalog: str) -> Table:
         rewrite_enabled=row.rewrite_enabled,
         version=row.version,
     )
+
+
+def _store_encoding(conn: Connection, table_id: int, db_name: str, catalog: str) -> None:
+    """Keep the table's get_table answer in its row (`tables.encoded`, see wire.stored_table), made from the
+    row as this transaction leaves it, read as the hot path reads it."""
+    from metastore.hms import wire  # the encoder of HMS answers (imported late: it imports the catalog)
+
+    (row,) = raw_rows(conn, select(TableRow).where(TableRow.id == table_id))
+    named = _TABLE_SQL.row._make(row)
+    conn.execute(update(TableRow).where(TableRow.id == table_id)
+                 .values(encoded=wire.stored_table(named, db_name.lower(), catalog.lower())))  # fmt: skip
+
+
+def _encoding(values: dict, db_name: str, catalog: str) -> bytes:
+    """`tables.encoded` for a row of these column values (see wire.stored_table)."""
+    from metastore.hms import wire
+
+    return wire.stored_table(_TABLE_SQL.row(**{f: values.get(f) for f in _TABLE_SQL.row._fields}),
+                             db_name.lower(), catalog.lower())  # fmt: skip
 
 
 def check_columns(table: Table) -> None:
@@ -128,6 +147,7 @@ class Tables(Area):
                                         **_row_values(table, name, table.table_type, params))  # fmt: skip
             ).inserted_primary_key[0]
             self._add_version(conn, table_id, 1, table.sd.cols, table.partition_keys)
+            _store_encoding(conn, table_id, db.name, table.catalog)
             self._audit(conn, "CREATE_TABLE", table.catalog, db.name, name, type=table.table_type, location=sd.location)
         if not table.is_view:
             self.ctx.warehouse.mkdirs(sd.location)
@@ -294,12 +314,12 @@ class Tables(Area):
             changes = {"partitions_version": new_partitions_version()} if moves or (cascade and schema_changed) else {}
             if changes or renamed:  # the partitions' encoded chunks name the table: made again at the next change
                 changes["chunks_version"] = None
-            conn.execute(
-                update(TableRow)
-                .where(TableRow.id == old_row.id)
-                .values(database_id=target_db.id, version=version, **changes,
-                        **_row_values(new, new_name, new.table_type or old.table_type, params))  # fmt: skip
-            )
+            values = {"database_id": target_db.id, "version": version, **changes,
+                      **_row_values(new, new_name, new.table_type or old.table_type, params)}  # fmt: skip
+            # the get_table answer of the row as it will be, in the same UPDATE (on PostgreSQL a second one
+            # would leave one more row version for the next reader to step over)
+            values["encoded"] = _encoding({**old_row._mapping, **values}, target_db.name, catalog)
+            conn.execute(update(TableRow).where(TableRow.id == old_row.id).values(**values))
             if cascade and schema_changed:
                 self._cascade_columns(conn, old_row.id, sd.cols)
             if after is not None:

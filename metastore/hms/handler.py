@@ -157,9 +157,12 @@ class Handler:
 
     def getCounters(self):
         """Calls per method since the server started, as `calls.<method>`, and this process's listing
-        cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`)."""
+        cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`) and chunks (`chunks.answered`: whole
+        listings answered from the tables' encoded chunks, `.fetched`: chunks read from storage for them)."""
         counters = {f"calls.{name}": n for name, n in CALLS.items()}
         counters.update({f"listing_cache.{k}": v for k, v in self.listings.stats().items()})
+        if self.listings.chunks is not None:
+            counters.update({f"chunks.{k}": v for k, v in self.listings.chunks.stats().items()})
         # this connection's last call of each method, request in → answer out (see server.Processor)
         counters.update({f"server_us.{m}": int(s * 1e6) for m, s in getattr(self, "server_times", {}).items()})
         return counters

@@ -18,6 +18,7 @@ two). Only the binary protocol is written this way; compact connections take the
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from json.decoder import JSONDecoder
 
@@ -210,12 +211,42 @@ TABLE_ENCODINGS = 512  # rows whose Table encoding each process keeps
 _tables: dict[tuple, bytes] = {}
 
 
+# columns no Table field comes from (see table_from_row)
+_NOT_CONTENT = ("id", "database_id", "partitions_version", "chunks_version", "encoded")
+_content_at: dict[tuple, list[int]] = {}
+
+
+def _content(row: tuple, db: str, catalog: str) -> tuple:
+    """What a table's encoding is made of: the row's columns but those of `_NOT_CONTENT` (booleans as
+    0 and 1, as SQLite's driver gives them), then the names."""
+    at = _content_at.get(row._fields)
+    if at is None:
+        at = _content_at[row._fields] = [i for i, f in enumerate(row._fields) if f not in _NOT_CONTENT]
+    return (*[int(v) if v.__class__ is bool else v for v in map(row.__getitem__, at)], db, catalog)
+
+
+def _digest(content: tuple) -> bytes:
+    return hashlib.blake2b(repr(content).encode(), digest_size=16).digest()
+
+
+def stored_table(row: tuple, db: str, catalog: str) -> bytes:
+    """The value of `tables.encoded` for a row read as the hot path reads it (Tables.get_stored): a digest
+    of its content, then its encoding. Written with each create and alter, it saves any server process the
+    encoding (~0.4 ms) of a table just changed; a row changed by any other writer no longer matches its
+    digest, and is encoded as before."""
+    return _digest(_content(row, db, catalog)) + encode(cv.table_out(table_from_row(row, db, catalog)))
+
+
 def table(row: tuple, db: str, catalog: str) -> bytes:
     """The Table struct of a stored table row (see Tables.get_stored), in `db` of `catalog`."""
-    key = (row, db, catalog)
+    key = _content(row, db, catalog)
     out = _tables.get(key)
     if out is None:
-        out = encode(cv.table_out(table_from_row(row, db, catalog)))
+        stored = getattr(row, "encoded", None)
+        if stored is not None and bytes(stored[:16]) == _digest(key):
+            out = bytes(stored[16:])
+        else:
+            out = encode(cv.table_out(table_from_row(row, db, catalog)))
         if len(_tables) >= TABLE_ENCODINGS:
             try:
                 del _tables[next(iter(_tables))]  # the oldest

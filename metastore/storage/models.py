@@ -102,6 +102,9 @@ class TableRow(Base):
     # the partitions_version that `partition_chunks` holds the partitions of: the chunks are used only while
     # it equals partitions_version (any other change, or none made yet, sends readers to the partition rows)
     chunks_version: Mapped[int | None] = mapped_column(BigInteger)
+    # the Table as get_table answers it (TBinaryProtocol), after a digest of the row it was made from: written
+    # with each create and alter, used only while the digest matches the row (see metastore/hms/wire.py)
+    encoded: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class TableVersionRow(Base):

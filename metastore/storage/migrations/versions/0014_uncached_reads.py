@@ -1,4 +1,4 @@
-"""uncached catalog reads (issue 17): partitions kept encoded in chunks, for whole listings
+"""uncached catalog reads (issue 17): partitions kept encoded in chunks (whole listings), tables kept encoded
 
 Revision ID: 0014
 Revises: 0013
@@ -18,6 +18,7 @@ def upgrade() -> None:
     # NULL: no chunks yet; the table's next partition change makes them (see metastore/catalog/chunks.py)
     with op.batch_alter_table('tables') as batch:
         batch.add_column(sa.Column('chunks_version', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('encoded', sa.LargeBinary(), nullable=True))
     op.create_table(
         'partition_chunks',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -41,4 +42,5 @@ def downgrade() -> None:
     op.drop_index('ix_partition_chunks_table', table_name='partition_chunks')
     op.drop_table('partition_chunks')
     with op.batch_alter_table('tables') as batch:
+        batch.drop_column('encoded')
         batch.drop_column('chunks_version')
