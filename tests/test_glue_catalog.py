@@ -1,5 +1,5 @@
-"""The Glue API's Data Catalog operations with boto3 against a running Mortar (web server), on SQLite and
-PostgreSQL: databases, tables and their versions, SearchTables, partitions (Expression, Segment, batches,
+"""The Glue API's Data Catalog operations with boto3 against a running Mortar (`mortar glue-api` on SQLite and
+PostgreSQL, and the web server's port on SQLite): databases, tables and their versions, SearchTables, partitions (Expression, Segment, batches,
 paginators), partition indexes, column statistics, functions, tags; a table made through Thrift seen through
 Glue and back; and the same scenario against moto's Glue server, compared shape by shape."""
 
@@ -12,12 +12,16 @@ import pytest
 from tests.conftest import BACKENDS, database_url, start_metastore, stop_metastore, unique
 from tests.glue_fixtures import start_glue, stop_glue
 
+# storage x server: `mortar glue-api` (the production server) on every backend, the web port's mount on SQLite
+SERVERS = [*((b, "glue-api") for b in BACKENDS), ("sqlite", "web")]
 
-@pytest.fixture(scope="module", params=BACKENDS)
+
+@pytest.fixture(scope="module", params=SERVERS, ids=[f"{b}-{k}" for b, k in SERVERS])
 def server(request, tmp_path_factory, pg_databases):
-    tmp = tmp_path_factory.mktemp(f"glue-{request.param}")
-    s = start_glue(tmp, database_url(request.param, tmp, pg_databases))
-    s.backend = request.param
+    backend, kind = request.param
+    tmp = tmp_path_factory.mktemp(f"glue-{backend}-{kind}")
+    s = start_glue(tmp, database_url(backend, tmp, pg_databases), standalone=kind == "glue-api")
+    s.backend = backend
     yield s
     stop_glue(s)
 

@@ -48,7 +48,7 @@ def server(tmp_path_factory, s3):
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_ENDPOINT_URL_S3=s3, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     try:
-        s = start_glue(tmp, f"sqlite:///{tmp / 'catalog.db'}")  # the server sees moto's S3 as its S3
+        s = start_glue(tmp, f"sqlite:///{tmp / 'catalog.db'}", standalone=True)  # the server sees moto's S3 as its S3
     finally:
         for k, v in saved.items():
             if v is None:

@@ -223,25 +223,22 @@ def _response(status: int, payload: bytes, request_id: str, close: bool = False,
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     """(method, target, version, headers with lower-case names) of a request head (without its blank line)."""
-    lines = head.split(b"\r\n")
-    try:
-        method, target, version = lines[0].decode("ascii").split(" ")
-    except (UnicodeDecodeError, ValueError):
-        raise _Refused(400, "SerializationException", "malformed request line") from None
-    if version not in ("HTTP/1.1", "HTTP/1.0") or not method.isalpha():
-        raise _Refused(400, "SerializationException", "malformed request line (HTTP/1.0 or 1.1 expected)")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[0].isalpha() or not parts[0].isascii() or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+        raise _Refused(400, "SerializationException", "malformed request line (METHOD target HTTP/1.1 expected)")
     if len(lines) - 1 > MAX_HEADERS:
         raise _Refused(431, "SerializationException", f"a request may have at most {MAX_HEADERS} headers")
     headers: dict[str, str] = {}
-    for raw in lines[1:]:
-        name, sep, value = raw.partition(b":")
-        if not sep or not name or name != name.strip() or raw[:1] in (b" ", b"\t"):
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name[-1] in " \t" or line[0] in " \t":
             raise _Refused(400, "SerializationException", "malformed header line")
-        key = name.decode("latin-1").lower()
-        text = value.strip(b" \t").decode("latin-1")
+        key = name.lower()
+        value = value.strip(" \t")
         old = headers.get(key)
-        headers[key] = text if old is None else f"{old},{text}"
-    return method, target, version, headers
+        headers[key] = value if old is None else f"{old},{value}"
+    return parts[0], parts[1], parts[2], headers
 
 
 class _Reader:
