@@ -146,7 +146,8 @@ class GlueApp:
         if handler is None:
             raise GlueError("UnknownOperationException", f"operation {op[:80]} is not supported by Mortar's Glue API")
         try:
-            body = json.loads(raw) if raw.strip() else {}
+            text = raw.decode() if raw.isascii() else raw  # (bytes: json finds their encoding)
+            body = json.loads(text) if text.strip() else {}
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise GlueError("SerializationException", f"the request body is not JSON: {str(e)[:200]}") from None
         if not isinstance(body, dict):
