@@ -185,6 +185,113 @@ def run_independent(port: int, root: Path, repeat: int, mortar: bool, progress: 
     return {op: m.medians() for op, m in out.items()}
 
 
+MILLION = 1_000_000
+MILLION_DAYS = MILLION // HOURS  # dt=d0000..d9999 × hr=0..99
+MILLION_FILTERS = {"string key": 'dt >= "d4200" and dt < "d4300"', "int key": "hr = 42"}  # 1% each: 10,000
+
+
+def _load_million(database_url: str, db: str, table: str, progress: Callable[[str], None]) -> None:
+    """999,999 partition rows written straight into storage next to the one added through Thrift (loading a
+    million partitions through any server is not what is measured), then the table's encodings made once
+    (Partitions.refresh_encodings) and the planner's statistics (ANALYZE)."""
+    from sqlalchemy import insert, select
+
+    from metastore.catalog import CatalogService
+    from metastore.storage.models import PartitionKeyValueRow, PartitionRow, TableRow
+
+    service = CatalogService.open(database_url, "/nonexistent")
+    engine = service.ctx.engine
+    with engine.begin() as conn:
+        tid = conn.execute(select(TableRow.id).where(TableRow.name == table)).scalar_one()
+        one = conn.execute(select(PartitionRow).where(PartitionRow.table_id == tid)).first()
+    batch = 20_000
+    for start in range(0, MILLION, batch):
+        rows, kv = [], []
+        for i in range(max(start, 1), start + batch):
+            d, h = divmod(i, HOURS)
+            rows.append({"table_id": tid, "name": f"dt=d{d:04d}/hr={h}", "values": f'["d{d:04d}","{h}"]',
+                         "create_time": one.create_time, "last_access_time": 0, "sd": one.sd,
+                         "location": one.location.replace("dt=d0000/hr=0", f"dt=d{d:04d}/hr={h}"),
+                         "parameters": one.parameters})  # fmt: skip
+        with engine.begin() as conn:
+            ids = conn.execute(insert(PartitionRow).returning(PartitionRow.id, sort_by_parameter_order=True),
+                               rows).scalars().all()  # fmt: skip
+            for pid, r in zip(ids, rows, strict=True):
+                d, h = r["name"].split("/")
+                kv.append({"partition_id": pid, "key_index": 0, "table_id": tid, "value": d[3:], "int_value": None})
+                kv.append({"partition_id": pid, "key_index": 1, "table_id": tid, "value": h[3:], "int_value": int(h[3:])})
+            conn.execute(insert(PartitionKeyValueRow), kv)
+        if start % 200_000 == 0:
+            progress(f"loading {MILLION:,} partitions: {start:,}")
+    progress("encodings and chunks of 1,000,000 partitions")
+    service.partitions.refresh_encodings(db, table)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+def run_million(port: int, database_url: str, root: Path, repeat: int, progress: Callable[[str], None],
+                raw_call, client_gc_paused) -> dict[str, dict[str, float]]:  # fmt: skip
+    """get_partition_names and the 1% filters (string key, int key) on a table of 1,000,000 partitions, each
+    the first call after a change (Mortar only: the reference would need hours to load them). Server time
+    is the raw socket read, nothing decoded; end to end is hmsclient's call, its decoding included."""
+    db, name = f"{DB}_m", "huge"
+    out: dict[str, Measured] = {}
+    root.mkdir(parents=True, exist_ok=True)
+    with hmsclient.HMSClient(host="127.0.0.1", port=port) as c:
+        try:
+            c.drop_database(db, True, True)
+        except Exception:  # noqa: BLE001 - not there
+            pass
+        c.create_database(ht.Database(db, "independent client, 1,000,000 partitions", str(root / "m.db"), {}))
+        t = _table(name, str(root / name))
+        t.dbName = db
+        c.create_table(t)
+        first = _partition(t, 0, 0)
+        first.dbName = db
+        c.add_partitions([first])
+        _load_million(database_url, db, name, progress)
+        extra = _partition(t, MILLION_DAYS, 0)
+        extra.dbName = db
+
+        def change() -> None:
+            c.add_partitions([extra])
+            c.drop_partition(db, name, extra.values, False)
+
+        def timed(fn) -> float:
+            with client_gc_paused():
+                start = time.perf_counter()
+                fn()
+                return time.perf_counter() - start
+
+        reads = [(f"get_partition_names of {MILLION:,}", "get_partition_names",
+                  {"db_name": db, "tbl_name": name, "max_parts": -1},
+                  lambda: c.get_partition_names(db, name, -1), MILLION),
+                 *((f"get_partitions_by_filter 1% of {MILLION:,}, {what}", "get_partitions_by_filter",
+                    {"db_name": db, "tbl_name": name, "filter": flt, "max_parts": -1},
+                    lambda f=flt: c.get_partitions_by_filter(db, name, f, -1), MILLION // 100)
+                   for what, flt in MILLION_FILTERS.items())]  # fmt: skip
+        for op, method, args, call, expect in reads:
+            progress(op)
+            m = out[op] = Measured()
+            # the first call ever (this table's chunks held by no process yet, for names): reported apart
+            with raw_call(port, method, **args) as raw, client_gc_paused():
+                _, seconds = raw.first()
+            out[f"{op}, first call ever (nothing held)"] = cold = Measured()
+            cold.add("server (socket)", seconds)
+            for _ in range(repeat):
+                change()
+                got: list = []
+                m.add("end to end", timed(lambda g=got, f=call: g.append(f())))
+                assert len(got[0]) == expect, (op, len(got[0]))
+                change()
+                with raw_call(port, method, **args) as raw, client_gc_paused():
+                    _, seconds = raw.first()
+                    m.add("server (socket)", seconds)
+        c.drop_database(db, True, True)
+    return {op: m.medians() for op, m in out.items()}
+
+
 def print_independent(backend: str, results: dict[str, dict[str, dict[str, float]]]) -> None:
     """A markdown table: per operation, the reference and Mortar end to end and server time, ratios, and
     how much of Mortar's end-to-end time is the client's own decoding."""

@@ -464,7 +464,9 @@ def main() -> None:
     ap.add_argument(
         "--processes", type=int, default=2, help="Mortar server processes (default 2: one per core)"
     )
-    ap.add_argument("--million", action="store_true", help="also measure filters on 1,000,000 partitions")
+    ap.add_argument("--million", action="store_true",
+                    help="also measure filters on 1,000,000 partitions (with --independent: names and 1%% filters, "
+                         "first call after a change, Mortar only)")  # fmt: skip
     ap.add_argument("--skip-reference", action="store_true", help="measure Mortar only")
     ap.add_argument("--independent", action="store_true",
                     help="the independent-client mode (bench/independent.py), on both storages unless --backend")  # fmt: skip
@@ -552,7 +554,7 @@ def main() -> None:
 
 def independent(backend: str, tmp: Path, args) -> None:
     """The independent-client mode on one storage: Mortar, then the reference; prints the table."""
-    from bench.independent import print_independent, run_independent
+    from bench.independent import print_independent, run_independent, run_million
 
     results: dict[str, dict] = {}
     print(f"Mortar ({backend}), independent client:", file=sys.stderr)
@@ -561,6 +563,9 @@ def independent(backend: str, tmp: Path, args) -> None:
     try:
         results["mortar"] = run_independent(ms.port, tmp / "mortar-data", args.repeat_independent, True, progress,
                                             RawCall, client_gc_paused)  # fmt: skip
+        if args.million:
+            results["mortar"].update(run_million(ms.port, url, tmp / "mortar-million", args.repeat_independent,
+                                                 progress, RawCall, client_gc_paused))  # fmt: skip
     finally:
         stop_metastore(ms)
     if not args.skip_reference:

@@ -30,7 +30,7 @@ import threading
 from bisect import bisect_right
 from collections import OrderedDict
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from metastore.storage.models import PartitionChunkRow, PartitionRow, TableRow
 
@@ -72,7 +72,7 @@ def _name_item(name: str) -> bytes:
     return _I32.pack(len(b)) + b
 
 
-def _encode(t, rows: list[tuple]) -> dict[str, tuple[bytes, bytes]]:
+def encode_rows(t, rows: list[tuple]) -> dict[str, tuple[bytes, bytes]]:
     """name → (names element, parts element) of rows of partitions.NAMED_COLUMNS."""
     # the encoder of HMS answers, imported late: it imports the catalog
     from metastore.catalog.partitions import PartitionRows
@@ -109,12 +109,17 @@ def _chunk_rows(t, items: dict[str, tuple[bytes, bytes]]) -> list[dict]:
     return out
 
 
-def sync(conn: Connection, t, changed: list[str] = (), dropped: list[str] = ()) -> None:
+def sync(conn: Connection, t, changed: list[str] = (), dropped: list[str] = (),
+         encoded: dict[str, tuple[bytes, bytes]] | None = None) -> None:
     """Bring the table's chunks to its partition rows as this transaction leaves them: `changed` names
     (added, altered, renamed to) are read back and encoded, `dropped` ones taken out. Chunks not at the
     version the change started from are made again whole. `t` is the partitions._TableInfo of the change
-    (`_table_to_change`: its row locked, `new_version` set)."""
+    (`_table_to_change`: its row locked, `new_version` set). `encoded`: the changed partitions' elements, as
+    `encode_rows` made them for the rows written (else they are read back, encoded, and kept in their rows'
+    `encoded` too)."""
     if t.chunks_version is None or t.chunks_version not in (t.version, t.new_version):
+        if changed and encoded is None:
+            _reencoded(conn, t, list(changed))
         rebuild(conn, t)
         return
     changed = list(dict.fromkeys(changed))
@@ -136,7 +141,10 @@ def sync(conn: Connection, t, changed: list[str] = (), dropped: list[str] = ()) 
                     items[name] = (item, part)
         for name in dropped:
             items.pop(name, None)
-        fresh = _encode(t, _rows(conn, t, changed)) if changed else {}
+        if encoded is not None:
+            fresh = encoded
+        else:
+            fresh = _reencoded(conn, t, changed) if changed else {}
         for name in changed:
             if name in fresh:
                 items[name] = fresh[name]
@@ -153,6 +161,16 @@ def _synced(conn: Connection, t) -> None:
     if t.chunks_version != t.new_version:
         conn.execute(update(TableRow).where(TableRow.id == t.id).values(chunks_version=t.new_version))
         t.chunks_version = t.new_version  # a second sync in the same transaction goes on from here
+
+
+def _reencoded(conn: Connection, t, names: list[str]) -> dict[str, tuple[bytes, bytes]]:
+    """The partitions named, read back (as this transaction leaves them), encoded, and kept encoded in their rows."""
+    rows = _rows(conn, t, names)
+    out = encode_rows(t, rows)
+    if rows:
+        conn.execute(update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(encoded=bindparam("enc")),
+                     [{"pid": r[1], "enc": out[r[0]][1]} for r in rows])  # fmt: skip
+    return out
 
 
 def _runs(t, items: dict, touched: list[int], firsts: list[str]) -> list[dict]:
@@ -189,7 +207,13 @@ def rebuild(conn: Connection, t) -> None:
     conn.execute(delete(PartitionChunkRow).where(PartitionChunkRow.table_id == t.id))
     rows = _rows(conn, t, None)
     if rows:
-        items = _encode(t, rows)
+        items = encode_rows(t, rows)
+        # rows without their encoding (written otherwise, or of a table renamed since) get it now
+        bare = conn.execute(select(PartitionRow.id, PartitionRow.name).where(
+            PartitionRow.table_id == t.id, PartitionRow.encoded.is_(None))).all()  # fmt: skip
+        for i in range(0, len(bare), 1000):
+            conn.execute(update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(encoded=bindparam("enc")),
+                         [{"pid": pid, "enc": items[name][1]} for pid, name in bare[i : i + 1000]])  # fmt: skip
         names = [r[0] for r in rows]
         size = CHUNK
         chunk_rows = []

@@ -44,8 +44,9 @@ _NAMES_SQL = Sql(select(PartitionRow.name).where(PartitionRow.table_id == bindpa
 _BY_NAME_SQL = Sql(select(*_COLUMNS).where(PartitionRow.table_id == bindparam("tid"), PartitionRow.name == bindparam("name")))
 
 
-_INSERT_COLUMNS = ("table_id", "name", "values", "create_time", "last_access_time", "location", "sd", "parameters")
-_INSERT_TYPES = ("bigint", "text", "text", "bigint", "bigint", "text", "text", "text")  # PostgreSQL arrays
+_INSERT_COLUMNS = ("table_id", "name", "values", "create_time", "last_access_time", "location", "sd", "parameters",
+                   "encoded")  # fmt: skip
+_INSERT_TYPES = ("bigint", "text", "text", "bigint", "bigint", "text", "text", "text", "bytea")  # PostgreSQL arrays
 _KV_COLUMNS = ("partition_id", "key_index", "table_id", "value", "int_value")
 _KV_TYPES = ("bigint", "bigint", "bigint", "text", "bigint")
 _INSERT_CHUNK = 1000  # rows per SQLite INSERT statement (8 parameters each: under its 32,766)
@@ -288,6 +289,10 @@ class Partitions(Area):
             query = query.limit(limit)
         return r.rows(query)
 
+    @staticmethod
+    def _limited(query, limit: int | None):
+        return query.limit(limit) if limit is not None and limit >= 0 else query
+
     def _select_names(self, r: DbapiReader, t: _TableInfo, *where, limit: int = -1, scoped: bool = False) -> list[str]:
         if not where and (limit is None or limit < 0):
             rows = r.all(_NAMES_SQL, {"tid": t.id})
@@ -298,16 +303,23 @@ class Partitions(Area):
             rows = r.rows(query)
         return list(map(itemgetter(0), rows))
 
-    def _filtered(self, r: DbapiReader, t: _TableInfo, filter_text: str, limit: int, names: bool = False) -> list:
-        """Rows of `_COLUMNS` (names: of the name alone) matching a filter, by name. The statement is built
-        and compiled once per (table, keys, filter, limit) and kept: compiling costs more than running it."""
+    def _filtered(self, r: DbapiReader, t: _TableInfo, filter_text: str, limit: int, names: bool = False,
+                  encoded: bool = False) -> list:
+        """Rows of `_COLUMNS` (names: of the name alone; encoded: id and `encoded`) matching a filter, by name.
+        The statement is built and compiled once per (table, keys, filter, limit) and kept: compiling costs
+        more than running it."""
         if not filter_text or not filter_text.strip():
+            if encoded:
+                return r.rows(self._limited(select(PartitionRow.id, PartitionRow.encoded).where(
+                    PartitionRow.table_id == t.id).order_by(PartitionRow.name), limit))  # fmt: skip
             return self._select_names(r, t, limit=limit) if names else self._rows(r, t, limit=limit)
         limit = -1 if limit is None or limit < 0 else limit
-        key = (r.dialect.name, names, t.id, tuple((k.name.lower(), k.type.lower()) for k in t.keys), filter_text, limit)
+        key = (r.dialect.name, names, encoded, t.id, tuple((k.name.lower(), k.type.lower()) for k in t.keys),
+               filter_text, limit)  # fmt: skip
         compiled = _COMPILED_FILTERS.get(key)
         if compiled is None:
-            query = select(*((PartitionRow.name,) if names else _COLUMNS)).where(
+            columns = (PartitionRow.name,) if names else (PartitionRow.id, PartitionRow.encoded) if encoded else _COLUMNS
+            query = select(*columns).where(
                 *self._scope(t, self._filter(t, filter_text), True)).order_by(PartitionRow.name)  # fmt: skip
             if limit >= 0:
                 query = query.limit(limit)
@@ -393,6 +405,10 @@ class Partitions(Area):
                         "parameters": codec.dumps(p.parameters),
                     }
                 )
+            encoded = chunks.encode_rows(t, [(r["name"], None, r["values"], r["create_time"], r["last_access_time"],
+                                              r["location"], r["sd"], r["parameters"]) for r in rows])  # fmt: skip
+            for r in rows:
+                r["encoded"] = encoded[r["name"]][1]
             ids = _insert_rows(conn, rows)  # those that exist already are not inserted: no id
             existing = sorted(r["name"] for r, pid in zip(rows, ids, strict=True) if pid is None)
             if existing and not if_not_exists:
@@ -406,7 +422,7 @@ class Partitions(Area):
                 ])  # fmt: skip
                 self._audit(conn, "ADD_PARTITIONS", catalog, t.db, t.name, count=len(rows),
                             first=rows[0]["name"])  # fmt: skip
-            chunks.sync(conn, t, changed=[r["name"] for r in rows])
+            chunks.sync(conn, t, changed=[r["name"] for r in rows], encoded=encoded)
         if len(rows) >= ANALYZE_AFTER and self.ctx.engine.dialect.name == "postgresql":
             _analyze_if_stale(self.ctx.engine)
         if CHANGE_LISTENERS:
@@ -436,6 +452,14 @@ class Partitions(Area):
     def list_named_rows(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> PartitionRows:
         """All the table's partitions as rows of NAMED_COLUMNS (name, then `_COLUMNS`), by name."""
         return self._read_rows(catalog, db, table, lambda r, t: r.all(_LIST_NAMED_SQL, {"tid": t.id}))
+
+    def refresh_encodings(self, db: str, table: str, catalog: str = DEFAULT_CATALOG) -> None:
+        """Make the table's encoded chunks again, and the encodings of rows that have none (rows written
+        straight into storage, e.g. by a bulk load; see chunks.py): a change to nothing but those."""
+        with self._write() as conn:
+            t = self._table_to_change(conn, catalog, db, table)
+            t.chunks_version = None
+            chunks.rebuild(conn, t)
 
     def chunked(self, db: str, table: str, column: str, cache=None, catalog: str = DEFAULT_CATALOG):
         """(count, pieces) of the whole listing from the table's encoded chunks (`column`: "parts" for
@@ -488,6 +512,30 @@ class Partitions(Area):
 
     def get_by_names(self, db: str, table: str, names: list[str], catalog: str = DEFAULT_CATALOG) -> list[Partition]:
         return self.objects(self.get_by_names_rows(db, table, names, catalog))
+
+    def by_filter_encoded(
+        self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
+    ) -> list[bytes]:
+        """The partitions a filter selects, by name, each as a list<Partition> element: the bytes kept in
+        their rows (`partitions.encoded`), or for rows without them (written otherwise) encoded here."""
+
+        def read(r: DbapiReader) -> list[bytes]:
+            t = self._table_fast(r, catalog, db, table)
+            got = self._filtered(r, t, filter_text, max_parts, encoded=True)
+            missing = [pid for pid, enc in got if enc is None]
+            if not missing:
+                return [bytes(enc) for _pid, enc in got]
+            from metastore.hms import wire
+
+            rows = {}
+            for i in range(0, len(missing), 500):
+                piece = missing[i : i + 500]
+                rows.update((row[0], row) for row in r.rows(select(*_COLUMNS).where(PartitionRow.id.in_(piece))))
+            made = dict(zip(missing, wire.encode_partitions(PartitionRows(t.db, t.name, t.catalog, [], t),
+                                                            [rows[pid] for pid in missing]), strict=True))  # fmt: skip
+            return [bytes(enc) if enc is not None else made[pid] for pid, enc in got]
+
+        return self._fast_read(read)
 
     def by_filter_rows(
         self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG

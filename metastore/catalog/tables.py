@@ -314,6 +314,8 @@ class Tables(Area):
             changes = {"partitions_version": new_partitions_version()} if moves or (cascade and schema_changed) else {}
             if changes or renamed:  # the partitions' encoded chunks name the table: made again at the next change
                 changes["chunks_version"] = None
+            if renamed:  # so do their rows' encodings
+                conn.execute(update(PartitionRow).where(PartitionRow.table_id == old_row.id).values(encoded=None))
             values = {"database_id": target_db.id, "version": version, **changes,
                       **_row_values(new, new_name, new.table_type or old.table_type, params)}  # fmt: skip
             # the get_table answer of the row as it will be, in the same UPDATE (on PostgreSQL a second one
@@ -345,7 +347,8 @@ class Tables(Area):
         ]
         if updates:
             conn.execute(
-                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(location=bindparam("loc")),
+                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(location=bindparam("loc"),
+                                                                                       encoded=None),
                 updates,
             )
 
@@ -360,7 +363,8 @@ class Tables(Area):
             updates.append({"pid": pid, "sd": codec.dumps(sd)})
         if updates:
             conn.execute(
-                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(sd=bindparam("sd")), updates
+                update(PartitionRow).where(PartitionRow.id == bindparam("pid")).values(sd=bindparam("sd"), encoded=None),
+                updates,
             )
 
     # --- drop ---------------------------------------------------------------------------------------

@@ -517,8 +517,11 @@ class Handler:
 
     def get_partitions_by_filter_wire(self, db_name, tbl_name, filter, max_parts):  # noqa: A002
         (cat, db), n = split_db(db_name), _max(max_parts)
-        return self._listing(cat, db, tbl_name, ("filter", filter, n), lambda: wire.partition_chunks(
-            self.cat.partitions.by_filter_rows(db, tbl_name, filter, n, cat)))  # fmt: skip
+        def encode():  # the partitions' bytes as kept in their rows (see catalog/chunks.py)
+            items = self.cat.partitions.by_filter_encoded(db, tbl_name, filter, n, cat)
+            return [bytes([12]) + struct.pack(">i", len(items)), *items]
+
+        return self._listing(cat, db, tbl_name, ("filter", filter, n), encode)
 
     def get_partitions_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
         (cat, db), values, n = split_db(db_name), list(part_vals or []), _max(max_parts)

@@ -135,6 +135,9 @@ class PartitionRow(Base):
     # table, which lets listings parse and convert it once (see Partitions._select)
     sd: Mapped[str] = mapped_column(Text)
     parameters: Mapped[str] = mapped_column(Text, default="{}")
+    # the Partition as listings carry it (TBinaryProtocol), written with the row (see catalog/chunks.py); NULL
+    # (rows written otherwise, or whose table was renamed since) is encoded from the columns above
+    encoded: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class PartitionChunkRow(Base):

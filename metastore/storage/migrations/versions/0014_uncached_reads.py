@@ -19,6 +19,8 @@ def upgrade() -> None:
     with op.batch_alter_table('tables') as batch:
         batch.add_column(sa.Column('chunks_version', sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column('encoded', sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table('partitions') as batch:
+        batch.add_column(sa.Column('encoded', sa.LargeBinary(), nullable=True))
     op.create_table(
         'partition_chunks',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -41,6 +43,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_partition_chunks_table', table_name='partition_chunks')
     op.drop_table('partition_chunks')
+    with op.batch_alter_table('partitions') as batch:
+        batch.drop_column('encoded')
     with op.batch_alter_table('tables') as batch:
         batch.drop_column('encoded')
         batch.drop_column('chunks_version')
