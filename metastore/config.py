@@ -29,6 +29,7 @@ class Settings:
     job_master: str = "local[*]"  # Spark master of jobs that name none
     job_warm_pool: int = 2  # warm Spark drivers per worker (the next run's and a spare; 0: none)
     job_driver_memory_mb: int = 1024  # what one driver is counted as: the pool is no bigger than memory allows
+    job_driver_max_runs: int = 50  # runs a warm driver serves (one job's only) before it is replaced
     job_heartbeat_s: float = 5.0  # a running job's heartbeat interval
     job_warm_wait_s: float = 60.0  # how long a run waits for a warming driver before starting cold
     job_startup_timeout_s: float = 600.0  # a driver that has not started the script by then fails the run

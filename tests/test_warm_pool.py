@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
+import psutil
 import pytest
 
 from metastore.catalog import CatalogService
@@ -116,3 +118,154 @@ def test_wait_follows_a_run_through_its_retries(warm):
     assert bad.returncode == 1, (bad.stdout, bad.stderr)
     assert [(r.attempt, r.state) for r in svc.jobs.runs("hopeless")] == [(1, "FAILED"), (0, "FAILED")]
     assert bad.stdout.splitlines()[-1].startswith(f"run {svc.jobs.runs('hopeless')[0].id}: FAILED")
+
+
+# --- drivers reused for the runs of one job, never for another's (issue 15) ---------------------------------
+
+PLANT = """
+import json, os, sys, time
+from runner.jobs.context import get_resolved_options
+
+args = get_resolved_options(sys.argv, ["TAG", "GO"])
+sc = spark.sparkContext
+print("DRIVER", os.getppid(), flush=True)  # the script runs in a child forked from the warm driver
+print("SEES_PY", getattr(json, "planted_by", None), flush=True)
+print("SEES_JVM", sc._jvm.java.lang.System.getProperty("mortar.planted"), flush=True)
+print("SEES_VIEW", spark.catalog.tableExists("global_temp.planted_view"), flush=True)
+print("SEES_CACHE", not spark._jsparkSession.sharedState().cacheManager().isEmpty(), flush=True)
+acc = sc.accumulator(0)
+sc.parallelize(range(10), 2).foreach(lambda x: acc.add(x))
+print("ACC", acc.value, flush=True)
+json.planted_by = args["TAG"]  # state a next run must not find (a Python global, JVM state)
+sc._jvm.java.lang.System.setProperty("mortar.planted", args["TAG"])
+spark.range(5).createOrReplaceGlobalTempView("planted_view")
+spark.range(5).cache().count()
+if args["GO"] != "-":
+    with open(args["GO"] + ".credential", "w") as f:
+        f.write(os.environ["MORTAR_RUN_CREDENTIAL"])
+    while not os.path.exists(args["GO"]):
+        time.sleep(0.05)
+spark.stop()  # scripts often end so: the shared SparkContext stays up for the next run
+"""
+
+
+def _tags(log: str, tag: str) -> list[str]:
+    return [line.split(" ", 1)[1] for line in log.splitlines() if line.startswith(tag + " ")]
+
+
+def _run(env: Env, job: str, timeout: float = 600, **arguments):
+    run = env.service.jobs.start_run(job, arguments or None)
+    _send_routed(env, run.id)
+    return env.wait_run(run.id, timeout=timeout)
+
+
+def _client(uri: str, credential: str):
+    from urllib.parse import urlparse
+
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TSocket, TTransport
+
+    from metastore.hms.gen.hive import ThriftHiveMetastore
+
+    u = urlparse(uri)
+    transport = TTransport.TBufferedTransport(TSocket.TSocket(u.hostname, u.port))
+    client = ThriftHiveMetastore.Client(TBinaryProtocol.TBinaryProtocol(transport))
+    transport.open()
+    client.set_ugi("attacker", [credential])
+    return client, transport
+
+
+@pytest.mark.timeout(1200)
+def test_a_jobs_runs_reuse_its_driver_and_its_credential_dies_with_each_run(warm, tmp_path):
+    """Back-to-back runs of one job run in the same warm driver (its pid; the log says reused), each in a
+    fresh child: no Python global of the previous run, no cached data nor global view; accumulators work
+    and `spark.stop()` does not end the driver. The first run's credential, used by an attacker on a
+    connection opened while the run ran, acts as the run then and is refused once the run ended, while
+    its driver, idle, waits for the job's next run."""
+    import json as json_
+
+    from thrift.Thrift import TApplicationException
+
+    from metastore.hms.gen.hive import ttypes as tt
+
+    svc = warm.service
+    svc.jobs.create(Job("again", PLANT))
+    go = tmp_path / "go"
+    run = svc.jobs.start_run("again", {"--TAG": "first", "--GO": str(go)})
+    _send_routed(warm, run.id)
+    cred_file = tmp_path / "go.credential"
+    deadline = time.time() + 600
+    while not (cred_file.exists() and cred_file.read_text()):
+        current = svc.jobs.get_run(run.id)
+        assert current.state in ("STARTING", "RUNNING") and time.time() < deadline, (
+            current, warm.log(run.id), warm.worker_log())
+        time.sleep(0.1)
+    client, transport = _client(warm.worker.env["MORTAR_METASTORE_URI"], cred_file.read_text())
+    try:
+        assert json_.loads(client.get_config_value("mortar.run.run", "{}"))["run_id"] == run.id
+        client.create_database(tt.Database(name="made_by_again"))  # the run may write, while it runs
+        go.touch()
+        first = warm.wait_run(run.id, timeout=600)
+        log1 = warm.log(run.id)
+        assert first.state == "SUCCEEDED", (first.error, log1, warm.worker_log())
+        with pytest.raises((tt.ConfigValSecurityException, TApplicationException), match="not valid now"):
+            client.get_config_value("mortar.run.run", "{}")
+        with pytest.raises(tt.MetaException, match="not valid now"):
+            client.create_database(tt.Database(name="after_the_run"))
+        with pytest.raises(tt.MetaException, match="not valid now"):
+            client.get_all_databases()
+    finally:
+        transport.close()
+    second = _run(warm, "again", TAG="second", GO="-")
+    log2 = warm.log(second.id)
+    assert second.state == "SUCCEEDED", (second.error, log2, warm.worker_log())
+    assert first.warm and second.warm
+    [driver1], [driver2] = _tags(log1, "DRIVER"), _tags(log2, "DRIVER")
+    assert driver1 == driver2, (log1, log2)
+    assert f"# warm driver {driver2}, its run" in log2 and "(reused: it served this job before)" in log2
+    assert _tags(log1, "SEES_PY") == _tags(log2, "SEES_PY") == ["None"]  # forked: no Python state left
+    assert _tags(log2, "SEES_JVM") == ["first"]  # the JVM is shared by the runs of one job
+    assert _tags(log2, "SEES_VIEW") == _tags(log2, "SEES_CACHE") == ["False"]
+    assert _tags(log1, "ACC") == _tags(log2, "ACC") == ["45"]
+
+
+@pytest.mark.timeout(1200)
+def test_another_jobs_run_never_gets_a_used_driver(warm):
+    """A run of another job (another identity: its own connections and bookmarks) takes a fresh driver,
+    never one that ran the first job's code: it sees neither the JVM property nor the Python global that
+    the first job's run planted."""
+    svc = warm.service
+    svc.jobs.create(Job("planter", PLANT))
+    svc.jobs.create(Job("victim", PLANT))
+    planted = _run(warm, "planter", TAG="planter", GO="-")
+    assert planted.state == "SUCCEEDED", (planted.error, warm.log(planted.id), warm.worker_log())
+    other = _run(warm, "victim", TAG="victim", GO="-")
+    log = warm.log(other.id)
+    assert other.state == "SUCCEEDED", (other.error, log, warm.worker_log())
+    assert other.warm is True and "reused" not in log
+    assert _tags(log, "DRIVER") != _tags(warm.log(planted.id), "DRIVER")
+    assert _tags(log, "SEES_JVM") == ["None"] and _tags(log, "SEES_PY") == ["None"], log
+
+
+SLEEPY = """
+import os, sys, time
+from runner.jobs.context import get_resolved_options
+
+print("DRIVER", os.getppid(), flush=True)
+time.sleep(float(get_resolved_options(sys.argv, ["SLEEP"])["SLEEP"]))
+"""
+
+
+@pytest.mark.timeout(1200)
+def test_a_timed_out_runs_driver_is_not_reused(warm):
+    """The driver of a run that timed out is killed, not given the job's next run."""
+    svc = warm.service
+    svc.jobs.create(Job("sleepy", SLEEPY, timeout_s=3))
+    slow = _run(warm, "sleepy", SLEEP="600")
+    assert (slow.state, slow.warm) == ("TIMEOUT", True), (slow.error, warm.log(slow.id))
+    [pid] = _tags(warm.log(slow.id), "DRIVER")
+    assert not psutil.pid_exists(int(pid))
+    quick = _run(warm, "sleepy", SLEEP="0")
+    log = warm.log(quick.id)
+    assert (quick.state, quick.warm) == ("SUCCEEDED", True), (quick.error, log)
+    assert _tags(log, "DRIVER") != [pid] and "reused" not in log

@@ -12,7 +12,10 @@ Identities:
 - a user (console login, API token, Glue access key, a Kerberos principal or a trusted `set_ugi` name that
   names a Mortar user): that user's role and grants;
 - a job driver (`run:<id>`): writes like an editor while its run runs, reads only before it is bound to a
-  run, nothing once revoked; it may also read its own run's connections, bookmarks and run properties;
+  run, nothing once revoked; it may also read its own run's connections, bookmarks and run properties. A
+  warm driver reused for the next run of the same job has its credential revoked when a run ends (idle,
+  it grants nothing) and bound again (`reopen`) to the next run; the metastore resolves a driver's
+  credential at every call, so an open connection acts as the run the credential is bound to now;
 - anonymous: what the `anonymous` setting gives: `none`, `read`, `write`, or `local-write` (the embedded
   default: callers on this machine write, others only read).
 """
@@ -157,11 +160,16 @@ class Access(Area):
             conn.execute(insert(RunCredentialRow).values(token_hash=_hash(secret), created_at=now_ms()))
         return secret
 
-    def bind_run_credential(self, secret: str, run_id: int) -> None:
+    def bind_run_credential(self, secret: str, run_id: int, reopen: bool = False) -> None:
+        """Bind a driver's credential to the run it executes: it acts as that run (run:<id>) until revoked.
+        `reopen`: the credential of a warm driver reused for another run of the same job, revoked when its
+        previous run ended (so that, idle, it grants nothing) and bound again now; only the worker that
+        started the driver holds the secret and asks this, never for a driver it has retired."""
+        query = update(RunCredentialRow).where(RunCredentialRow.token_hash == _hash(secret))
+        if not reopen:
+            query = query.where(RunCredentialRow.revoked_at.is_(None))
         with self._write() as conn:
-            conn.execute(update(RunCredentialRow).where(RunCredentialRow.token_hash == _hash(secret),
-                                                        RunCredentialRow.revoked_at.is_(None))
-                         .values(run_id=run_id))  # fmt: skip
+            conn.execute(query.values(run_id=run_id, revoked_at=None))
 
     def revoke_run_credentials(self, run_id: int | None = None, secret: str | None = None) -> None:
         """Revoke the credentials of run `run_id` (its run ended) or the one credential `secret`."""

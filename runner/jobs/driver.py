@@ -1,30 +1,44 @@
 """The driver process of a job run: `python -m runner.jobs.driver`.
 
 Cold (`--request FILE`): a fresh Python process that builds its SparkSession (for a spark job) and runs
-the script. Warm (`--warm`): builds a SparkSession pointed at the metastore and warms it up (a catalog
-call loads the Hive client), prints READY, then waits on stdin for one run request; the script runs in a
-fresh session (`newSession()`: its own SQL conf, temporary views and functions) with its own argv. Its
-output, Python's and the JVM's (log4j), goes to the run's log through the driver's output forwarder
-(runner/jobs/output.py); before and after the run, to the pool's log. Either way the process serves one run and exits: a warm
-driver is replaced by a new one rather than reused, so no state leaks from one run to the next.
+the script, then exits. Warm (`--warm`): builds a SparkSession pointed at the metastore and warms it up (a
+catalog call loads the Hive client, a small query compiles the usual plans; `awsglue` and `mortar_job`
+are imported), prints READY, then serves run requests, one JSON line each on stdin, one at a time, for
+the runs of ONE job (the pool gives a used driver only runs of the job it served: see pool.py). Each
+run executes in a child process forked from this one (a zygote): the child inherits the imported
+modules, the JVM and its SparkContext, opens its own py4j connections and accumulator server, and runs
+the script in a fresh session (`newSession()`: its own SQL conf, temporary views and functions) with its
+own argv and environment; whatever Python state the script leaves dies with the child. The driver waits
+for the child and never talks to the JVM meanwhile; then it kills what the child left running (it is
+their subreaper), cancels leftover Spark jobs, clears the cached data and global temporary views, says
+`DONE <code>` and READY again. It exits (and is replaced) when its SparkContext was stopped or stdin
+closes; the worker retires it after a failed run, a timeout or a stop, after job_driver_max_runs runs, or
+under memory pressure (pool.py).
+
+Output, Python's and the JVM's (log4j), goes to the run's log through the driver's output forwarder
+(runner/jobs/output.py) while a run executes; before and after, to the pool's log.
 
 The Spark settings come as JSON in MORTAR_JOB_SPARK_CONF (with `spark.master`). The driver never sees the
 catalog's storage: it has the metastore's Thrift address (MORTAR_METASTORE_URI) and its own credential
-(MORTAR_RUN_CREDENTIAL), which the worker binds to the run it gives the driver and revokes when the run
-ends. Spark's Hive client presents it: the Hadoop login user is made a user whose groups hold it, and
-Hive's client sends set_ugi(user, groups) when it connects; the `mortar_job` helpers send it likewise.
+(MORTAR_RUN_CREDENTIAL), which the worker binds to each run it gives the driver and revokes when that run
+ends (bound again for the next run: the metastore looks it up at every call). Spark's Hive client presents
+it: the Hadoop login user is made a user whose groups hold it, and Hive's client sends set_ugi(user,
+groups) when it connects; the `mortar_job` helpers send it likewise.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import runpy
 import sys
+import threading
 import traceback
 
 READY = b"READY\n"
 STARTED = b"RUNNING\n"  # the script starts (issue 15)
+DONE = b"DONE"  # a warm driver's run ended: b"DONE <exit code>\n"
 GLUE_LIBS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "glue")  # holds `awsglue` (issue 13)
 
 
@@ -110,13 +124,11 @@ def _redirect(log_path: str) -> None:
     sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
 
 
-def run(request: dict, session=None, warm: bool = False, output=None) -> int:
+def run(request: dict, session=None, warm: bool = False, status_fd: int | None = None) -> int:
     """Run one script as `request` says; returns the exit code (0: succeeded). The error summary of a
-    failure goes to request["error_path"], the traceback to the log. `output`: a warm driver's
-    OutputForwarder, told to send fds 1 and 2 (the JVM's too) to the run's log."""
-    if output is not None:
-        output.switch(request["log_path"])
-    else:
+    failure goes to request["error_path"], the traceback to the log. `warm`: in a child of a warm driver,
+    whose fds 1 and 2 the driver already forwards to the run's log; it says RUNNING on `status_fd`."""
+    if not warm:
         _redirect(request["log_path"])
     os.environ.update(request.get("env", {}))
     sys.argv = [request["script_path"], *request.get("argv", [])]
@@ -129,7 +141,7 @@ def run(request: dict, session=None, warm: bool = False, output=None) -> int:
         context._session = session
     init = {"spark": session} if session is not None else {}
     code, error = 0, None
-    _started(output.ready_fd if output is not None else request.get("status_fd"))
+    _started(status_fd if warm else request.get("status_fd"))
     try:
         runpy.run_path(request["script_path"], init_globals=init, run_name="__main__")
     except SystemExit as e:
@@ -149,8 +161,6 @@ def run(request: dict, session=None, warm: bool = False, output=None) -> int:
             pass
     sys.stdout.flush()
     sys.stderr.flush()
-    if output is not None:
-        output.drain()  # the JVM's last lines too, before the process exits
     return code
 
 
@@ -181,20 +191,221 @@ def _exercise(spark) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_INHERITED: list = []  # what a forked child must keep referenced, never close (see _own_connections)
+
+
+def _own_connections(sc) -> None:
+    """(in a forked child) Talk to the JVM over py4j connections of its own: the parent's stay the
+    parent's. Their socket objects are kept referenced, never closed (py4j shuts a connection's socket
+    down when the object dies, which would cut the parent's), and the child leaves with os._exit. The
+    objects the child lets go are released by a finalizer thread of its own (the parent's thread does not
+    exist here)."""
+    from py4j.finalizer import ThreadSafeFinalizer
+    from pyspark import SparkContext
+
+    # the JVM objects the parent holds are the parent's: their finalizers are dropped here (a weak
+    # reference that dies calls nothing), so that an object the child lets go is not released in the JVM
+    ThreadSafeFinalizer.finalizers = {}
+    ThreadSafeFinalizer.lock = threading.RLock()  # locks a parent's thread might have held at the fork
+    SparkContext._lock = threading.RLock()
+    client = sc._gateway._gateway_client
+    _INHERITED.append((client.deque, getattr(client, "thread_connection", None)))
+    client.deque = collections.deque()
+    if hasattr(client, "thread_connection"):  # pinned threads (py4j ClientServer, PySpark's default)
+        client.thread_connection = threading.local()
+    if getattr(client, "finalizer_deque", None) is not None:
+        from py4j.clientserver import FinalizerWorker
+
+        _INHERITED.append(client.finalizer_deque)
+        client.finalizer_deque = collections.deque()
+        worker = FinalizerWorker(client.finalizer_deque)
+        worker.daemon = True
+        worker.start()
+
+
+def _own_accumulators(sc) -> None:
+    """(in a forked child) Accumulator updates come to a server of the child's: the parent's server thread
+    does not exist in the child, and updates must reach the child's accumulators. Tasks the child starts
+    carry the new JVM accumulator (sc._javaAccumulator), which reports to it."""
+    from pyspark import accumulators
+
+    token = sc._gateway.gateway_parameters.auth_token
+    _INHERITED.append((sc._accumulatorServer, sc._javaAccumulator))
+    server = accumulators._start_update_server(token, False, None)
+    host, port = server.server_address
+    sc._accumulatorServer = server
+    sc._javaAccumulator = sc._jvm.PythonAccumulatorV2(host, port, token)
+    sc._jsc.sc().register(sc._javaAccumulator)
+
+
+def _keep_context() -> None:
+    """(in a forked child) `spark.stop()` and `sc.stop()` leave the shared SparkContext running: scripts
+    often end with them, and the driver serves the next run."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    SparkContext.stop = lambda self: None
+    SparkSession.stop = lambda self: None
+
+
+def _release_objects(sc, limit_s: float = 1.0) -> None:
+    """(in a forked child, at its end) Release in the JVM the objects the child made (py4j keeps each one
+    referenced until Python lets it go, and os._exit lets nothing go), for up to `limit_s`: what is left
+    stays until the driver is retired (job_driver_max_runs)."""
+    import time
+
+    from py4j.finalizer import ThreadSafeFinalizer
+
+    client = sc._gateway._gateway_client
+    prefix = str(client.address) + str(client.port)
+    deadline = time.monotonic() + limit_s
+    for key in list(ThreadSafeFinalizer.finalizers):
+        if time.monotonic() > deadline:
+            break
+        if isinstance(key, str) and key.startswith(prefix):
+            try:
+                if hasattr(client, "finalizer_deque"):
+                    client.garbage_collect_object(key[len(prefix) :], enqueue=False)
+                else:
+                    client.garbage_collect_object(key[len(prefix) :])
+            except Exception:  # noqa: BLE001 - best effort
+                break
+
+
+def _child(spark, request: dict, status_fd: int) -> int:
+    sc = spark.sparkContext
+    _own_connections(sc)
+    _own_accumulators(sc)
+    _keep_context()
+    code = run(request, fresh_session(spark), warm=True, status_fd=status_fd)
+    _release_objects(sc)
+    return code
+
+
+def _subreaper() -> None:
+    """Processes a run's script leaves behind (daemons, double forks) become this driver's children, so
+    that it can end them when the run ends (Linux prctl PR_SET_CHILD_SUBREAPER)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _end_leftovers(keep: set[int]) -> None:
+    """Kill the children of this driver but `keep` (the JVM), with their descendants: what a run left."""
+    import psutil
+
+    try:
+        children = [c for c in psutil.Process().children() if c.pid not in keep]
+    except psutil.Error:
+        return
+    procs = []
+    for c in children:
+        try:
+            procs += [c, *c.children(recursive=True)]
+        except psutil.Error:
+            procs.append(c)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    for p in children:
+        try:
+            os.waitpid(p.pid, 0)
+        except OSError:
+            pass
+
+
+def _reset(spark) -> bool:
+    """After a run: cancel its Spark jobs still going, drop cached data and global temporary views, make
+    the base session the default again. False if the SparkContext cannot serve another run."""
+    from pyspark.sql import SparkSession
+
+    try:
+        jsc = spark.sparkContext._jsc.sc()
+        if jsc.isStopped():
+            return False
+        jsc.cancelAllJobs()
+        spark.catalog.clearCache()
+        spark._jsparkSession.sharedState().globalTempViewManager().clear()
+        jclass = SparkSession._get_j_spark_session_class(spark._jvm)
+        jclass.setDefaultSession(spark._jsparkSession)
+        jclass.setActiveSession(spark._jsparkSession)
+        return True
+    except Exception:  # noqa: BLE001 - a driver that cannot be reset is replaced
+        traceback.print_exc()
+        return False
+
+
+def serve(spark, output, request: dict) -> int:
+    """Execute one run in a child forked from this driver, with fds 1 and 2 forwarded to the run's log;
+    its exit code (negative: killed by that signal)."""
+    output.switch(request["log_path"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: it never returns
+        code = 1
+        try:
+            code = _child(spark, request, output.ready_fd)
+        except BaseException:  # noqa: BLE001
+            traceback.print_exc()
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    _end_leftovers({spark.sparkContext._gateway.proc.pid})
+    output.drain()  # the run's last lines (the JVM's too) before the log is switched back
+    output.restore()
+    return code
+
+
+def preload() -> None:
+    """Import what scripts import, while the driver warms up rather than in each run (issue 13)."""
+    import awsglue.context  # noqa: F401
+    import awsglue.dynamicframe  # noqa: F401
+    import awsglue.job  # noqa: F401
+    import awsglue.transforms  # noqa: F401
+    import awsglue.utils  # noqa: F401
+
+    import runner.jobs.context  # noqa: F401
+
+
+def warm_main() -> int:
+    from runner.jobs.output import OutputForwarder
+
+    _subreaper()
+    output = OutputForwarder()  # before the JVM starts: it inherits fds 1 and 2
+    spark = build_session()
+    spark.sql("SHOW DATABASES").collect()  # loads and connects the Hive client
+    _exercise(spark)
+    try:
+        preload()
+    except Exception:  # noqa: BLE001 - a script that imports them gets the error
+        traceback.print_exc()
+    output.ready(READY)
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line.strip():
+            return 0  # the pool is shutting down, or retired this driver
+        code = serve(spark, output, json.loads(line))
+        output.ready(DONE + b" %d\n" % code)
+        if not _reset(spark):
+            return 0
+        output.ready(READY)
+
+
 def main(argv: list[str]) -> int:
     add_glue_libs()
     if argv[:1] == ["--warm"]:
-        from runner.jobs.output import OutputForwarder
-
-        output = OutputForwarder()  # before the JVM starts: it inherits fds 1 and 2
-        spark = build_session()
-        spark.sql("SHOW DATABASES").collect()  # loads and connects the Hive client
-        _exercise(spark)
-        output.ready(READY)
-        line = sys.stdin.buffer.readline()
-        if not line.strip():
-            return 0  # the pool is shutting down
-        return run(json.loads(line), fresh_session(spark), warm=True, output=output)
+        return warm_main()
     if argv[:1] == ["--request"] and len(argv) == 2:
         with open(argv[1], encoding="utf-8") as f:
             request = json.load(f)

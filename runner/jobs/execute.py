@@ -130,7 +130,8 @@ def make_pool(settings: Settings, size: int | None = None, service: CatalogServi
         service = CatalogService.open(settings.database_url, settings.warehouse)
     pool = WarmPool(size, base_spark_conf(settings), driver_env(settings),
                     str(logs_dir(settings) / f"warm-pool-{os.getpid()}.log"), access=service.access,
-                    user=user)  # fmt: skip
+                    user=user, max_runs=settings.job_driver_max_runs,
+                    driver_mb=settings.job_driver_memory_mb)  # fmt: skip
     pool.warmup_limit_s = settings.job_startup_timeout_s
     pool.fill()
     return pool
@@ -140,6 +141,14 @@ def _session_level(key: str) -> bool:
     """Whether a Spark setting can be set on a session of a running SparkContext."""
     return key.startswith("spark.sql.") and not key.startswith("spark.sql.catalogImplementation") \
         and not key.startswith("spark.sql.warehouse")  # fmt: skip
+
+
+def job_identity(job: Job) -> str:
+    """Who a run of `job` acts as, for the warm pool: a driver that served a run of one job serves runs of
+    that job only. A run's credential acts as run:<id>, with what every run may do plus what its job
+    allows (the connections it lists, its bookmarks, its workflow run's properties): so runs of one job
+    are one identity, and a job deleted and created again under its name is another."""
+    return f"{job.name}@{job.created_at}"
 
 
 def can_run_warm(job: Job, pool: WarmPool | None) -> bool:
@@ -276,16 +285,18 @@ def _drive(service: CatalogService, run: JobRun, job: Job, settings: Settings, p
     reason, driver = cold_reason(job, pool), None
     if reason is None:  # the jobs worker fetched the run with a driver READY: normally taken at once
         wait_s = Settings.load().job_warm_wait_s
-        driver = pool.take(wait_s)
+        driver = pool.take(job_identity(job), wait_s)
         if driver is None:
             reason = f"no warm driver of this worker was ready within job_warm_wait_s ({wait_s:g} s)"
     if reason is not None and job.job_type == "spark":
         _note(request["log_path"], f"cold start: {reason}")
+    result = None
     try:
-        return _watch(service, run, job, settings, request, shipper, driver, started, user)
+        result = _watch(service, run, job, settings, request, shipper, driver, started, user)
+        return result
     finally:
-        if driver is not None:
-            driver.cleanup()
+        if driver is not None:  # kept for the job's next run, or retired
+            pool.give_back(driver, result[0] if result else None)
 
 
 def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, request: dict,
@@ -297,13 +308,15 @@ def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, r
     status_r = None
     if warm:
         if driver.credential:  # bound before the request: the run's first call already acts as the run
-            service.access.bind_run_credential(driver.credential, run.id)
+            service.access.bind_run_credential(driver.credential, run.id, reopen=driver.runs > 0)
+        _note(logfile, f"warm driver {driver.pid}, its run {driver.runs + 1}"
+                       f"{' (reused: it served this job before)' if driver.runs else ''}")  # fmt: skip
         proc = driver.submit(request)
-        status = driver.status_fd
+        started_ = proc.started
     else:
         status_r, status_w = os.pipe()
         request = {**request, "status_fd": status_w}
-        status = status_r
+        started_ = lambda timeout: read_started(status_r, timeout)  # noqa: E731
         (workdir / "request.json").write_text(json.dumps(request), encoding="utf-8")
         conf = {**base_spark_conf(settings, job.master), **job.spark_conf}
         credential = service.access.new_run_credential()
@@ -323,17 +336,19 @@ def _watch(service: CatalogService, run: JobRun, job: Job, settings: Settings, r
         finally:
             os.close(status_w)
     try:
-        return _follow(service, run, job, settings, proc, status, shipper, logfile, request, warm, started)
+        return _follow(service, run, job, settings, proc, started_, shipper, logfile, request, warm, started)
     finally:
         if status_r is not None:
             os.close(status_r)
 
 
-def _follow(service: CatalogService, run: JobRun, job: Job, settings: Settings, proc: subprocess.Popen,
-            status: int, shipper: LogShipper, logfile: Path, request: dict, warm: bool,
+def _follow(service: CatalogService, run: JobRun, job: Job, settings: Settings, proc,
+            script_started, shipper: LogShipper, logfile: Path, request: dict, warm: bool,
             started: float) -> tuple[str, str | None, bool]:  # fmt: skip
-    """Watch the driver of a run to its end: its script's start (the timeout counts from there), start-up's
-    own limit, heartbeats (a stop asked), the worker's shutdown."""
+    """Watch the driver of a run to its end: its script's start (`script_started(timeout)`: the timeout
+    counts from there), start-up's own limit, heartbeats (a stop asked), the worker's shutdown. `proc`: the
+    cold driver's process, or the warm driver's WarmRun (the same `pid` and `wait`); killing it kills the
+    driver's whole process tree (a warm driver is then retired, not reused)."""
     log.info(
         "run %d of job %s started in %s driver %d", run.id, job.name, "a warm" if warm else "a cold", proc.pid
     )
@@ -342,7 +357,7 @@ def _follow(service: CatalogService, run: JobRun, job: Job, settings: Settings, 
     startup_limit = started + Settings.load().job_startup_timeout_s
     running, deadline = False, None
     while True:
-        if not running and read_started(status, 0.1):
+        if not running and script_started(0.1):
             running = True
             if job.timeout_s:
                 deadline = time.time() + job.timeout_s

@@ -2,7 +2,7 @@
 process's stdout and stderr for good, so they cannot simply be pointed at the run's log when the run
 comes. Instead fds 1 and 2 (of Python and of the JVM it starts) are a pipe, and a thread of the driver
 copies what comes out of it to the current sink: the pool's log while the driver warms up and waits,
-the run's log while a run executes.
+the run's log while a run executes (in a child forked from the driver, which inherits the pipe).
 
 Switching sinks first drains the pipe (a marker written through it comes out after everything written
 before it), so the lines of the warm-up never land in a run's log and a run's last lines never miss it.
@@ -19,7 +19,8 @@ MARK = b"\x00mortar-drain\x00"
 
 class OutputForwarder:
     def __init__(self) -> None:
-        self.sink = os.dup(2)  # the pool's log, where stderr went so far
+        self.home = os.dup(2)  # the pool's log, where stderr went so far
+        self.sink = self.home
         self.ready_fd = os.dup(1)  # the pool's pipe, for READY only
         r, w = os.pipe()
         sys.stdout.flush()
@@ -84,7 +85,17 @@ class OutputForwarder:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         with self._lock:
             old, self.sink = self.sink, fd
-        os.close(old)
+        if old != self.home:
+            os.close(old)
+
+    def restore(self) -> None:
+        """From now on (once what was written so far reached the run's log), output goes to the pool's log
+        again: the run has ended, the driver waits for the next."""
+        self.drain()
+        with self._lock:
+            old, self.sink = self.sink, self.home
+        if old != self.home:
+            os.close(old)
 
     def ready(self, message: bytes) -> None:
         os.write(self.ready_fd, message)

@@ -84,10 +84,11 @@ class JobsWorker:
             return True
         return self.pool.ready_count() > 0
 
-    def needs_warm(self, task: str, args: list) -> bool:
+    def needs_warm(self, task: str, args: list) -> tuple[bool, str | None]:
         """Whether the run of this message would take a warm driver (a run that ends up cold anyway, or is
-        not to be executed any more, needs none)."""
-        from runner.jobs.execute import cold_reason
+        not to be executed any more, needs none), and its job's identity (execute.job_identity): a driver
+        that served another job's runs cannot take it."""
+        from runner.jobs.execute import cold_reason, job_identity
 
         try:
             if task == "runner.job_start":
@@ -95,11 +96,11 @@ class JobsWorker:
             else:
                 run = self.service.jobs.get_run(int(args[0]))
                 if run.state != "STARTING":
-                    return False
+                    return False, None
                 job = self.service.jobs.get(run.job)
         except Exception:  # noqa: BLE001 - not found, or unreadable: the run's thread says what happened
-            return False
-        return cold_reason(job, self.pool) is None
+            return False, None
+        return cold_reason(job, self.pool) is None, job_identity(job)
 
     def run_forever(self) -> None:
         from kombu import Connection, Exchange, Queue
@@ -127,11 +128,18 @@ class JobsWorker:
         """Fetch a run when a driver is READY for it. Meanwhile (a slot free, drivers warming) look at the
         next run once a second: one that runs cold anyway (pythonshell, its own master or SparkContext
         settings) is executed at once; one that wants a warm driver goes back to the head of the queue, for
-        a worker that has one READY (or for this one when its driver is)."""
-        empty, peek_at = 0, 0.0
+        a worker that has one READY for it (or for this one when its driver is). A READY driver that served
+        another job's runs is not READY for it: the run goes back likewise, and, if this worker has no fresh
+        driver, its least recently used one is retired for a fresh one to warm up (WarmPool.want_fresh)."""
+        empty, peek_at, hold = 0, 0.0, None
         while not self.stopping.is_set():
             self._tick()
             ready = self.can_fetch()
+            if ready and hold is not None:  # the run at the head wants a driver this worker has not READY
+                if self.pool.changed == hold[0] and time.time() < hold[1]:
+                    ready = False
+                else:
+                    hold = None
             peek = not ready and len(self.threads) < self.slots and time.time() >= peek_at
             message = q.get(no_ack=False, accept=["json"]) if ready or peek else None
             if message is None:
@@ -142,12 +150,16 @@ class JobsWorker:
             task, args = self._decode(message)
             if task is None:
                 continue
-            warm = self.pool is not None and self.needs_warm(task, args)
-            if warm and not ready:
+            warm, identity = self.needs_warm(task, args) if self.pool is not None else (False, None)
+            thread = threading.Thread(target=self._execute, args=(task, args, message), daemon=True)
+            if warm and not (ready and self.pool.reserve(thread.name, identity)):
                 message.requeue()
+                if ready:  # READY drivers, all of them used by other jobs
+                    self.pool.want_fresh()
+                    hold = (self.pool.changed, time.time() + 1.0)
                 peek_at = time.time() + 1.0
                 continue
-            self._dispatch(task, args, message, warm)
+            self._dispatch(thread)
 
     def _tick(self) -> None:
         """Ack the messages of ended runs; keep the pool full (drivers are started from this thread only)."""
@@ -177,10 +189,8 @@ class JobsWorker:
             return None, []
         return task, args
 
-    def _dispatch(self, task: str, args: list, message, warm: bool) -> None:
-        thread = threading.Thread(target=self._execute, args=(task, args, message), daemon=True)
-        if warm:  # its READY driver is kept for it
-            self.pool.reserve(thread.name)
+    def _dispatch(self, thread: threading.Thread) -> None:
+        """Start the run's thread (its READY driver, if it takes one, is kept for it)."""
         self.threads[thread.name] = thread
         thread.start()
 
