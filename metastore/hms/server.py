@@ -44,6 +44,9 @@ IMPLEMENTED = frozenset(
 )
 
 
+_RUN_BYTES = 1 << 20  # bytes per socket write of a long answer made of ready-made pieces
+
+
 def _encoded_reply(method: str):
     """A process function for `method` that writes the handler's `<method>_wire` bytes, or pieces of
     bytes (see wire.py), as the reply's success value on binary connections: partitions and tables are
@@ -95,9 +98,22 @@ def _encoded_reply(method: str):
             # a long answer in pieces, each sent as soon as it is encoded (see wire.partition_chunks)
             trans.write(start)
             try:
-                for chunk in body:
-                    trans.write(chunk)
-                    trans.flush()
+                if isinstance(body, list):  # ready-made pieces (kept chunks): written in runs of ~1 MB, not one by one
+                    run: list[bytes] = []
+                    size = 0
+                    for chunk in body:
+                        run.append(chunk)
+                        size += len(chunk)
+                        if size >= _RUN_BYTES:
+                            trans.write(b"".join(run))
+                            trans.flush()
+                            run, size = [], 0
+                    if run:
+                        trans.write(b"".join(run))
+                else:
+                    for chunk in body:
+                        trans.write(chunk)
+                        trans.flush()
             except Exception as e:  # the reply is half written: this connection cannot go on
                 log.exception("encoding the answer to %s failed", method)
                 raise TTransport.TTransportException(TTransport.TTransportException.UNKNOWN, str(e)) from e
