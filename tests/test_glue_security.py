@@ -354,3 +354,22 @@ def test_connection_bounds(tmp_path):
         assert s.client("admin").get_database(Name="default")["Database"]["Name"] == "default"
     finally:
         stop_glue(s)
+
+
+def test_signature_parsing(server):
+    """The kept parse of an Authorization header's head gives what the full parse gives; a signature of
+    non-ASCII characters is a wrong signature (400), not a fault."""
+    from metastore.glue import sigv4
+
+    for header in ("AWS4-HMAC-SHA256 Credential=MKIA1/20261202/eu-west-1/glue/aws4_request, "
+                   "SignedHeaders=Content-Type;Host;X-Amz-Date, Signature=" + "0a" * 32,
+                   "  AWS4-HMAC-SHA256   Credential=MKIA1/20261202/eu-west-1/glue/aws4_request,SignedHeaders=host,"
+                   "Signature=" + "0a" * 32 + "  "):  # fmt: skip
+        assert sigv4.parse_authorization(header) == sigv4._parse(header)
+    data, headers = _signed(server, "GetDatabases", {}, server.keys["admin"])
+    headers["Authorization"] = headers["Authorization"].rsplit("Signature=", 1)[0] + "Signature=" + "é" * 64
+    out = urllib.request.Request(server.url + "/", data=data, method="POST",
+                                 headers={k: v.encode("latin-1") for k, v in headers.items()})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(out, timeout=30)
+    assert (e.value.code, json.loads(e.value.read())["__type"]) == (400, "InvalidSignatureException")

@@ -19,6 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from metastore.catalog import CatalogService
 from metastore.catalog.access import Identity, anonymous, user_identity
@@ -208,7 +209,14 @@ class GlueApp:
             except Forbidden:
                 pass
             raise GlueError(e.type, e.message) from None
-        return user_identity(found["user"], peer), cred.region
+        user = found["user"]
+        return _identity(user.name, user.role, None if user.databases is None else tuple(user.databases), peer), cred.region
+
+
+@functools.lru_cache(maxsize=4096)
+def _identity(name: str, role: str, databases: tuple | None, peer: str) -> Identity:
+    """A user's identity (kept: the same user, role, grants and peer make the same one)."""
+    return user_identity(SimpleNamespace(name=name, role=role, databases=databases), peer)
 
 
 @functools.lru_cache(maxsize=4096)

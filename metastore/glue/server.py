@@ -130,7 +130,7 @@ class GlueServer:
     def _serve(self, conn: socket.socket, peer: str) -> None:
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            reader = _Reader(conn)
+            reader = _Reader(conn, self.request_timeout_s)
             while not self._closing:
                 try:
                     if not self._one(conn, reader, peer):
@@ -154,7 +154,7 @@ class GlueServer:
 
     def _one(self, conn: socket.socket, reader: _Reader, peer: str) -> bool:
         """Read one request, answer it; False when the connection is to close."""
-        head = reader.head(self.idle_timeout_s, self.request_timeout_s)
+        head = reader.head(self.idle_timeout_s)
         deadline = reader.deadline
         method, target, version, headers = _parse_head(head)
         keep = version == "HTTP/1.1"
@@ -200,7 +200,6 @@ class GlueServer:
             self._busy += 1
         try:
             status, payload, request_id = self.app.answer(method, path or "/", query, headers, body, peer)
-            conn.settimeout(self.request_timeout_s)
             if len(payload) < 64 * 1024:
                 conn.sendall(_response(status, payload, request_id, close=not keep))
             else:  # not copied into one buffer with the head
@@ -242,24 +241,32 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
 
 
 class _Reader:
-    """Buffered reads from a connection, with the deadlines of one request."""
+    """Buffered reads from a connection, with the deadlines of one request. The socket's timeout is changed
+    only when it must be (a system call each time): the idle timeout while waiting for a request's first
+    bytes, `request_s` for each later read, the request's deadline checked after each."""
 
-    __slots__ = ("conn", "buf", "deadline")
+    __slots__ = ("conn", "buf", "deadline", "timeout", "request_s")
 
-    def __init__(self, conn: socket.socket):
+    def __init__(self, conn: socket.socket, request_s: float):
         self.conn = conn
         self.buf = b""
         self.deadline = 0.0
+        self.timeout: float | None = None
+        self.request_s = request_s
+
+    def _set(self, timeout: float) -> None:
+        if timeout != self.timeout:
+            self.conn.settimeout(timeout)
+            self.timeout = timeout
 
     @property
     def buffered(self) -> int:
         return len(self.buf)
 
     def _recv(self, deadline: float, limit: int = 1 << 20) -> bytes:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if time.monotonic() > deadline:
             raise _Refused(408, "RequestTimeoutException", "the request did not arrive whole in time (request_timeout_s)")
-        self.conn.settimeout(left)
+        self._set(self.request_s)
         try:
             data = self.conn.recv(limit)
         except TimeoutError:
@@ -268,11 +275,11 @@ class _Reader:
             raise _Closed
         return data
 
-    def head(self, idle_s: float, request_s: float) -> bytes:
+    def head(self, idle_s: float) -> bytes:
         """The next request's head. Waits `idle_s` for its first byte; from that byte on, the whole request
         has `request_s` (self.deadline)."""
         if not self.buf:
-            self.conn.settimeout(idle_s)
+            self._set(idle_s)
             try:
                 data = self.conn.recv(1 << 16)
             except TimeoutError:
@@ -280,7 +287,7 @@ class _Reader:
             if not data:
                 raise _Closed
             self.buf = data
-        self.deadline = time.monotonic() + request_s
+        self.deadline = time.monotonic() + self.request_s
         while True:
             end = self.buf.find(b"\r\n\r\n")
             if end >= 0:

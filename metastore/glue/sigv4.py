@@ -38,6 +38,23 @@ class Credential(NamedTuple):
 
 def parse_authorization(header: str) -> tuple[Credential, list[str], str]:
     """(credential scope, signed header names, signature) of an Authorization header."""
+    head, sep, sent = header.rpartition(", Signature=")
+    if sep and len(sent) == 64 and sent.isascii() and sent.isalnum():  # as SDKs write it: the part before the signature is
+        try:  # the same on every request of a client in a day, so its parse is kept
+            cred, signed = _parsed_head(head)
+            return cred, list(signed), sent
+        except SigV4Error:
+            pass  # parsed again below, as a whole, for the error of the whole header
+    return _parse(header)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_head(head: str) -> tuple[Credential, tuple[str, ...]]:
+    cred, signed, _ = _parse(head + ", Signature=" + "0" * 64)
+    return cred, tuple(signed)
+
+
+def _parse(header: str) -> tuple[Credential, list[str], str]:
     m = _AUTH.match(header.strip())
     if not m:
         raise SigV4Error("IncompleteSignatureException", f"Authorization header requires the {ALGORITHM} algorithm")
@@ -85,6 +102,12 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str, date: str, region: str, service: str) -> hmac.HMAC:
+    """An HMAC keyed with the signing key, copied for each request (cheaper than keying one anew)."""
+    return hmac.new(_signing_key(secret, date, region, service), digestmod=hashlib.sha256)
+
+
 def _header_value(value: str) -> str:
     """A header's value as canonical requests carry it: trimmed, runs of spaces as one (every whitespace
     character but the space is unprintable: a printable value without two spaces in a row is already so)."""
@@ -104,7 +127,9 @@ def signature(secret: str, cred: Credential, amz_date: str, method: str, path: s
                            ";".join(signed), payload])  # fmt: skip
     scope = f"{cred.date}/{cred.region}/{cred.service}/aws4_request"
     to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    return hmac.digest(signing_key(secret, cred), to_sign.encode(), "sha256").hex()
+    mac = _signer(secret, cred.date, cred.region, cred.service).copy()
+    mac.update(to_sign.encode())
+    return mac.hexdigest()
 
 
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\Z", re.A)
@@ -152,7 +177,7 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
         raise SigV4Error("InvalidSignatureException",
                          "The provided 'x-amz-content-sha256' header does not match what was computed.")  # fmt: skip
     expected = signature(secret, cred, amz_date, method, path, query, headers, signed, body)
-    if not hmac.compare_digest(expected, sent.lower()):
+    if not sent.isascii() or not hmac.compare_digest(expected, sent.lower()):
         raise SigV4Error("InvalidSignatureException",
                          "The request signature we calculated does not match the signature you provided. Check "
                          "your AWS Secret Access Key and signing method. Consult the service documentation for "
