@@ -319,8 +319,13 @@ class Partitions(Area):
         compiled = _COMPILED_FILTERS.get(key)
         if compiled is None:
             columns = (PartitionRow.name,) if names else (PartitionRow.id, PartitionRow.encoded) if encoded else _COLUMNS
-            query = select(*columns).where(
-                *self._scope(t, self._filter(t, filter_text), True)).order_by(PartitionRow.name)  # fmt: skip
+            query = select(*columns).where(*self._scope(t, self._filter(t, filter_text), True))
+            if encoded and limit < 0:
+                # every match, sorted by the caller: the database's sort would copy each partition's bytes
+                # through a temporary tree (names sort the same in Python: by code point)
+                query = select(PartitionRow.name, *columns).where(*self._scope(t, self._filter(t, filter_text), True))
+            else:
+                query = query.order_by(PartitionRow.name)
             if limit >= 0:
                 query = query.limit(limit)
             comp = query.compile(dialect=r.dialect, compile_kwargs={"render_postcompile": True})
@@ -522,6 +527,9 @@ class Partitions(Area):
         def read(r: DbapiReader) -> list[bytes]:
             t = self._table_fast(r, catalog, db, table)
             got = self._filtered(r, t, filter_text, max_parts, encoded=True)
+            if got and len(got[0]) == 3:  # (name, id, encoded), unordered: sorted here (see _filtered)
+                got.sort(key=itemgetter(0))
+                got = [g[1:] for g in got]
             missing = [pid for pid, enc in got if enc is None]
             if not missing:
                 return [bytes(enc) for _pid, enc in got]
