@@ -230,6 +230,38 @@ def _load_million(database_url: str, db: str, table: str, progress: Callable[[st
     engine.dispose()
 
 
+def transfer_floor(size: int, repeat: int) -> float:
+    """Median seconds to move `size` ready-made bytes from one thread's socket to another's over localhost TCP,
+    received as RawCall receives (1 MB reads), nothing else done: the least any server can take to send an
+    answer of that size on this machine."""
+    import socket
+    import threading
+
+    payload = b"\x00" * size
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while conn.recv(1):
+                conn.sendall(payload)
+
+    threading.Thread(target=serve, daemon=True).start()
+    times = []
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            sock.sendall(b"x")
+            got = 0
+            while got < size:
+                got += len(sock.recv(1 << 20))
+            times.append(time.perf_counter() - start)
+    listener.close()
+    return statistics.median(times)
+
+
 def run_million(port: int, database_url: str, root: Path, repeat: int, progress: Callable[[str], None],
                 raw_call, client_gc_paused) -> dict[str, dict[str, float]]:  # fmt: skip
     """get_partition_names and the 1% filters (string key, int key) on a table of 1,000,000 partitions, each
@@ -288,6 +320,9 @@ def run_million(port: int, database_url: str, root: Path, repeat: int, progress:
                 with raw_call(port, method, **args) as raw, client_gc_paused():
                     _, seconds = raw.first()
                     m.add("server (socket)", seconds)
+            size = len(raw.reply)
+            floor = out[f"{op}: {size / 1e6:.1f} MB over a localhost socket, nothing else (the floor)"] = Measured()
+            floor.add("server (socket)", transfer_floor(size, 5))
         c.drop_database(db, True, True)
     return {op: m.medians() for op, m in out.items()}
 

@@ -147,7 +147,8 @@ class PartitionChunkRow(Base):
     process that holds a table's chunks reads again only those whose `version` changed."""
 
     __tablename__ = "partition_chunks"
-    __table_args__ = (Index("ix_partition_chunks_table", "table_id", "first_name"),)
+    # covering the chunk list a reader asks for (ids, versions, counts by name): read from the index alone
+    __table_args__ = (Index("ix_partition_chunks_table", "table_id", "first_name", "id", "version", "count"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
     first_name: Mapped[str] = mapped_column(_bytewise(PARTITION_NAME))  # names sort by code point

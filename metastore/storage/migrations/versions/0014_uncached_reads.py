@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column('ends', sa.LargeBinary(), nullable=False),
         sa.Column('parts', sa.LargeBinary(), nullable=False),
     )
-    op.create_index('ix_partition_chunks_table', 'partition_chunks', ['table_id', 'first_name'])
+    op.create_index('ix_partition_chunks_table', 'partition_chunks', ['table_id', 'first_name', 'id', 'version', 'count'])
     if op.get_bind().dialect.name == 'postgresql':
         # read whole on every listing: stored out of line but uncompressed (no decompression per read)
         for column in ('names', 'ends', 'parts'):
