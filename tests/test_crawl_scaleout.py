@@ -226,3 +226,62 @@ def test_three_workers_split_a_crawl_and_one_dies(broker, tmp_path):
         for log in logs:
             log.close()
         service.ctx.engine.dispose()
+
+
+def test_a_worker_goes_on_with_pending_pieces_and_results_stay_whole(split_service, tmp_path):
+    """A piece's worker takes the run's other pending pieces without a message each (their messages then
+    find them taken), merges, and the catalog is the unsplit crawl's: a file of another format and a broken
+    one among many like files are each told apart, and the file index is written in bulk once."""
+    service = split_service
+    events = make_tree(tmp_path / "data", folders=12, files=20)
+    (events / "part=009" / "f-9999.csv").write_text('{"id": 1, "kind": "x"}\n{"id": 2}\n')  # JSON among CSV
+    (events / "part=004" / "f-0003.csv").write_text("id,kind,amount\n3,click,2.75\n")  # widens nothing: double
+    for name in ("one", "many"):
+        service.crawlers.create(Crawler(name=name, targets=[CrawlerTarget(str(events))], database=name))
+    single = run_crawler(service, "one")
+    assert single.state == "SUCCEEDED"
+    sent: list[list] = []
+    outcome = run_crawler(service, "many", send=lambda name, args: sent.append(args))
+    assert outcome.state == "SPLIT" and len(sent) == 3
+    last = run_piece(service, *sent[0])  # goes on with pieces 2 and 3, then merges
+    assert last is not None and last.state == "SUCCEEDED", last and last.error
+    assert [run_piece(service, *args) for args in sent[1:]] == [None, None]  # their messages: nothing to do
+    run = service.crawlers.get_run(outcome.run_id)
+    assert run.state == "SUCCEEDED" and counts(run.metrics) == counts(single.metrics.as_dict())
+    assert run.metrics["files_skipped"] == 2  # the broken file and the JSON one
+    reasons = {s["path"].rsplit("/", 2)[-2] + "/" + s["path"].rsplit("/", 1)[-1]: s["reason"]
+               for s in run.metrics["skipped"]}  # fmt: skip
+    assert "json file among csv files" in reasons["part=009/f-9999.csv"]
+    assert catalog_state(service, "many") == catalog_state(service, "one")
+    assert index_of(service, "many").keys() and sorted(p.split("/events/")[1] for p in index_of(service, "many")) == \
+        sorted(p.split("/events/")[1] for p in index_of(service, "one"))  # fmt: skip
+    table = service.tables.get("many", "events")
+    part = service.partitions.get("many", "events", ["004"])
+    assert part.sd.location == table.sd.location + "/part=004"
+    assert part.sd.serde.parameters.get("path") in (None, part.sd.location)  # the partition's own folder
+
+
+def test_a_piece_walks_only_its_folders_with_the_same_rules(tmp_path):
+    """A piece enters its named folders only (not a listing of the whole target each time), with the
+    walk's rules: symbolic links within the allowed roots followed, others refused, hidden files left."""
+    from runner.crawler.walker import walk
+
+    root = tmp_path / "t"
+    for name in ("a", "b", "c", "_hidden"):
+        (root / name).mkdir(parents=True)
+        (root / name / "x.csv").write_text("i,j\n1,2\n")
+    (root / "top.csv").write_text("i,j\n1,2\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "y.csv").write_text("i,j\n1,2\n")
+    (root / "inside").symlink_to(root / "a")
+    (root / "away").symlink_to(outside)
+    allowed = [str(root)]
+    whole = walk(str(root), allowed=allowed)
+    rel = lambda w: sorted(f.path[len(str(root)) + 1 :] for f in w.files)  # noqa: E731
+    first = walk(str(root), allowed=allowed, only=["a", "away", "inside"], root_files=True)
+    second = walk(str(root), allowed=allowed, only=["b", "c", "missing", "_hidden"], root_files=False)
+    assert sorted(rel(first) + rel(second)) == rel(whole)
+    assert "top.csv" in rel(first) and "top.csv" not in rel(second)
+    assert [p.rsplit("/", 1)[-1] for p in first.refused] == ["away"] and second.refused == []
+    assert second.hidden == 1

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
@@ -448,7 +449,7 @@ def _write_files(conn: Connection, cid: int, rows: list[tuple], fresh: bool = Fa
     filled in order; on SQLite one executemany on the DBAPI cursor, on PostgreSQL a COPY into a temporary
     table then one INSERT ... ON CONFLICT; elsewhere SQLAlchemy's executemany. `fresh`: the crawler has no
     rows (nothing to replace)."""
-    rows.sort()
+    rows.sort(key=itemgetter(0))  # path hashes are unique
     dialect = conn.dialect.name
     if dialect == "sqlite":
         conflict = "" if fresh else f" ON CONFLICT (crawler_id, path_hash) DO UPDATE SET {_FILE_UPDATE}"
@@ -984,7 +985,10 @@ class Crawlers(Area):
                 raise InvalidInput(
                     f"crawler {name}: file index version of {path} must be a number (mtime) or a string (etag), not {version!r}"
                 )
-            version_text = dumps(version)
+            if type(version) is str and '"' not in version and "\\" not in version and version.isprintable():
+                version_text = f'"{version}"'  # what dumps gives (an mtime, an ETag), without the encoder
+            else:
+                version_text = dumps(version)
             if len(version_text) > NAME:
                 raise InvalidInput(
                     f"crawler {name}: file index version of {path} is longer than {NAME} characters"

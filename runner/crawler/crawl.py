@@ -488,7 +488,14 @@ class CrawlRun:
         """Per leaf folder, the files of it that the crawler skipped and Spark would still read."""
         out: dict[Folder, list[tuple[str, str]]] = {}
         reasons = self.metrics._reasons
+        if not reasons:
+            return out
+        # the folders of the skipped files only (few), not every file
+        prefix = w.root.rstrip("/") + "/"
+        named = {tuple(p[len(prefix) :].split("/")[:-1]) for p in reasons if p.startswith(prefix)}
         for folder, files in w.folders():
+            if folder not in named:
+                continue
             bad = [(f.path, reasons[f.path]) for f in files if f.path in reasons and f.size > 0]
             if bad:
                 out[folder] = bad
@@ -563,10 +570,11 @@ class CrawlRun:
             except NotFound:
                 have = set()
         new = []
+        sd_of = _StorageDescriptors(plan.classification)
         for values, folder in plan.partitions.items():
-            if make_partition_name(plan.partition_keys, list(values)) in have:
+            if have and make_partition_name(plan.partition_keys, list(values)) in have:
                 continue
-            sd = storage_descriptor(plan.classification, posixpath.join(location, *folder[len(plan.root) :]))
+            sd = sd_of(posixpath.join(location, *folder[len(plan.root) :]))
             new.append(t.Partition(values=list(values), db_name=self.crawler.database, table_name=name, sd=sd))
         if new:
             self.actions.append(Action("add_partitions", name, "new folders", {"count": len(new)}))
@@ -613,6 +621,46 @@ class CrawlRun:
                     self.service.tables.alter(self.crawler.database, name, table)
             else:
                 self.actions.append(Action("log_table", name, "its data is gone; policy is LOG"))
+
+
+class _StorageDescriptors:
+    """`storage_descriptor(c, location)` for many locations (the partitions of a table): made once with a
+    stand-in location, then copied with each location in its place; the first copy is checked against a
+    descriptor made directly (if they differ, each one is made directly)."""
+
+    _STAND_IN = "\x00location\x00"
+
+    def __init__(self, c: Classification):
+        self.c = c
+        self.template = storage_descriptor(c, self._STAND_IN)
+        self.checked = False
+
+    def __call__(self, location: str) -> t.StorageDescriptor:
+        if self.template is None:
+            return storage_descriptor(self.c, location)
+        sd = self._copy(location)
+        if not self.checked:
+            self.checked = True
+            if sd != storage_descriptor(self.c, location):
+                self.template = None
+                return storage_descriptor(self.c, location)
+        return sd
+
+    def _copy(self, location: str) -> t.StorageDescriptor:
+        tpl, stand_in = self.template, self._STAND_IN  # by the constructors: dataclasses.replace is slow
+        d = tpl.serde
+        serde = t.SerDe(name=d.name, serialization_lib=d.serialization_lib, description=d.description,
+                        parameters={k: location if v == stand_in else v for k, v in d.parameters.items()},
+                        serializer_class=d.serializer_class, deserializer_class=d.deserializer_class,
+                        serde_type=d.serde_type)  # fmt: skip
+        return t.StorageDescriptor(
+            cols=[t.Column(c.name, c.type, c.comment) for c in tpl.cols],
+            location=location if tpl.location == stand_in else tpl.location, input_format=tpl.input_format,
+            output_format=tpl.output_format, compressed=tpl.compressed, num_buckets=tpl.num_buckets, serde=serde,
+            bucket_cols=list(tpl.bucket_cols), sort_cols=list(tpl.sort_cols),
+            parameters={k: location if v == stand_in else v for k, v in tpl.parameters.items()},
+            skewed_info=tpl.skewed_info, stored_as_sub_directories=tpl.stored_as_sub_directories,
+        )  # fmt: skip
 
 
 def _custom(c) -> CustomClassifier:

@@ -131,7 +131,8 @@ def _partition_keys(rel_paths: list[Folder]) -> list[str]:
 def _value(segment: str) -> str:
     from metastore.catalog.names import unescape_path_name
 
-    return unescape_path_name(segment.split("=", 1)[1] if "=" in segment else segment)
+    value = segment.split("=", 1)[1] if "=" in segment else segment
+    return unescape_path_name(value) if "%" in value else value
 
 
 def table_name(folder_name: str, prefix: str = "") -> str:

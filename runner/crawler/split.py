@@ -70,6 +70,24 @@ def classification_of(d: dict) -> Classification:
     return Classification(**{**kept, "columns": [t.Column(**c) for c in d["columns"]]})
 
 
+def _files_json(files: list[DataFile]) -> dict | list:
+    """A folder's files in a piece's result: names and versions joined by NUL (which no file name or
+    version holds) and the sizes, which decode several times faster than a list per file."""
+    names, versions = [f.name for f in files], [f.version for f in files]
+    if all(type(v) is str for v in versions):
+        joined, vjoined = "\x00".join(names), "\x00".join(versions)
+        if joined.count("\x00") == vjoined.count("\x00") == len(files) - 1:
+            return {"names": joined, "sizes": [f.size for f in files], "versions": vjoined}
+    return [[f.name, f.size, f.version] for f in files]
+
+
+def _files_of(files: dict | list):
+    """(name, size, version) of each file of `_files_json`'s answer."""
+    if type(files) is dict:
+        return zip(files["names"].split("\x00"), files["sizes"], files["versions"].split("\x00"), strict=True)
+    return files
+
+
 def _class_key(c: Classification) -> tuple:
     """Equal for equal classifications (what `dataclasses.asdict` would tell apart), cheaply."""
     return (c.format, c.certainty, tuple((x.name, x.type, x.comment) for x in c.columns), c.compression,
@@ -169,7 +187,7 @@ class PieceRun(CrawlRun):
                 idx = classes.setdefault(_class_key(leaf), len(classes))
                 if idx == len(kept):
                     kept.append(leaf)
-            listing.append([list(folder), [[f.name, f.size, f.version] for f in files], idx, table])
+            listing.append([list(folder), _files_json(files), idx, table])
         m = self.metrics
         return {"target": spec["target"], "folders": listing, "classes": [dataclasses.asdict(c) for c in kept],
                 "skipped": [[p, r] for p, r in m._reasons.items()], "scanned": m.files_scanned,
@@ -224,6 +242,7 @@ class MergeRun(CrawlRun):
             walks.append(Walk(fs, root.rstrip("/"), "file" if protocol in ("file", "local") else protocol))
         leaves: list[dict[Folder, Classification]] = [{} for _ in walks]
         interned: dict[str, Classification] = {}  # one object per distinct schema: merging them is then cheap
+        grouped: list[list] = [[] for _ in walks]  # each walk's (folder, files), as Walk.folders() gives them
         for result in self.service.crawlers.piece_results(self.piece.run_id):
             self._heartbeat()
             i = result["target"]
@@ -236,12 +255,19 @@ class MergeRun(CrawlRun):
             for folder, files, idx, table in result["folders"]:
                 folder = tuple(folder)
                 base = posixpath.join(w.root, *folder)
-                w.files.extend(DataFile(f"{base}/{name}", folder, name, size, version) for name, size, version in files)
+                found = [DataFile(f"{base}/{name}", folder, name, size, version) for name, size, version in _files_of(files)]
+                w.files.extend(found)
+                grouped[i].append((folder, found))
                 if table is not None:
                     if table in existing:  # else dropped meanwhile: its files are read at the next run
                         leaves[i][folder] = self._known_classification(table)
                 elif idx is not None:
                     leaves[i][folder] = classes[idx]
+        for w, folders in zip(walks, grouped, strict=True):
+            # pieces list their folders in order, and the pieces are in the targets' order: the grouping
+            # is the walk's own (made again if not)
+            if all(a[0] < b[0] for a, b in zip(folders, folders[1:], strict=False)) and all(files for _, files in folders):
+                w._folders = folders
         return walks, leaves
 
 

@@ -7,15 +7,17 @@ Exclusion globs are relative to the target: `*` and `?` stay within a folder, `*
 from __future__ import annotations
 
 import os
+import posixpath
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fsspec.core import url_to_fs
 
 
-@dataclass(frozen=True, slots=True)
-class DataFile:
+class DataFile(NamedTuple):  # a tuple: a merge makes a million of them
     path: str  # as the filesystem names it (no protocol)
     folders: tuple[str, ...]  # folder names between the target root and the file
     name: str
@@ -157,7 +159,11 @@ def _local_find(root: str, allowed: list[str] | None = None, refused: list[str] 
     seen = {os.path.realpath(root)}
     while stack:
         folder = stack.pop()
-        with os.scandir(folder) as entries:
+        if tops is not None and folder == root:
+            entries = _top_entries(root, tops, root_files)  # not the root's whole listing (for each piece)
+        else:
+            entries = os.scandir(folder)
+        with entries:
             for e in entries:
                 if tops is not None and folder == root:
                     if not (e.name in tops if e.is_dir(follow_symlinks=True) else root_files):
@@ -177,6 +183,54 @@ def _local_find(root: str, allowed: list[str] | None = None, refused: list[str] 
                 elif e.is_file(follow_symlinks=True):
                     st = e.stat()
                     yield e.path, st.st_size, repr(st.st_mtime)
+
+
+class _Entries(list):
+    """Directory entries, usable as os.scandir's iterator is (`with`)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _top_entries(root: str, tops: set[str], root_files: bool) -> _Entries:
+    """The entries of `root` named in `tops` (and its files if `root_files`): a piece of a split crawl
+    lists its own folders, not the whole root (100,000 entries, for each of hundreds of pieces)."""
+    if root_files:
+        with os.scandir(root) as entries:
+            return _Entries(e for e in entries if e.name in tops or not e.is_dir(follow_symlinks=True))
+    return _Entries(_PathEntry(root, name) for name in sorted(tops)
+                    if "/" not in name and os.path.lexists(posixpath.join(root, name)))  # fmt: skip
+
+
+class _PathEntry:
+    """What `_local_find` asks of an os.DirEntry, for a path named rather than listed."""
+
+    __slots__ = ("name", "path", "_lstat")
+
+    def __init__(self, folder: str, name: str):
+        self.name, self.path = name, posixpath.join(folder, name)
+        self._lstat = os.lstat(self.path)
+
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self._lstat.st_mode)
+
+    def stat(self) -> os.stat_result:
+        return os.stat(self.path) if self.is_symlink() else self._lstat
+
+    def is_dir(self, follow_symlinks: bool = True) -> bool:
+        try:
+            return stat.S_ISDIR(self.stat().st_mode)
+        except OSError:
+            return False
+
+    def is_file(self, follow_symlinks: bool = True) -> bool:
+        try:
+            return stat.S_ISREG(self.stat().st_mode)
+        except OSError:
+            return False
 
 
 def iter_leaf_folders(files: list[DataFile]) -> Iterator[tuple[tuple[str, ...], list[DataFile]]]:
