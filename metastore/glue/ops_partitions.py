@@ -17,10 +17,10 @@ import threading
 import zlib
 from collections import OrderedDict
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from metastore.catalog import codec
-from metastore.catalog.base import Area, now_ms
+from metastore.catalog.base import Area, Sql, now_ms
 from metastore.catalog.errors import AlreadyExists, CatalogError, NotFound
 from metastore.catalog.names import make_partition_name
 from metastore.catalog.types import Column, Partition
@@ -28,7 +28,7 @@ from metastore.glue import paging, shapes
 from metastore.glue.errors import already_exists, invalid_input, not_found
 from metastore.glue.ops_tables import error_detail
 from metastore.glue.registry import GlueRequest, RawAnswer, operation
-from metastore.storage.models import GluePartitionIndexRow
+from metastore.storage.models import CatalogRow, DatabaseRow, GluePartitionIndexRow, TableRow
 
 MAX_INDEXES = 3
 _LIKE = re.compile(r"(?i)(\blike\s+)'((?:[^'\\]|\\.)*)'")
@@ -105,6 +105,27 @@ _PAGES_BYTES = 64 * 1024 * 1024  # encoded pages kept at most, the least recentl
 _pages_size = 0
 
 
+_VERSION_SQL = Sql(select(TableRow.id, TableRow.partitions_version)
+                   .join(DatabaseRow, DatabaseRow.id == TableRow.database_id)
+                   .join(CatalogRow, CatalogRow.id == DatabaseRow.catalog_id)
+                   .where(CatalogRow.name == bindparam("cat"), DatabaseRow.name == bindparam("db"),
+                          TableRow.name == bindparam("tbl")))  # fmt: skip
+
+
+class _Versions(Area):
+    def of(self, db: str, table: str, catalog: str = "hive") -> tuple[int, int]:
+        """(table id, partitions version), as Partitions.version gives them, reading those two columns only."""
+
+        def read(r):
+            row = r.first(_VERSION_SQL, {"cat": catalog.lower(), "db": db.lower(), "tbl": table.lower()})
+            if row is None:  # why not (NotFound), or made just now
+                full = self._table_row_fast(r, catalog, db, table)
+                return full.id, full.partitions_version
+            return row[0], row[1]
+
+        return self._fast_read(read, single=True)
+
+
 def _listing(req: GlueRequest, version: tuple, db: str, table: str, filter_text: str):
     """The table's partitions (matching `filter_text`) as stored rows. A paged reader asks for the same listing
     once per page: it is kept while the table's partitions stay the same (`version`: (table id, partitions
@@ -146,7 +167,7 @@ def get_partitions(req: GlueRequest, body: dict) -> RawAnswer:
     if expression is not None and not isinstance(expression, str):
         raise invalid_input("Expression must be a string")
     filter_text = glue_expression(expression) if expression and expression.strip() else ""
-    version = req.service.partitions.version(db, table)
+    version = _Versions(req.service.ctx).of(db, table)
     segment = body.get("Segment")
     if segment is not None:
         if not isinstance(segment, dict):
