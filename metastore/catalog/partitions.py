@@ -519,13 +519,23 @@ class Partitions(Area):
         return self.objects(self.get_by_names_rows(db, table, names, catalog))
 
     def by_filter_encoded(
-        self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
-    ) -> list[bytes]:
-        """The partitions a filter selects, by name, each as a list<Partition> element: the bytes kept in
-        their rows (`partitions.encoded`), or for rows without them (written otherwise) encoded here."""
+        self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG,
+        kept=None,
+    ) -> tuple[tuple[int, int], list[bytes], bool]:
+        """(version, items, kept): the partitions a filter selects, by name, each as a list<Partition>
+        element (the bytes kept in their rows, `partitions.encoded`, or for rows without them, written
+        otherwise, encoded here), after the table's version (see `version`) read in the same read, before
+        them. `kept(version)` may give an answer kept from before at that version (then `kept` is True and
+        nothing else is read): one statement fewer than asking for the version apart."""
 
-        def read(r: DbapiReader) -> list[bytes]:
+        def read(r: DbapiReader):
             t = self._table_fast(r, catalog, db, table)
+            version = (t.id, t.version)
+            if kept is not None and (held := kept(version)) is not None:
+                return version, held, True
+            return version, items(r, t), False
+
+        def items(r: DbapiReader, t: _TableInfo) -> list[bytes]:
             got = self._filtered(r, t, filter_text, max_parts, encoded=True)
             if got and len(got[0]) == 3:  # (name, id, encoded), unordered: sorted here (see _filtered)
                 got.sort(key=itemgetter(0))

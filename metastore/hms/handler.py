@@ -517,11 +517,16 @@ class Handler:
 
     def get_partitions_by_filter_wire(self, db_name, tbl_name, filter, max_parts):  # noqa: A002
         (cat, db), n = split_db(db_name), _max(max_parts)
-        def encode():  # the partitions' bytes as kept in their rows (see catalog/chunks.py)
-            items = self.cat.partitions.by_filter_encoded(db, tbl_name, filter, n, cat)
-            return [bytes([12]) + struct.pack(">i", len(items)), *items]
-
-        return self._listing(cat, db, tbl_name, ("filter", filter, n), encode)
+        # the partitions' bytes as kept in their rows (see catalog/chunks.py); the table's version read with
+        # them, in the same read (not apart, as _listing does)
+        key = (cat, db.lower(), (tbl_name or "").lower(), "filter", filter, n)
+        version, items, kept = self.cat.partitions.by_filter_encoded(db, tbl_name, filter, n, cat,
+                                                                     lambda v: self.listings.lookup(key, v))  # fmt: skip
+        if kept:
+            return items
+        answer = [bytes([12]) + struct.pack(">i", len(items)), *items]
+        self.listings.keep(key, version, answer)
+        return answer
 
     def get_partitions_ps_wire(self, db_name, tbl_name, part_vals, max_parts):
         (cat, db), values, n = split_db(db_name), list(part_vals or []), _max(max_parts)

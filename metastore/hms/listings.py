@@ -69,6 +69,25 @@ class ListingCache:
             self.counts["misses"] += 1
         return self._keeping(key, version, encode())
 
+    def lookup(self, key: tuple, version: object) -> list[bytes] | None:
+        """The answer kept for `key` at `version` (read by the caller in the same read as what it answers
+        from, before it), or None."""
+        if self.max_bytes <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == version and isinstance(entry[1], list):
+                self._entries.move_to_end(key)
+                self.counts["hits"] += 1
+                return entry[1]
+            self.counts["misses"] += 1
+        return None
+
+    def keep(self, key: tuple, version: object, pieces: list[bytes]) -> None:
+        size = sum(map(len, pieces))
+        if 0 < self.max_bytes and size <= self.max_bytes:
+            self._put(key, version, pieces, size)
+
     def _keeping(self, key: tuple, version: object, pieces: Iterable[bytes]) -> Iterator[bytes]:
         kept: list[bytes] | None = []
         size = 0
