@@ -9,6 +9,7 @@ version are those of the last run are not read again (their folder keeps the sch
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 import threading
 import time
@@ -333,8 +334,16 @@ class CrawlRun:
         # threads wait for a remote store's answers together; local files are read faster than threads
         # would hand them over (the classifying itself holds the GIL)
         local = all(w.protocol == "file" for w in {id(w): w for w, _ in files}.values())
+
+        def local_reads():
+            ahead = _ReadAhead([f.path for _, f in files])
+            for i, item in enumerate(files):
+                started = time.perf_counter()
+                yield one(item)
+                ahead.after(i, time.perf_counter() - started)
+
         with ThreadPoolExecutor(1 if local else CLASSIFY_THREADS) as pool:
-            for done, (path, result, error) in enumerate(map(one, files) if local else pool.map(one, files), 1):
+            for done, (path, result, error) in enumerate(local_reads() if local else pool.map(one, files), 1):
                 self.metrics.files_scanned += 1
                 if error is not None:
                     self.metrics.skip(path, error)
@@ -621,6 +630,39 @@ class CrawlRun:
                     self.service.tables.alter(self.crawler.database, name, table)
             else:
                 self.actions.append(Action("log_table", name, "its data is gone; policy is LOG"))
+
+
+class _ReadAhead:
+    """Local files read one after the other wait for the disk when they are not in the page cache (a
+    million small files just copied in, or written long ago): once reads turn slow, the kernel is asked to
+    read the next files meanwhile (POSIX_FADV_WILLNEED); while they are quick, nothing is asked (a hint
+    costs about as much as a cached read)."""
+
+    DEPTH = 64
+    SLOW_S = 0.0002  # a classification taking longer than this, on average, waits for the disk
+
+    def __init__(self, paths: list[str]):
+        self.paths, self.next, self.average = paths, 0, 0.0
+        self.enabled = hasattr(os, "posix_fadvise")
+
+    def after(self, i: int, seconds: float) -> None:
+        """File `i` took `seconds`."""
+        self.average = 0.9 * self.average + 0.1 * seconds
+        if not self.enabled or self.average < self.SLOW_S:
+            return
+        self.next = max(self.next, i + 1)
+        end = min(len(self.paths), i + 1 + self.DEPTH)
+        while self.next < end:
+            path = self.paths[self.next]
+            self.next += 1
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass  # its classification says why, if it cannot be read
 
 
 class _StorageDescriptors:
