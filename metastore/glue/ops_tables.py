@@ -75,15 +75,21 @@ def get_table(req: GlueRequest, body: dict) -> RawAnswer:
     if answer is None:
         table = shapes.table_out(table_from_row(row, db.lower(), "hive"), req.account_id, version)
         answer = RawAnswer(json.dumps({"Table": table}, separators=(",", ":")).encode())
-        if len(_ENCODED) >= 10_000:
+        global _encoded_bytes
+        size = 2 * len(answer)  # the answer and the row it was made from (about as large)
+        if len(_ENCODED) >= 10_000 or _encoded_bytes + size > _ENCODED_BYTES:
             _ENCODED.clear()
+            _encoded_bytes = 0
         _ENCODED[key] = answer
+        _encoded_bytes += size
     return answer
 
 
 # GetTable's answers, encoded, by (the table's row as read, database, VersionId, account): the same row read
 # again (nothing changed through any door) gives the same answer, as the Thrift port's encoded tables
 _ENCODED: dict[tuple, RawAnswer] = {}
+_ENCODED_BYTES = 64 * 1024 * 1024  # kept at most (roughly): all are dropped beyond, and made again as asked
+_encoded_bytes = 0
 
 
 @operation("GetTables")

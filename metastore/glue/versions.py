@@ -47,6 +47,7 @@ _TABLE_STATE_SQL = Sql(_TABLE_BY_NAME.add_columns(GlueTableStateRow.version_id.l
                        .outerjoin(GlueTableStateRow, GlueTableStateRow.table_id == TableRow.id), named=True)  # fmt: skip
 _content = operator.attrgetter(*CONTENT)
 _FINGERPRINTS: dict[tuple, str] = {}  # content (the CONTENT fields of a row) -> its fingerprint
+_fingerprinted = 0  # the size of the contents kept (roughly): at most 32 MB
 
 
 class Versions(Area):
@@ -63,9 +64,13 @@ class Versions(Area):
         fp = _FINGERPRINTS.get(content)
         if fp is None:
             fp = fingerprint(row)
-            if len(_FINGERPRINTS) >= 10_000:
+            global _fingerprinted
+            size = sum(len(v) for v in content if isinstance(v, str)) + 200
+            if len(_FINGERPRINTS) >= 10_000 or _fingerprinted + size > 32 * 1024 * 1024:
                 _FINGERPRINTS.clear()
+                _fingerprinted = 0
             _FINGERPRINTS[content] = fp
+            _fingerprinted += size
         if row.glue_fingerprint == fp:
             return row, row.glue_version_id
         return row, self.current([row])[row.id]
