@@ -200,10 +200,13 @@ class GlueServer:
             self._busy += 1
         try:
             status, payload, request_id = self.app.answer(method, path or "/", query, headers, body, peer)
-            if len(payload) < 64 * 1024:
-                conn.sendall(_response(status, payload, request_id, close=not keep))
+            alive = keep and version == "HTTP/1.0"  # a 1.0 client is told the connection stays open
+            if method == "HEAD":  # the head only
+                conn.sendall(_response(status, b"", request_id, close=not keep, length=len(payload), alive=alive))
+            elif len(payload) < 64 * 1024:
+                conn.sendall(_response(status, payload, request_id, close=not keep, alive=alive))
             else:  # not copied into one buffer with the head
-                conn.sendall(_response(status, b"", request_id, close=not keep, length=len(payload)))
+                conn.sendall(_response(status, b"", request_id, close=not keep, length=len(payload), alive=alive))
                 conn.sendall(payload)
         finally:
             with self._lock:
@@ -211,10 +214,11 @@ class GlueServer:
         return keep
 
 
-def _response(status: int, payload: bytes, request_id: str, close: bool = False, length: int | None = None) -> bytes:
+def _response(status: int, payload: bytes, request_id: str, close: bool = False, length: int | None = None,
+              alive: bool = False) -> bytes:  # fmt: skip
     """The response's bytes: its head, then `payload` (or only the head, for a body of `length` sent apart)."""
     line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Error\r\n" % status
-    extra = b"\r\nConnection: close" if close else b""
+    extra = b"\r\nConnection: close" if close else b"\r\nConnection: keep-alive" if alive else b""
     rid = b"\r\nx-amzn-RequestId: " + request_id.encode() if request_id else b""
     size = len(payload) if length is None else length
     return b"".join((line, _HEAD_TAIL, str(size).encode(), rid, extra, b"\r\n\r\n", payload))
