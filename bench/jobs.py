@@ -1,7 +1,9 @@
 """Job start-up latency through real workers: from submitting a run (as the API does: the run recorded in
 the catalog, its task sent to the broker) to the first line of the job's script, over back-to-back runs
-(each submitted when the previous one ended), the first one sent right after the worker started — against
-a cold start (a run whose job needs its own SparkContext) measured in the same session.
+of one job (each submitted when the previous one ended), the first one sent as soon as the worker's pool
+has a driver READY (the time to that is printed too) — against a cold start (a run whose job needs its
+own SparkContext) measured in the same session. Each run's wait is broken down: queued (submit → a
+worker took it), start-up (→ the driver said the script starts), and → the script's first line.
 
     python -m bench.jobs [--runs 20] [--broker redis://127.0.0.1:6379/9]
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import socket
 import statistics
@@ -62,6 +65,16 @@ def _marker_time(path: Path, timeout: float = 900) -> float:
     raise SystemExit(f"{path} was not written in {timeout} s")
 
 
+def _wait_ready(log: Path, timeout: float = 900) -> None:
+    """Until the worker's log says a warm driver is READY."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if log.exists() and re.search(r"warm driver \d+ ready after", log.read_text(errors="replace")):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"no warm driver was ready within {timeout} s (see {log})")
+
+
 def p99(values: list[float]) -> float:
     """Nearest-rank 99th percentile (of 20 values: the largest)."""
     ordered = sorted(values)
@@ -101,30 +114,40 @@ def main() -> None:
         def send(name: str, args: list) -> None:
             app.send_task(name, args=args)
 
-        def one(job: str, i: int) -> tuple[float, object]:
+        def one(job: str, i: int) -> tuple[float, object, dict]:
             marker = tmp / f"{job}-{i}.t"
             service.jobs.update(job, Job(job, FIRST_LINE.format(marker=str(marker)) + USER_CODE,
                                          spark_conf=service.jobs.get(job).spark_conf))  # fmt: skip
             t0 = time.time()
             run = start_job_run(service, job, send)
-            latency = _marker_time(marker) - t0
+            first_line = _marker_time(marker)
+            latency = first_line - t0
             while (run := service.jobs.get_run(run.id)).state not in END_STATES:
                 time.sleep(0.05)
             if run.state != "SUCCEEDED":
                 raise SystemExit(f"run {run.id}: {run.state} {run.error}\n{service.jobs.read_log(run.id)[0]}")
-            return latency, run
+            extra = {"script_ms": first_line * 1000 - run.running_at,  # the driver said RUNNING → first line
+                     "reused": "(reused" in service.jobs.read_log(run.id)[0]}  # fmt: skip
+            return latency, run, extra
 
         service.jobs.create(Job("warm", USER_CODE))
         service.jobs.create(Job("cold", USER_CODE, spark_conf={"spark.executor.memory": "600m"}))
+        t_worker = time.time()
         procs.append(_start(tmp, env, "worker", "worker"))  # its warm pool starts now
-        warm, cold_runs = [], 0
+        _wait_ready(tmp / "worker.log")
+        ready_s = time.time() - t_worker
+        print(f"  worker started, a warm driver READY after {ready_s:.1f} s", file=sys.stderr)
+        warm, cold_runs, reused = [], 0, 0
         for i in range(opts.runs):
-            latency, run = one("warm", i)
+            latency, run, extra = one("warm", i)
             warm.append(latency)
             cold_runs += not run.warm
-            print(f"  warm run {i + 1:2}: {latency:6.2f} s  (queued {run.queued_ms / 1000:5.2f} s, start-up "
-                  f"{run.startup_ms / 1000:5.2f} s, {'warm' if run.warm else 'COLD'})", file=sys.stderr)  # fmt: skip
-        cold, run = one("cold", 0)
+            reused += extra["reused"]
+            print(f"  warm run {i + 1:2}: {latency:6.3f} s  (queued {run.queued_ms / 1000:5.3f} s, start-up "
+                  f"{run.startup_ms / 1000:5.3f} s, to the first line {extra['script_ms'] / 1000:5.3f} s; "
+                  f"{'warm' if run.warm else 'COLD'}{', reused driver' if extra['reused'] else ''})",
+                  file=sys.stderr)  # fmt: skip
+        cold, run, _ = one("cold", 0)
         print(f"  cold run   : {cold:6.2f} s  (start-up {run.startup_ms / 1000:5.2f} s)", file=sys.stderr)
     finally:
         for p in reversed(procs):
@@ -137,10 +160,9 @@ def main() -> None:
     med = statistics.median(warm)
     print(f"submit (API) to the script's first line, {opts.runs} back-to-back runs from the worker's start "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, broker {'embedded' if not opts.broker else opts.broker}):")  # fmt: skip
-    print(
-        f"  (warm pool of {os.environ.get('MORTAR_JOB_WARM_POOL', 'default')} drivers; a run that finds none "
-        "READY waits, queued, for a replacement: drivers are never reused)"
-    )
+    print(f"  (warm pool of {os.environ.get('MORTAR_JOB_WARM_POOL', 'default')} drivers, a driver reused for "
+          f"the job's runs: {reused} of {opts.runs} runs in a reused driver; the worker had a driver READY "
+          f"{ready_s:.1f} s after it started)")  # fmt: skip
     print(f"  warm pool  median {med:6.3f} s   p99 {p99(warm):6.3f} s   first run {warm[0]:6.3f} s"
           f"   runs not warm: {cold_runs}")  # fmt: skip
     print(f"  cold start        {cold:6.3f} s   {cold / med:5.1f}x the warm median")

@@ -278,8 +278,18 @@ def _child(spark, request: dict, status_fd: int) -> int:
     _own_accumulators(sc)
     _keep_context()
     code = run(request, fresh_session(spark), warm=True, status_fd=status_fd)
+    _tidy(spark)
     _release_objects(sc)
     return code
+
+
+def _tidy(spark) -> None:
+    """(in a forked child, after its script) Drop the run's global temporary views, while its credential
+    is still good (the first look at them asks the metastore whether a database global_temp exists)."""
+    try:
+        spark._jsparkSession.sharedState().globalTempViewManager().clear()
+    except Exception:  # noqa: BLE001 - the driver is retired if its run failed anyway
+        traceback.print_exc()
 
 
 def _subreaper() -> None:
@@ -320,8 +330,9 @@ def _end_leftovers(keep: set[int]) -> None:
 
 
 def _reset(spark) -> bool:
-    """After a run: cancel its Spark jobs still going, drop cached data and global temporary views, make
-    the base session the default again. False if the SparkContext cannot serve another run."""
+    """After a run: cancel its Spark jobs still going, drop cached data (the child dropped its global
+    temporary views), make the base session the default again. The driver's credential is revoked by
+    now: nothing here may ask the metastore. False if the SparkContext cannot serve another run."""
     from pyspark.sql import SparkSession
 
     try:
@@ -330,7 +341,6 @@ def _reset(spark) -> bool:
             return False
         jsc.cancelAllJobs()
         spark.catalog.clearCache()
-        spark._jsparkSession.sharedState().globalTempViewManager().clear()
         jclass = SparkSession._get_j_spark_session_class(spark._jvm)
         jclass.setDefaultSession(spark._jsparkSession)
         jclass.setActiveSession(spark._jsparkSession)
