@@ -366,17 +366,29 @@ class WarmPool:
     def _fits(self, driver: WarmDriver, job: str | None) -> bool:
         return driver.job is None or driver.job == job
 
+    @staticmethod
+    def _finishing(driver: WarmDriver) -> bool:
+        """An idle driver that served a run and has not said READY again yet (it tidies up after it)."""
+        return not driver.busy and not driver.ready and driver.runs > 0 and driver.alive
+
     def _pick(self, job: str | None, thread: str | None = None) -> WarmDriver | None:
-        """An idle READY driver for a run of `job`: one kept for `thread`, else one that served `job`, else a
-        fresh one. A driver that served another job is never given."""
+        """An idle READY driver for a run of `job`: the one kept for `thread` (None while it finishes its
+        previous run: wait for it), else one that served `job`, else a fresh one. A driver that served
+        another job is never given."""
         ready = [d for d in self.drivers if d.poll_ready()]
         if ready:
             self.failures = 0
-        mine = [d for d in ready if thread is not None and d.reserved_for == thread and self._fits(d, job)]
+        for d in self.drivers:
+            if thread is not None and d.reserved_for == thread and self._fits(d, job):
+                if d in ready:
+                    return d
+                if self._finishing(d):
+                    return None
+                d.reserved_for = None  # it died: another one
         free = [d for d in ready if d.reserved_for is None]
         same = sorted((d for d in free if d.job is not None and d.job == job), key=lambda d: -d.last_used)
         fresh = [d for d in free if d.job is None]
-        for d in (*mine, *same, *fresh):
+        for d in (*same, *fresh):
             return d
         return None
 
@@ -399,6 +411,9 @@ class WarmPool:
         it or lets it go); False if there is none."""
         with self.lock:
             d = self._pick(job)
+            if d is None or d.job is None:  # the job's own driver, READY in a moment, rather than the spare
+                finishing = [x for x in self.drivers if self._finishing(x) and x.job == job and x.reserved_for is None]
+                d = finishing[0] if finishing else d
             if d is None:
                 return False
             d.reserved_for = thread

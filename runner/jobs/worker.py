@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 
 JOBS_QUEUE = "mortar.jobs"
 TASKS = ("runner.job_run", "runner.job_start")
-POLL_S = 0.1  # how often the broker is asked for a run while this worker could serve one
-IDLE_POLL_S = 0.25  # after IDLE_AFTER empty asks in a row (the embedded broker is a SQLite file)
-IDLE_AFTER = 100
+POLL_S = 0.05  # how often the broker is asked for a run while this worker could serve one
+IDLE_POLL_S = 0.2  # after IDLE_AFTER empty asks in a row (the embedded broker is a SQLite file)
+IDLE_AFTER = 200
 
 
 def hide_process() -> None:
