@@ -1,11 +1,19 @@
 """The warm pool: Spark driver processes of a worker, each holding a SparkSession already pointed at the
-metastore and warmed up, waiting for one run.
+metastore and warmed up, waiting for a run.
 
 The pool is the jobs worker's (runner/jobs/worker.py: one per `mortar worker`), shared by the runs it
 executes at once; it starts filling when the worker starts, so the first run after `mortar up` is warm.
-A run takes a READY driver, sends it its request on stdin, and a new driver is started in its place at once
-(the used one exits after its run: it is recycled, never reused); with two drivers (the default) one is
-ready while the other warms up. The worker fetches a run from the broker only when a driver is READY (see
+A run takes a READY driver and sends it its request on stdin; the driver executes it in a forked child
+(runner/jobs/driver.py) and, the run ended, serves further runs — of the same job only (a driver
+remembers the job it served: execute.job_identity). Code of a job's run can change the driver's JVM
+through py4j, so a driver that served job A never serves job B: B's run takes a fresh driver (never
+used). The pool holds job_warm_pool drivers, busy ones included, and keeps one of them fresh when it
+holds two or more: when a run takes the fresh one, another starts warming; idle drivers beyond
+job_warm_pool are retired, the least recently used first. A driver is retired (killed, its credential
+revoked) after a run that did not succeed (a timeout or stop has killed it already), after
+job_driver_max_runs runs, when it died or stopped its SparkContext, and when memory is short at a run's
+end. Its credential is revoked when each run ends (idle, it grants nothing) and bound again to its next
+run by the worker. The worker fetches a run from the broker only when a driver is READY (see
 runner/jobs/worker.py), so a run never waits for a driver while another worker has one idle. A run whose
 job needs settings the pool's drivers were not started with (another master, SparkContext-level conf)
 runs cold instead, and its log says why.
@@ -15,7 +23,8 @@ user's uid, primary group and no other group, umask 022, and a HOME and TMPDIR o
 that user under runs_root(), removed when the driver is done).
 
 Settings: job_warm_pool (drivers per worker, default 2; 0 turns the pool off), job_driver_memory_mb (the
-pool holds no more drivers than available memory / this), job_master, metastore_uri, job_os_user
+pool holds no more drivers than available memory / this), job_driver_max_runs, job_master, metastore_uri,
+job_os_user
 (metastore/config.py; MORTAR_<NAME> in the environment).
 """
 

@@ -5,7 +5,9 @@ It owns the worker's warm pool (started at once, so the first run after `mortar 
 job runs in threads, each supervising its driver process. Runs are Celery messages (tasks runner.job_run
 and runner.job_start, routed to the queue JOBS_QUEUE; one sent to the default queue is forwarded there by
 the Celery worker), but this worker fetches one (basic_get) only when it can serve it at once: a thread is
-free and a READY driver is not kept for another run — or it has no usable pool, and runs cold. So a run
+free and a READY driver is not kept for another run — or it has no usable pool, and runs cold. A READY
+driver that served another job cannot take the run (pool.py): the run goes back to the queue, and a
+worker without a fresh driver retires its least recently used one so that a fresh one warms up. So a run
 waits in the broker rather than on a worker whose driver is still warming, and goes to whichever worker has
 one idle. While its drivers warm, it looks at the next run once a second: one that runs cold anyway
 (pythonshell, its own master or SparkContext settings) it executes at once, one that wants a warm driver
@@ -16,7 +18,8 @@ Told to stop (SIGTERM/SIGINT), it fetches nothing more, ends its runs under way 
 shut down during the run"; retried if the job has retries left) and stops its drivers. Killed outright,
 its runs are failed as stale by the scheduler (job_stale_s) and retried likewise.
 
-Settings: worker_concurrency (runs at once), job_warm_pool, job_driver_memory_mb, broker_url.
+Settings: worker_concurrency (runs at once), job_warm_pool, job_driver_memory_mb, job_driver_max_runs,
+broker_url.
 """
 
 from __future__ import annotations
