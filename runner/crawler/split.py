@@ -40,6 +40,7 @@ from runner.crawler.walker import DataFile, Walk, top_folders, walk
 log = logging.getLogger(__name__)
 
 PIECE_TASK = "runner.crawl_piece"  # args: run id, piece number (0: the merge)
+PIECE_TASKS = 16  # at most this many messages (worker slots) for the pieces of one split run
 MAX_ATTEMPTS = 3  # claims of one piece before its run fails: a piece that kills its worker is not retried for ever
 DUPLICATE = "DUPLICATE"  # a piece redone while its first worker was only slow: its result was kept already
 SendTask = Callable[[str, list], None]
@@ -119,7 +120,9 @@ class CoordinatorRun(CrawlRun):
                   for i, names in enumerate(tops) for j in range(0, max(len(names), 1), size)]  # fmt: skip
         self.service.crawlers.split_run(self.run_id, definition_json(c, self.custom), pieces,
                                         settings.crawler_piece_lease_s)  # fmt: skip
-        for seq in range(1, len(pieces) + 1):
+        # a message asks one more worker slot to join: it takes a piece and goes on with the pending ones
+        # (run_piece), so a message per piece would leave hundreds to be fetched for nothing afterwards
+        for seq in range(1, min(len(pieces), PIECE_TASKS) + 1):
             self.send(PIECE_TASK, [self.run_id, seq])
         log.info("crawler %s: run %d split into %d pieces (%d folders)", c.name, self.run_id, len(pieces),
                  sum(len(x) for x in tops))  # fmt: skip
