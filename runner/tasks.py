@@ -73,7 +73,7 @@ def crawl_piece(run_id: int, seq: int) -> dict:
     from runner.crawler.split import run_piece
 
     service = catalog()
-    outcome = run_piece(service, run_id, seq)
+    outcome = run_piece(service, run_id, seq, send=_send)
     if outcome is None:
         return {"run_id": run_id, "piece": seq, "state": "NOT_STARTED"}
     if outcome.state in ("SUCCEEDED", "FAILED"):

@@ -286,3 +286,24 @@ def test_a_piece_walks_only_its_folders_with_the_same_rules(tmp_path):
     assert "top.csv" in rel(first) and "top.csv" not in rel(second)
     assert [p.rsplit("/", 1)[-1] for p in first.refused] == ["away"] and second.refused == []
     assert second.hidden == 1
+
+
+def test_a_piece_task_hands_its_slot_back_after_a_while(split_service, tmp_path, monkeypatch):
+    """A worker goes on with pending pieces for crawler.split.GO_ON_S only, then sends a message for them and
+    returns (a worker asked to stop, or the tasks queued behind, wait for one piece, not the whole run)."""
+    service = split_service
+    events = make_tree(tmp_path / "data", folders=12, files=2)
+    service.crawlers.create(Crawler(name="many", targets=[CrawlerTarget(str(events))], database="many"))
+    monkeypatch.setattr("runner.crawler.split.GO_ON_S", 0.0)
+    sent: list[list] = []
+    outcome = run_crawler(service, "many", send=lambda name, args: sent.append(args))
+    queue = list(sent)
+    handed: list[list] = []
+    ran = []
+    while queue:
+        args = queue.pop(0)
+        out = run_piece(service, *args, send=lambda name, a: (handed.append(a), queue.append(a)))
+        ran.append(None if out is None else out.state)
+    assert handed and ran.count("SUCCEEDED") == 1  # slots handed back, and one merge
+    assert service.crawlers.get_run(outcome.run_id).state == "SUCCEEDED"
+    assert len(service.partitions.names("many", "events")) == 12

@@ -23,13 +23,14 @@ import posixpath
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from fsspec.core import url_to_fs
 
 from metastore.catalog import CatalogService, Conflict
 from metastore.catalog import types as t
-from metastore.catalog.crawlers import PIECE_DONE, Crawler, CrawlerTarget, CrawlPiece
+from metastore.catalog.crawlers import PIECE_DONE, PIECE_PENDING, Crawler, CrawlerTarget, CrawlPiece
 from metastore.catalog.paths import allowed_roots, check_crawl_locations
 from metastore.config import Settings
 from runner.crawler.classifiers import Classification, CustomClassifier
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PIECE_TASK = "runner.crawl_piece"  # args: run id, piece number (0: the merge)
 PIECE_TASKS = 16  # at most this many messages (worker slots) for the pieces of one split run
+GO_ON_S = 30.0  # a piece task goes on with pending pieces for this long, then hands its slot back
 MAX_ATTEMPTS = 3  # claims of one piece before its run fails: a piece that kills its worker is not retried for ever
 DUPLICATE = "DUPLICATE"  # a piece redone while its first worker was only slow: its result was kept already
 SendTask = Callable[[str, list], None]
@@ -277,10 +279,13 @@ class MergeRun(CrawlRun):
 # --- the task and the sweeper -------------------------------------------------------------------------
 
 
-def run_piece(service: CatalogService, run_id: int, seq: int, go_on: bool = True) -> CrawlOutcome | None:
+def run_piece(service: CatalogService, run_id: int, seq: int, go_on: bool = True,
+              send: SendTask | None = None) -> CrawlOutcome | None:  # fmt: skip
     """Piece `seq` of split run `run_id` (0: the merge), if it is free to take, then (`go_on`) the run's
     other pending pieces one after the other; the worker that finishes the last piece merges. None if there
-    was nothing to do (done, taken, or the run ended)."""
+    was nothing to do (done, taken, or the run ended). `send` (a worker's): after `GO_ON_S` seconds the
+    worker slot is handed back with a message for the pending pieces, so that a worker asked to stop, or
+    other tasks in the queue, wait for one piece at most rather than the whole run."""
     lease = Settings.load().crawler_piece_lease_s
     piece = service.crawlers.claim_piece(run_id, seq, worker_id(), lease)
     if piece is None and seq != 0 and go_on:  # done or taken: go on with another pending piece, if any
@@ -289,10 +294,16 @@ def run_piece(service: CatalogService, run_id: int, seq: int, go_on: bool = True
         return None
     if seq == 0:
         return MergeRun(service, piece, lease).execute()
+    started = time.monotonic()
     while True:
         outcome = PieceRun(service, piece, lease).execute()
         if outcome.state not in (PIECE_DONE, DUPLICATE) or not go_on:
             break
+        if send is not None and time.monotonic() - started > GO_ON_S:
+            pending = service.crawlers.piece_states(run_id).get(PIECE_PENDING, 0)
+            if pending:
+                send(PIECE_TASK, [run_id, piece.seq])  # taken: its receiver goes on with a pending one
+                return outcome
         # the next pending piece at once: each piece's message costs a trip through the broker (a second
         # with the embedded one), and its message then finds it taken
         piece = service.crawlers.claim_pending_piece(run_id, worker_id(), lease)
