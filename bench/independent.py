@@ -282,7 +282,9 @@ def run_million(port: int, database_url: str, root: Path, repeat: int, progress:
         first = _partition(t, 0, 0)
         first.dbName = db
         c.add_partitions([first])
-        _load_million(database_url, db, name, progress)
+    _load_million(database_url, db, name, progress)
+    # a new connection: the server closes connections left idle as long as the load takes
+    with hmsclient.HMSClient(host="127.0.0.1", port=port) as c:
         extra = _partition(t, MILLION_DAYS, 0)
         extra.dbName = db
 
