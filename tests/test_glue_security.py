@@ -262,6 +262,28 @@ def test_a_body_swapped_under_a_captured_signature_is_refused(server, service):
     assert len(_denials(service, before)) == 1
 
 
+
+def test_a_signature_that_leaves_the_operation_out_is_refused(server, service):
+    """X-Amz-Target must be signed: else a captured request (GetDatabase of a name) could be sent again as
+    another operation on the same body (DeleteDatabase of that name)."""
+    name = unique("kept")
+    server.client("admin").create_database(DatabaseInput={"Name": name})
+    before = service.audit.last_event_id()
+    req = AWSRequest(method="POST", url=server.url + "/", data=json.dumps({"Name": name}).encode(),
+                     headers={"Content-Type": "application/x-amz-json-1.1"})  # fmt: skip
+    SigV4Auth(Credentials(*server.keys["admin"]), "glue", REGION).add_auth(req)
+    headers = dict(req.prepare().headers)
+    assert "x-amz-target" not in headers["Authorization"]
+    headers["X-Amz-Target"] = "AWSGlue.DeleteDatabase"  # added on the way, not signed
+    out = urllib.request.Request(server.url + "/", data=req.body, method="POST", headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(out, timeout=30)
+    answer = json.loads(e.value.read())
+    assert (e.value.code, answer["__type"]) == (400, "InvalidSignatureException")
+    assert "must include x-amz-target" in answer["Message"]
+    assert server.client("admin").get_database(Name=name)["Database"]["Name"] == name
+    assert len(_denials(service, before)) == 1
+
 # --- the HTTP server of `mortar glue-api` ------------------------------------------------------------------
 
 

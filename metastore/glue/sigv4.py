@@ -152,8 +152,9 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
     """Check a signed request; returns its credential (the access key id and the region it signed for).
     `headers` have lower-case names; `secret_of(access_key_id)` gives the key's secret or None."""  # fmt: skip
     cred, signed, sent = parse_authorization(headers.get("authorization", ""))
-    if "host" not in signed:
-        raise SigV4Error("InvalidSignatureException", "the signed headers must include host")
+    for name in ("host", "x-amz-date", "x-amz-target"):  # else a captured request could be sent again as another
+        if name not in signed and (name == "host" or name in headers):  # operation, or at another time
+            raise SigV4Error("InvalidSignatureException", f"the signed headers must include {name}")
     secret = secret_of(cred.access_key_id)
     if secret is None:
         raise SigV4Error("UnrecognizedClientException", "The security token included in the request is invalid.")
