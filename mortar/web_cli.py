@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -305,6 +306,11 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    markers = Path(settings.data_dir) / "run"  # the jobs worker's ready marker (runner/jobs/worker.py)
+    for old in markers.glob("warm-*"):
+        old.unlink(missing_ok=True)
+    warming = settings.job_warm_pool > 0
+    started = time.monotonic()
     try:
         for name, cmd in commands.items():
             children[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -319,6 +325,8 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
                    "the console's port answers it too, slower)")  # fmt: skip
         click.echo(f"  metastore thrift://{ms_host}:{settings.port}")
         click.echo(f"  worker and scheduler on broker {_redact(settings.broker_url)}")
+        if warming:
+            click.echo("  jobs      a Spark driver is warming up; job runs start at once when it is ready")
         if password:
             click.echo(
                 f"First start: created user admin with password {password}  (shown only now; change it in Users)"
@@ -327,6 +335,11 @@ def up(config, data_dir, database_url, web_host: str, web_port: int | None, port
         sys.stdout.flush()
         failed = None
         while not stopping:
+            if warming and any(markers.glob("warm-*")):
+                warming = False
+                click.echo(f"Warm Spark driver ready ({time.monotonic() - started:.0f} s after start): "
+                           "job runs start at once.")  # fmt: skip
+                sys.stdout.flush()
             for name, proc in children.items():
                 if proc.poll() is not None:
                     failed = (name, proc.returncode)

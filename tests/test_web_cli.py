@@ -93,7 +93,7 @@ def _up(data: Path, web_port: int, ms_port: int, glue_port: int) -> subprocess.P
                              "--glue-port", str(glue_port)], env=_env(data), cwd=ROOT, stdout=subprocess.PIPE, text=True)  # fmt: skip
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_up_starts_everything_and_stops_it_all(tmp_path):
     data = tmp_path / "data"
     web_port, ms_port, glue_port = free_port(), free_port(), free_port()
@@ -121,12 +121,17 @@ def test_up_starts_everything_and_stops_it_all(tmp_path):
         svc = CatalogService.open(s.database_url, s.warehouse)
         assert svc.users.authenticate("admin", password).role == "admin"
         svc.ctx.engine.dispose()
+        # the worker's warm pool: mortar up says when a driver is READY (the first run is then warm)
+        assert "a Spark driver is warming up" in out
+        _read_until(proc, "Warm Spark driver ready", timeout=400)
+        assert len(list((data / "run").glob("warm-*"))) == 1
         everyone = children + [g for c in children for g in c.children(recursive=True)]
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     gone, alive = psutil.wait_procs(everyone, timeout=30)
     assert alive == []
+    assert list((data / "run").glob("warm-*")) == []  # removed by the worker as it stopped
 
     # a second start finds the admin and prints no password
     proc = _up(data, web_port, ms_port, glue_port)

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from celery import signals
 
@@ -71,6 +72,7 @@ class JobsWorker:
         self.threads: dict[str, threading.Thread] = {}
         self.stopping = threading.Event()
         self.pool = None
+        self.ready_marker: Path | None = None  # written once a driver is READY: `mortar up` says so
         try:
             self.pool = make_pool(self.settings, service=self.service)
         except Exception:  # noqa: BLE001 - without a pool, runs go cold (and their logs say why)
@@ -178,6 +180,18 @@ class JobsWorker:
                 log.warning("a message could not be acknowledged", exc_info=True)
         if self.pool is not None:
             self.pool.fill()
+            if self.ready_marker is None and self.pool.ready_count() > 0:
+                self._mark_ready()
+
+    def _mark_ready(self) -> None:
+        """<data_dir>/run/warm-<host>-<pid>: this worker has a warm driver READY (removed when it stops)."""
+        marker = Path(self.settings.data_dir) / "run" / f"warm-{socket.gethostname()}-{os.getpid()}"
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{time.time():.3f}\n")
+        except OSError:
+            log.warning("the ready marker %s could not be written", marker, exc_info=True)
+        self.ready_marker = marker
 
     @staticmethod
     def _decode(message) -> tuple[str | None, list]:
@@ -234,6 +248,8 @@ class JobsWorker:
             t.join(max(0.0, deadline - time.time()))
         if self.pool is not None:
             self.pool.shutdown()
+        if self.ready_marker is not None:
+            self.ready_marker.unlink(missing_ok=True)
 
 
 def main() -> None:
