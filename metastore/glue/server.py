@@ -22,6 +22,7 @@ import threading
 import time
 from urllib.parse import unquote
 
+from metastore.connection_slots import ConnectionSlots
 from metastore.glue.errors import GlueError
 from metastore.glue.http import CONTENT_TYPE, GlueApp
 
@@ -60,9 +61,8 @@ class GlueServer:
         self.sock = socket.create_server((host, port), family=family, backlog=1024,
                                          dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6())  # fmt: skip
         self.effective_port = self.sock.getsockname()[1]
+        self._slots = ConnectionSlots(self.max_connections, self.max_per_peer)
         self._lock = threading.Lock()
-        self._peers: dict[str, int] = {}
-        self._open = 0
         self._busy = 0  # requests being answered
         self._closing = False
 
@@ -79,18 +79,13 @@ class GlueServer:
                 time.sleep(0.01)  # out of descriptors, say: let the others finish
                 continue
             peer = addr[0]
-            with self._lock:
-                refused = self._open >= self.max_connections or self._peers.get(peer, 0) >= self.max_per_peer
-                if not refused:
-                    self._open += 1
-                    self._peers[peer] = self._peers.get(peer, 0) + 1
-            if refused:
+            if self._slots.admit(peer) is not None:
                 self._refuse_busy(conn, peer)
                 continue
             try:
                 threading.Thread(target=self._serve, args=(conn, peer), name=f"glue-{peer}", daemon=True).start()
             except RuntimeError:  # no thread to be had
-                self._release(peer)
+                self._slots.release(peer)
                 self._refuse_busy(conn, peer)
 
     def close(self, wait_s: float = 5.0) -> None:
@@ -103,15 +98,6 @@ class GlueServer:
         deadline = time.monotonic() + wait_s
         while self._busy and time.monotonic() < deadline:
             time.sleep(0.01)
-
-    def _release(self, peer: str) -> None:
-        with self._lock:
-            self._open -= 1
-            left = self._peers.get(peer, 1) - 1
-            if left > 0:
-                self._peers[peer] = left
-            else:
-                self._peers.pop(peer, None)
 
     def _refuse_busy(self, conn: socket.socket, peer: str) -> None:
         log.warning("Glue API: connection from %s refused (max_connections %d, max_connections_per_peer %d)",
@@ -150,7 +136,7 @@ class GlueServer:
             try:
                 conn.close()
             finally:
-                self._release(peer)
+                self._slots.release(peer)
 
     def _one(self, conn: socket.socket, reader: _Reader, peer: str) -> bool:
         """Read one request, answer it; False when the connection is to close."""

@@ -26,6 +26,7 @@ from thrift.transport import TSocket, TTransport
 from metastore.catalog import CatalogService
 from metastore.catalog.base import Sql
 from metastore.config import Settings
+from metastore.connection_slots import ConnectionSlots
 from metastore.hms import transport_security
 from metastore.hms.gen.hive import ThriftHiveMetastore
 from metastore.hms.handler import WIRE_METHODS, Handler
@@ -606,9 +607,7 @@ class MetastoreServer:
         self.settings = settings or Settings()
         self.listings = ListingCache(listing_cache_mb * 1024 * 1024)
         self.max_connections = max_connections
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._peers: dict[str, int] = {}  # open connections per peer address (max_connections_per_peer)
-        self._peers_lock = threading.Lock()
+        self._slots = ConnectionSlots(max(1, max_connections), int(self.settings.max_connections_per_peer))
         self._refusal_logged: dict[str, float] = {}
         self._stopping = threading.Event()
         transport_security.check(self.settings)  # a bad certificate or keytab fails here, not per connection
@@ -635,12 +634,7 @@ class MetastoreServer:
                 if self._stopping.is_set():
                     break
                 raise
-            if not self._slots.acquire(blocking=False):
-                log.warning("refusing connection from %s: %d connections open", addr, self.max_connections)
-                conn.close()
-                continue
-            if not self._admit_peer(addr[0]):
-                self._slots.release()
+            if not self._admit(addr):
                 conn.close()
                 continue
             threading.Thread(target=self._serve_connection, args=(conn, addr), daemon=True,
@@ -660,28 +654,22 @@ class MetastoreServer:
             pass
         self.sock.close()
 
-    def _admit_peer(self, peer: str) -> bool:
-        """Count a connection from `peer`; False (logged at most once a minute per peer) when it already
-        has max_connections_per_peer open in this process."""
-        cap = int(self.settings.max_connections_per_peer)
-        with self._peers_lock:
-            n = self._peers.get(peer, 0)
-            if cap <= 0 or n < cap:
-                self._peers[peer] = n + 1
-                return True
-            now = time.monotonic()
-            if now - self._refusal_logged.get(peer, -1e9) >= 60:
-                self._refusal_logged[peer] = now
-                log.warning("refusing connections from %s: %d open (max_connections_per_peer)", peer, n)
+    def _admit(self, addr) -> bool:
+        """Count a connection from `addr`; False when max_connections are open, or when its peer already has
+        max_connections_per_peer open in this process (logged at most once a minute per peer)."""
+        peer = addr[0]
+        cap = self._slots.admit(peer)
+        if cap is None:
+            return True
+        if cap == "max_connections":
+            log.warning("refusing connection from %s: %d connections open", addr, self.max_connections)
             return False
-
-    def _release_peer(self, peer: str) -> None:
-        with self._peers_lock:
-            n = self._peers.get(peer, 0) - 1
-            if n > 0:
-                self._peers[peer] = n
-            else:
-                self._peers.pop(peer, None)
+        now = time.monotonic()
+        if now - self._refusal_logged.get(peer, -1e9) >= 60:
+            self._refusal_logged[peer] = now
+            log.warning("refusing connections from %s: %d open (max_connections_per_peer)", peer,
+                        self._slots.open_from(peer))  # fmt: skip
+        return False
 
     def _serve_calls(self, processor: Processor, iprot, oprot, peer: str) -> None:
         """Answer calls until the connection ends, each request bounded (BoundedInput, _Timeouts)."""
@@ -750,8 +738,7 @@ class MetastoreServer:
             try:
                 conn.close()
             finally:
-                self._slots.release()
-                self._release_peer(addr[0])
+                self._slots.release(addr[0])
 
 
 def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max_connections: int = 1000,
