@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_port
 
 REALM = "MORTAR.TEST"
 TOOLS = ("kdb5_util", "krb5kdc", "kadmin.local", "kinit", "klist")
@@ -109,16 +107,5 @@ def start_kdc(tmp: Path) -> Kdc:
                    env=full_env, check=True, capture_output=True, timeout=120)  # fmt: skip
     with open(tmp / "krb5kdc.out", "wb") as out:
         proc = subprocess.Popen([_tool("krb5kdc"), "-n", "-r", REALM], env=full_env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"krb5kdc exited: {(tmp / 'krb5kdc.out').read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("krb5kdc did not start")
+    wait_for_port(proc, port, tmp / "krb5kdc.out", "krb5kdc", timeout=30)
     return Kdc(tmp, port, proc, env)
