@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from metastore.catalog import CatalogService
@@ -138,4 +139,65 @@ def test_answers_through_another_server_are_exact(two_servers, tmp_path):  # noq
         assert check() == 0
         cb.add_partitions([part("d01", 1)])
         assert check() == 1
+        ca.drop_database(db, True, True)
+
+
+def test_filter_answers_kept_per_chunk_are_exact_after_changes(two_servers):  # noqa: F811 - the fixture
+    """A filter's whole answer is kept per chunk (catalog/filtered_chunks.py): after a change through either
+    server, each server filters only the chunks changed and reuses the rest, and the answer is the compact
+    protocol's (made from the rows). 6,000 partitions: 12 chunks, a change touches one or a few."""
+    a, b = two_servers
+    db = unique("fdb")
+    cols = [tt.FieldSchema("id", "bigint", None)]
+    keys = [tt.FieldSchema("dt", "string", None), tt.FieldSchema("hr", "int", None)]
+    filters = ('hr = 42', 'dt >= "d020" and dt < "d030"', 'dt like "d01%" or hr > 97', 'not (hr < 99)')
+
+    def part(d: str, h: int, **params) -> tt.Partition:
+        return tt.Partition(values=[d, str(h)], dbName=db, tableName="t", sd=_sd(cols, f"file:/f/{d}/{h}"),
+                            parameters={"n": f"{d}{h}", **params})  # fmt: skip
+
+    with _Client(a.port) as ca, _Client(b.port) as cb, _Client(b.port, compact=True) as cc:
+
+        def check() -> None:
+            for f in filters:
+                expected = cc.get_partitions_by_filter(db, "t", f, -1)
+                assert [p.values for p in cb.get_partitions_by_filter(db, "t", f, -1)] == [p.values for p in expected], f
+                assert cb.get_partitions_by_filter(db, "t", f, -1) == expected, f
+                assert ca.get_partitions_by_filter(db, "t", f, -1) == expected, f
+
+        def reused() -> int:
+            return sum(c.getCounters()["listing_cache.filter_chunks_reused"] for c in (ca, cb))
+
+        ca.create_database(tt.Database(db, "", None, {}))
+        ca.create_table(tt.Table(tableName="t", dbName=db, sd=_sd(cols), partitionKeys=keys, parameters={},
+                                 tableType="EXTERNAL_TABLE"))  # fmt: skip
+        for d in range(0, 60, 10):
+            cb.add_partitions([part(f"d{x:03d}", h) for x in range(d, d + 10) for h in range(100)])
+        check()
+        before = reused()
+        ca.add_partitions([part("d025", 100)])  # one chunk
+        check()
+        assert reused() > before  # the other chunks' parts of each answer were reused
+        cb.drop_partition(db, "t", ["d031", "42"], False)
+        check()
+        p = ca.get_partition(db, "t", ["d012", "98"])
+        p.parameters["n"] = "altered"
+        cb.alter_partition(db, "t", p)
+        check()
+        assert [q.parameters["n"] for q in ca.get_partitions_by_filter(db, "t", 'dt = "d012" and hr = 98', -1)] == ["altered"]
+        q = cb.get_partition(db, "t", ["d040", "42"])
+        q.values = ["d000", "142"]
+        ca.rename_partition(db, "t", ["d040", "42"], q)
+        check()
+        ca.drop_partitions_req(tt.DropPartitionsRequest(dbName=db, tblName="t", deleteData=False,
+                                                        parts=tt.RequestPartsSpec(names=[f"dt=d05{x}/hr=42" for x in range(10)])))  # fmt: skip
+        check()
+        cb.add_partitions([part("a", 42), part("zz", 99), *(part("d0205", h) for h in range(600))])  # both ends; a split
+        check()
+        assert len(cb.get_partitions_by_filter(db, "t", "hr = 42", -1)) == 60 - 1 - 1 - 10 + 2
+        # a filter that does not parse, or names no key, is refused the same way, kept answers or not
+        for bad in ("hr = ", "nokey = 1"):
+            for c in (ca, cb):
+                with pytest.raises(tt.MetaException):
+                    c.get_partitions_by_filter(db, "t", bad, -1)
         ca.drop_database(db, True, True)

@@ -361,12 +361,19 @@ def db(request, tmp_path_factory):
 
 
 def run(db, filter_text, table="events", keys=KEYS):
+    """The names a filter selects; the same as a sub-query per key (`id IN (...)`) and as a look-up per
+    partition (`correlated`, the form used over a range of names: catalog/filtered_chunks.py)."""
     engine, ids = db
-    stmt = select(PartitionRow.name).where(
-        PartitionRow.table_id == ids[table], compile_filter(filter_text, keys, ids[table], PartitionRow.id)
-    )
-    with engine.connect() as conn:
-        return set(conn.scalars(stmt))
+    out = []
+    for correlated in (False, True):
+        stmt = select(PartitionRow.name).where(
+            PartitionRow.table_id == ids[table],
+            compile_filter(filter_text, keys, ids[table], PartitionRow.id, correlated),
+        )
+        with engine.connect() as conn:
+            out.append(set(conn.scalars(stmt)))
+    assert out[0] == out[1], filter_text
+    return out[0]
 
 
 def names(pred, rows=EVENTS, keys=KEYS):

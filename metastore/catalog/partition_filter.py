@@ -841,30 +841,36 @@ def _flatten(tree):
     return items[0] if len(items) == 1 else _Bool(tree.op, tuple(items))
 
 
-def _emit(tree, table_id: int, partition_id_column, pkv) -> ColumnElement[bool]:
+def _emit(tree, table_id: int, partition_id_column, pkv, correlated: bool) -> ColumnElement[bool]:
     if tree is True:
         return true()
     if tree is False:
         return false()
     if isinstance(tree, _Leaf):
-        return _subquery(tree.key_index, [tree.cond], "and", table_id, partition_id_column, pkv)
+        return _subquery(tree.key_index, [tree.cond], "and", table_id, partition_id_column, pkv, correlated)
     by_key: dict[int, list] = {}
     parts = []
     for item in tree.items:
         if isinstance(item, _Leaf):
             by_key.setdefault(item.key_index, []).append(item.cond)
         else:
-            parts.append(_emit(item, table_id, partition_id_column, pkv))
+            parts.append(_emit(item, table_id, partition_id_column, pkv, correlated))
     # one subquery per key: at most one partition_key_values row per (partition, key), so
     # "id IN (S where a) AND id IN (S where b)" is "id IN (S where a AND b)" (and likewise for OR)
-    leaves = [_subquery(i, conds, tree.op, table_id, partition_id_column, pkv) for i, conds in by_key.items()]
+    leaves = [_subquery(i, conds, tree.op, table_id, partition_id_column, pkv, correlated)
+              for i, conds in by_key.items()]  # fmt: skip
     parts = leaves + parts
     if len(parts) == 1:
         return parts[0]
     return and_(*parts) if tree.op == "and" else or_(*parts)
 
 
-def _subquery(key_index: int, conds: list, op: str, table_id: int, partition_id_column, pkv):
+def _subquery(key_index: int, conds: list, op: str, table_id: int, partition_id_column, pkv, correlated: bool):
+    if correlated:
+        # the same rows, looked up per partition (by the key values' primary key); a scalar sub-query rather
+        # than EXISTS, which PostgreSQL would plan as a join driven from the key values the filter selects
+        return (select(literal(1)).where(pkv.c.partition_id == partition_id_column, pkv.c.key_index == key_index,
+                                         _merge_conds(op, conds, pkv)).limit(1).scalar_subquery().is_not(None))  # fmt: skip
     ids = (
         select(pkv.c.partition_id)
         .where(pkv.c.table_id == table_id, pkv.c.key_index == key_index, _merge_conds(op, conds, pkv))
@@ -878,15 +884,18 @@ def compile_filter(
     partition_keys: Sequence[tuple[str, str]],
     table_id: int,
     partition_id_column,
+    correlated: bool = False,
 ) -> ColumnElement[bool]:
     """Compile a filter to a condition on ``partition_id_column`` (e.g. ``PartitionRow.id``).
 
     ``partition_keys``: the table's partition keys in order, as (name, hive type). Keys in the
     filter match case-insensitively. Raises InvalidInput for bad syntax, unknown keys and
-    comparisons that have no sensible meaning (see the module docstring).
+    comparisons that have no sensible meaning (see the module docstring). ``correlated``: as
+    EXISTS per partition rather than ``id IN (the ids selected)``: for a statement that reads a few
+    partitions (a range of names) whatever the number the filter selects in the whole table.
     """
     node = parse_filter(text_or_node) if isinstance(text_or_node, str) else text_or_node
     if not isinstance(node, Node):
         raise InvalidInput("Invalid partition filter: expected text or a parsed filter")
     tree = _flatten(_Resolver(partition_keys).resolve(node, negate=False))
-    return _emit(tree, table_id, partition_id_column, PartitionKeyValueRow.__table__)
+    return _emit(tree, table_id, partition_id_column, PartitionKeyValueRow.__table__, correlated)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from metastore.catalog import chunks, codec
+from metastore.catalog import chunks, codec, filtered_chunks
 from metastore.catalog.base import Area, DbapiReader, Sql, new_partitions_version, now_s
 from metastore.catalog.errors import AlreadyExists, InvalidInput, NotFound
 from metastore.catalog.names import make_partition_name, parse_partition_name
@@ -304,18 +304,19 @@ class Partitions(Area):
         return list(map(itemgetter(0), rows))
 
     def _filtered(self, r: DbapiReader, t: _TableInfo, filter_text: str, limit: int, names: bool = False,
-                  encoded: bool = False) -> list:
+                  encoded: bool = False, bounds: tuple[str | None, str | None] | None = None) -> list:
         """Rows of `_COLUMNS` (names: of the name alone; encoded: id and `encoded`) matching a filter, by name.
         The statement is built and compiled once per (table, keys, filter, limit) and kept: compiling costs
-        more than running it."""
+        more than running it. `bounds` (encoded, no limit): only names lo <= name < hi (None: unbounded)."""
         if not filter_text or not filter_text.strip():
             if encoded:
                 return r.rows(self._limited(select(PartitionRow.id, PartitionRow.encoded).where(
                     PartitionRow.table_id == t.id).order_by(PartitionRow.name), limit))  # fmt: skip
             return self._select_names(r, t, limit=limit) if names else self._rows(r, t, limit=limit)
         limit = -1 if limit is None or limit < 0 else limit
+        lo, hi = bounds or (None, None)
         key = (r.dialect.name, names, encoded, t.id, tuple((k.name.lower(), k.type.lower()) for k in t.keys),
-               filter_text, limit)  # fmt: skip
+               filter_text, limit, lo is not None, hi is not None)  # fmt: skip
         compiled = _COMPILED_FILTERS.get(key)
         if compiled is None:
             columns = (PartitionRow.name,) if names else (PartitionRow.id, PartitionRow.encoded) if encoded else _COLUMNS
@@ -323,7 +324,14 @@ class Partitions(Area):
             if encoded and limit < 0:
                 # every match, sorted by the caller: the database's sort would copy each partition's bytes
                 # through a temporary tree (names sort the same in Python: by code point)
-                query = select(PartitionRow.name, *columns).where(*self._scope(t, self._filter(t, filter_text), True))
+                where = self._filter(t, filter_text)
+                if bounds:  # a range of the table's names (filtered_chunks.py): its rows looked up one by one
+                    where = [PartitionRow.table_id == t.id, *self._filter(t, filter_text, correlated=True)]
+                    if lo is not None:
+                        where.append(PartitionRow.name >= bindparam("name_lo", None))
+                    if hi is not None:
+                        where.append(PartitionRow.name < bindparam("name_hi", None))
+                query = select(PartitionRow.name, *columns).where(*self._scope(t, where, True))
             else:
                 query = query.order_by(PartitionRow.name)
             if limit >= 0:
@@ -336,7 +344,8 @@ class Partitions(Area):
                 except (KeyError, RuntimeError):  # another thread changed the dict meanwhile
                     pass
             _COMPILED_FILTERS[key] = compiled
-        r._run(compiled[0], compiled[1], {}, compiled[2])  # noqa: SLF001 - a statement compiled as `rows` does
+        params = {"name_lo": lo, "name_hi": hi} if bounds else {}
+        r._run(compiled[0], compiled[1], compiled[2], params)  # noqa: SLF001 - a statement compiled as `rows` does
         rows = r.cursor.fetchall()
         return list(map(itemgetter(0), rows)) if names else rows
 
@@ -540,20 +549,45 @@ class Partitions(Area):
             if got and len(got[0]) == 3:  # (name, id, encoded), unordered: sorted here (see _filtered)
                 got.sort(key=itemgetter(0))
                 got = [g[1:] for g in got]
-            missing = [pid for pid, enc in got if enc is None]
-            if not missing:
-                return [bytes(enc) for _pid, enc in got]
-            from metastore.hms import wire
-
-            rows = {}
-            for i in range(0, len(missing), 500):
-                piece = missing[i : i + 500]
-                rows.update((row[0], row) for row in r.rows(select(*_COLUMNS).where(PartitionRow.id.in_(piece))))
-            made = dict(zip(missing, wire.encode_partitions(PartitionRows(t.db, t.name, t.catalog, [], t),
-                                                            [rows[pid] for pid in missing]), strict=True))  # fmt: skip
-            return [bytes(enc) if enc is not None else made[pid] for pid, enc in got]
+            return self._elements(r, t, got)
 
         return self._fast_read(read)
+
+    def by_filter_kept(self, db: str, table: str, filter_text: str, catalog: str = DEFAULT_CATALOG,
+                       kept: filtered_chunks.KeptFilter | None = None) -> filtered_chunks.KeptFilter | None:  # fmt: skip
+        """A filter's whole answer, made from `kept` (an answer of before) where the table's chunks it came
+        from are unchanged, and by filtering the other chunks' partitions (see filtered_chunks.py); None
+        when the table's chunks do not hold its partitions now."""
+        if not filter_text or not filter_text.strip():
+            return None
+
+        def select_range(r: DbapiReader, t: _TableInfo, lo: str | None, hi: str | None) -> list[tuple[str, bytes]]:
+            got = self._filtered(r, t, filter_text, -1, encoded=True,
+                                 bounds=(lo, hi) if lo is not None or hi is not None else None)  # fmt: skip
+            return list(zip(map(itemgetter(0), got), self._elements(r, t, [g[1:] for g in got]), strict=True))
+
+        def read(r: DbapiReader):
+            t = self._table_fast(r, catalog, db, table)
+            return filtered_chunks.answer(r, t, kept, lambda lo, hi: select_range(r, t, lo, hi))
+
+        return self._fast_read(read)
+
+    @staticmethod
+    def _elements(r: DbapiReader, t: _TableInfo, got: list[tuple]) -> list[bytes]:
+        """list<Partition> elements of (id, encoded) rows: the bytes kept in the rows, or for rows without
+        them (written otherwise), encoded here."""
+        missing = [pid for pid, enc in got if enc is None]
+        if not missing:
+            return [bytes(enc) for _pid, enc in got]
+        from metastore.hms import wire
+
+        rows = {}
+        for i in range(0, len(missing), 500):
+            piece = missing[i : i + 500]
+            rows.update((row[0], row) for row in r.rows(select(*_COLUMNS).where(PartitionRow.id.in_(piece))))
+        made = dict(zip(missing, wire.encode_partitions(PartitionRows(t.db, t.name, t.catalog, [], t),
+                                                        [rows[pid] for pid in missing]), strict=True))  # fmt: skip
+        return [bytes(enc) if enc is not None else made[pid] for pid, enc in got]
 
     def by_filter_rows(
         self, db: str, table: str, filter_text: str, max_parts: int = -1, catalog: str = DEFAULT_CATALOG
@@ -586,13 +620,13 @@ class Partitions(Area):
             return conn.execute(query).scalar()
 
     @staticmethod
-    def _filter(t: _TableInfo, filter_text: str | None) -> list:
+    def _filter(t: _TableInfo, filter_text: str | None, correlated: bool = False) -> list:
         if not filter_text or not filter_text.strip():
             return []
         if not t.keys:
             raise InvalidInput(f"table {t.db}.{t.name} is not partitioned: it has no partitions to filter")
         keys = [(k.name.lower(), k.type.lower()) for k in t.keys]
-        return [compile_filter(filter_text, keys, t.id, PartitionRow.id)]
+        return [compile_filter(filter_text, keys, t.id, PartitionRow.id, correlated)]
 
     def _partial(self, t: _TableInfo, values: list[str] | None) -> list:
         """Conditions for a partial specification: values for the leading keys; '' (or None) = any."""

@@ -22,6 +22,7 @@ from metastore.catalog.access import (
     user_identity,
     visible,
 )
+from metastore.catalog.filtered_chunks import KeptFilter
 from metastore.catalog.names import parse_partition_name, unescape_path_name
 from metastore.config import Settings
 from metastore.hms import convert as cv
@@ -157,7 +158,8 @@ class Handler:
 
     def getCounters(self):
         """Calls per method since the server started, as `calls.<method>`, and this process's listing
-        cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`) and chunks (`chunks.answered`: whole
+        cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`; for filters kept per chunk,
+        `.filter_chunks_filtered` and `.filter_chunks_reused` after changes) and chunks (`chunks.answered`: whole
         listings answered from the tables' encoded chunks, `.fetched`: chunks read from storage for them)."""
         counters = {f"calls.{name}": n for name, n in CALLS.items()}
         counters.update({f"listing_cache.{k}": v for k, v in self.listings.stats().items()})
@@ -520,6 +522,17 @@ class Handler:
         # the partitions' bytes as kept in their rows (see catalog/chunks.py); the table's version read with
         # them, in the same read (not apart, as _listing does)
         key = (cat, db.lower(), (tbl_name or "").lower(), "filter", filter, n)
+        if n < 0 and self.listings.max_bytes > 0:
+            # kept per chunk of the table, the chunks a change did not touch reused (filtered_chunks.py)
+            held = self.listings.held(key)
+            held = held if isinstance(held, KeptFilter) else None
+            made = self.cat.partitions.by_filter_kept(db, tbl_name, filter, cat, held)
+            if made is not None:
+                if made is not held:
+                    self.listings.hold(key, made.version, made, made.size)
+                    self.listings.counts["filter_chunks_filtered"] += made.filtered
+                    self.listings.counts["filter_chunks_reused"] += len(made.chunks) - made.filtered
+                return made.pieces
         version, items, kept = self.cat.partitions.by_filter_encoded(db, tbl_name, filter, n, cat,
                                                                      lambda v: self.listings.lookup(key, v))  # fmt: skip
         if kept:

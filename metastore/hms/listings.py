@@ -19,7 +19,8 @@ names) are kept across it: an answer kept at the version the change started from
 kept at the version it made (`SortedAnswer`: sorted by name, in chunks, only the chunks touched are made
 again). Updating is idempotent (an answer read after the change committed but kept under the version from
 before holds the change already), and an answer is still used only at the version it is kept at: after
-any other change, by any process, it is made again from storage. Listings with a filter are not updated.
+any other change, by any process, it is made again from storage. Whole answers to a filter are kept per
+chunk of the table and brought up to date by filtering only the chunks changed (catalog/filtered_chunks.py).
 """
 
 from __future__ import annotations
@@ -82,6 +83,23 @@ class ListingCache:
                 return entry[1]
             self.counts["misses"] += 1
         return None
+
+    def held(self, key: tuple) -> object | None:
+        """What is kept under `key` at whatever version (a filter's answer per chunk, which the caller
+        brings up to date: catalog/filtered_chunks.py), or None."""
+        if self.max_bytes <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def hold(self, key: tuple, version: object, value: object, size: int) -> None:
+        """Keep `value` (see `held`) under `key`, if it fits."""
+        if 0 < self.max_bytes and size <= self.max_bytes:
+            self._put(key, version, value, size)
 
     def keep(self, key: tuple, version: object, pieces: list[bytes]) -> None:
         size = sum(map(len, pieces))
@@ -163,7 +181,8 @@ class ListingCache:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"hits": self.counts["hits"], "misses": self.counts["misses"], "updated": self.counts["updated"],
+            return {**{k: self.counts[k] for k in ("hits", "misses", "updated", "filter_chunks_filtered",
+                                                   "filter_chunks_reused")},
                     "entries": len(self._entries), "bytes": self._size}  # fmt: skip
 
 
