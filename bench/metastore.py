@@ -562,10 +562,10 @@ def independent(backend: str, tmp: Path, args) -> None:
     ms = start_metastore(backend, tmp / "mortar", url, "--processes", str(args.processes))
     try:
         results["mortar"] = run_independent(ms.port, tmp / "mortar-data", args.repeat_independent, True, progress,
-                                            RawCall, client_gc_paused)  # fmt: skip
+                                            RawCall, client_gc_paused, args.processes)  # fmt: skip
         if args.million:
             results["mortar"].update(run_million(ms.port, url, tmp / "mortar-million", args.repeat_independent,
-                                                 progress, RawCall, client_gc_paused))  # fmt: skip
+                                                 progress, RawCall, client_gc_paused, args.processes))  # fmt: skip
     finally:
         stop_metastore(ms)
     if not args.skip_reference:

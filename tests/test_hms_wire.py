@@ -9,6 +9,7 @@ PostgreSQL connections killed under a running server.
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -438,3 +439,35 @@ def test_reads_beyond_the_reader_connections_use_the_pool(service, readers, monk
     with ThreadPoolExecutor(8) as pool:
         assert {(a, b, tuple(c)) for a, b, c in pool.map(read, range(200))} == {("t", 5, ("k=0", "k=1"))}
     assert base._readers(service.ctx.engine).open <= readers
+
+
+def test_pieces_are_sent_whole_and_in_order_across_partial_writes():
+    """Ready-made pieces go to the socket by scatter-gather writes (server._sendmsg_all); a socket with a
+    timeout and a slow reader takes them in partial writes, which resume mid-piece."""
+    import threading
+
+    from metastore.hms.server import _sendmsg_all
+
+    rng = random.Random(5)
+    pieces = [bytes([i % 251]) * rng.choice((0, 1, 7, 4096, 70_000, 300_000)) for i in range(300)]
+    a, b = socket.socketpair()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    a.settimeout(30)
+    got = bytearray()
+
+    def read() -> None:
+        while True:
+            data = b.recv(rng.choice((100, 5000, 65536)))
+            if not data:
+                return
+            got.extend(data)
+            if len(got) % 7 == 0:
+                time.sleep(0.001)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    _sendmsg_all(a, pieces)
+    a.close()
+    reader.join(30)
+    b.close()
+    assert bytes(got) == b"".join(pieces)

@@ -247,6 +247,18 @@ class ChunkCache:
                 self._entries.move_to_end(key)
             return out
 
+    def get_many(self, keys: list[tuple]) -> dict[tuple, bytes]:
+        """Those of `keys` held (one lock for all: a listing of 1,000,000 partitions is some 2,000 chunks)."""
+        out = {}
+        with self._lock:
+            entries = self._entries
+            for key in keys:
+                value = entries.get(key)
+                if value is not None:
+                    entries.move_to_end(key)
+                    out[key] = value
+        return out
+
     def held(self, table_id: int, column: str) -> list[int]:
         with self._lock:
             return list(self._held.get((table_id, column), ()))
@@ -304,7 +316,9 @@ def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | 
     names = (catalog, db, table)
     for _attempt in range(3):
         if dialect == "postgresql":
-            cursor.execute(_PG_READ[column], ([] if cache is None else _held_for(cache, names, column), *names))
+            held = [] if cache is None else _held_for(cache, names, column)
+            # the versions as an array's text: psycopg's own list adapter looks at each element (~2 µs each)
+            cursor.execute(_PG_READ[column], ("{" + ",".join(map(str, held)) + "}", *names))
         else:
             cursor.execute(_SQLITE_LIST, names)
         listed = cursor.fetchall()
@@ -318,6 +332,7 @@ def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | 
         got: dict[int, bytes] = {}
         wanted: dict[int, int] = {}
         fetched = 0
+        held_bytes = cache.get_many([(table_id, row[3], row[4], column) for row in listed if row[6] is None]) if cache else {}
         for _tid, _pv, _cv, cid, version, _count, data in listed:
             if data is not None:
                 data = bytes(data)
@@ -326,11 +341,11 @@ def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | 
                 if cache is not None:
                     cache.put((table_id, cid, version, column), data)
                 continue
-            held_bytes = cache.get((table_id, cid, version, column)) if cache is not None else None
-            if held_bytes is None:
+            kept = held_bytes.get((table_id, cid, version, column))
+            if kept is None:
                 wanted[cid] = version
             else:
-                got[cid] = held_bytes
+                got[cid] = kept
         ids = list(wanted)  # held when the statement was sent, dropped from the cache since (or SQLite)
         ok = True
         for i in range(0, len(ids), 500):

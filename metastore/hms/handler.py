@@ -8,6 +8,7 @@ UNKNOWN_METHOD by the processor, so clients such as Trino fall back to an older 
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import time
 import uuid
@@ -157,11 +158,13 @@ class Handler:
         return STARTED
 
     def getCounters(self):
-        """Calls per method since the server started, as `calls.<method>`, and this process's listing
+        """This server process's id (`process.pid`), calls per method since it started, as `calls.<method>`,
+        and its listing
         cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`; for filters kept per chunk,
         `.filter_chunks_filtered` and `.filter_chunks_reused` after changes) and chunks (`chunks.answered`: whole
         listings answered from the tables' encoded chunks, `.fetched`: chunks read from storage for them)."""
         counters = {f"calls.{name}": n for name, n in CALLS.items()}
+        counters["process.pid"] = os.getpid()  # which of the server's processes answered
         counters.update({f"listing_cache.{k}": v for k, v in self.listings.stats().items()})
         if self.listings.chunks is not None:
             counters.update({f"chunks.{k}": v for k, v in self.listings.chunks.stats().items()})
@@ -528,10 +531,12 @@ class Handler:
             held = held if isinstance(held, KeptFilter) else None
             made = self.cat.partitions.by_filter_kept(db, tbl_name, filter, cat, held)
             if made is not None:
-                if made is not held:
+                if made is held:
+                    self.listings.count("hits")
+                else:
                     self.listings.hold(key, made.version, made, made.size)
-                    self.listings.counts["filter_chunks_filtered"] += made.filtered
-                    self.listings.counts["filter_chunks_reused"] += len(made.chunks) - made.filtered
+                    self.listings.count("misses", filter_chunks_filtered=made.filtered,
+                                        filter_chunks_reused=len(made.chunks) - made.filtered)  # fmt: skip
                 return made.pieces
         version, items, kept = self.cat.partitions.by_filter_encoded(db, tbl_name, filter, n, cat,
                                                                      lambda v: self.listings.lookup(key, v))  # fmt: skip

@@ -84,6 +84,12 @@ class ListingCache:
             self.counts["misses"] += 1
         return None
 
+    def count(self, name: str, **more: int) -> None:
+        """Add one to the counter `name` (and `more`'s amounts to theirs)."""
+        with self._lock:
+            self.counts[name] += 1
+            self.counts.update(more)
+
     def held(self, key: tuple) -> object | None:
         """What is kept under `key` at whatever version (a filter's answer per chunk, which the caller
         brings up to date: catalog/filtered_chunks.py), or None."""
