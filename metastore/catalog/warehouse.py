@@ -139,7 +139,10 @@ class Warehouse:
         try:
             fs, path = self._fs(location)
             if _is_local(fs):
-                return _local_stats(path) if os.path.isdir(path) else None
+                try:
+                    return _local_stats(path)
+                except (FileNotFoundError, NotADirectoryError):  # (one call fewer than asking first)
+                    return None
             if not fs.isdir(path):
                 return None
             files, size = 0, 0
