@@ -10,7 +10,9 @@ After a change (the table's `partitions_version` differs from the one the kept a
 lists the table's chunks (ids, versions, first names: from one covering index), runs the filter only over
 the name ranges of the chunks whose version it does not hold, and keeps the other chunks' parts of the
 answer. Exact by construction: every part comes from a chunk at the version it was filtered at, and the
-filter runs as a statement over the partition rows, the same statement as without chunks, bounded by name.
+filter runs as a statement over the partition rows: over the whole table as without chunks, over a name
+range in its correlated form (a look-up per partition), which selects the same rows (both forms are
+checked against each other on every case of tests/test_partition_filter.py).
 Used only while the chunks hold the table's partitions (`chunks_version` = `partitions_version`); on
 PostgreSQL, where each statement sees the latest commit, the table's versions are read again last, and an
 answer made across a commit is not used.
