@@ -416,7 +416,8 @@ class _Scan:
         self._count(0, values * VALUE_COST + strings)
 
     def _bstrings(self, n: int) -> None:
-        """`n` binary strings, counted together."""
+        """`n` binary strings, counted together (the string step of `_bstruct`, written out in both: a call
+        per string is what these loops save)."""
         self._count(n, n * (8 + VALUE_COST))
         buf, unpack = self.buf, _I32_FROM
         pos, have, size = self.pos, len(buf), 0
