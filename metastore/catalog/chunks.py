@@ -332,7 +332,7 @@ def read(r, catalog: str, db: str, table: str, column: str, cache: ChunkCache | 
         got: dict[int, bytes] = {}
         wanted: dict[int, int] = {}
         fetched = 0
-        held_bytes = cache.get_many([(table_id, row[3], row[4], column) for row in listed if row[6] is None]) if cache else {}
+        held_bytes = cache.get_many([(table_id, row[3], row[4], column) for row in listed if row[6] is None]) if cache is not None else {}
         for _tid, _pv, _cv, cid, version, _count, data in listed:
             if data is not None:
                 data = bytes(data)

@@ -890,9 +890,10 @@ def compile_filter(
 
     ``partition_keys``: the table's partition keys in order, as (name, hive type). Keys in the
     filter match case-insensitively. Raises InvalidInput for bad syntax, unknown keys and
-    comparisons that have no sensible meaning (see the module docstring). ``correlated``: as
-    EXISTS per partition rather than ``id IN (the ids selected)``: for a statement that reads a few
-    partitions (a range of names) whatever the number the filter selects in the whole table.
+    comparisons that have no sensible meaning (see the module docstring). ``correlated``: as a
+    look-up per partition (a scalar sub-query on the key values' primary key) rather than ``id IN (the
+    ids selected)``: for a statement that reads a few partitions (a range of names), whatever the number
+    the filter selects in the whole table.
     """
     node = parse_filter(text_or_node) if isinstance(text_or_node, str) else text_or_node
     if not isinstance(node, Node):

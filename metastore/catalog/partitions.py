@@ -315,6 +315,7 @@ class Partitions(Area):
             return self._select_names(r, t, limit=limit) if names else self._rows(r, t, limit=limit)
         limit = -1 if limit is None or limit < 0 else limit
         lo, hi = bounds or (None, None)
+        bounded = lo is not None or hi is not None
         key = (r.dialect.name, names, encoded, t.id, tuple((k.name.lower(), k.type.lower()) for k in t.keys),
                filter_text, limit, lo is not None, hi is not None)  # fmt: skip
         compiled = _COMPILED_FILTERS.get(key)
@@ -325,7 +326,7 @@ class Partitions(Area):
                 # every match, sorted by the caller: the database's sort would copy each partition's bytes
                 # through a temporary tree (names sort the same in Python: by code point)
                 where = self._filter(t, filter_text)
-                if bounds:  # a range of the table's names (filtered_chunks.py): its rows looked up one by one
+                if bounded:  # a range of the table's names (filtered_chunks.py): its rows looked up one by one
                     where = [PartitionRow.table_id == t.id, *self._filter(t, filter_text, correlated=True)]
                     if lo is not None:
                         where.append(PartitionRow.name >= bindparam("name_lo", None))
@@ -344,7 +345,7 @@ class Partitions(Area):
                 except (KeyError, RuntimeError):  # another thread changed the dict meanwhile
                     pass
             _COMPILED_FILTERS[key] = compiled
-        params = {"name_lo": lo, "name_hi": hi} if bounds else {}
+        params = {"name_lo": lo, "name_hi": hi} if bounded else {}
         r._run(compiled[0], compiled[1], compiled[2], params)  # noqa: SLF001 - a statement compiled as `rows` does
         rows = r.cursor.fetchall()
         return list(map(itemgetter(0), rows)) if names else rows
@@ -562,8 +563,7 @@ class Partitions(Area):
             return None
 
         def select_range(r: DbapiReader, t: _TableInfo, lo: str | None, hi: str | None) -> list[tuple[str, bytes]]:
-            got = self._filtered(r, t, filter_text, -1, encoded=True,
-                                 bounds=(lo, hi) if lo is not None or hi is not None else None)  # fmt: skip
+            got = self._filtered(r, t, filter_text, -1, encoded=True, bounds=(lo, hi))
             return list(zip(map(itemgetter(0), got), self._elements(r, t, [g[1:] for g in got]), strict=True))
 
         def read(r: DbapiReader):

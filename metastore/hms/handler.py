@@ -158,11 +158,10 @@ class Handler:
         return STARTED
 
     def getCounters(self):
-        """This server process's id (`process.pid`), calls per method since it started, as `calls.<method>`,
-        and its listing
-        cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`; for filters kept per chunk,
-        `.filter_chunks_filtered` and `.filter_chunks_reused` after changes) and chunks (`chunks.answered`: whole
-        listings answered from the tables' encoded chunks, `.fetched`: chunks read from storage for them)."""
+        """This server process's id (`process.pid`), calls per method since it started (`calls.<method>`),
+        its listing cache (`listing_cache.hits`, `.misses`, `.entries`, `.bytes`; for filters kept per chunk,
+        `.filter_chunks_filtered` and `.filter_chunks_reused` after changes) and chunks (`chunks.answered`:
+        whole listings answered from the tables' encoded chunks, `.fetched`: chunks read from storage for them)."""
         counters = {f"calls.{name}": n for name, n in CALLS.items()}
         counters["process.pid"] = os.getpid()  # which of the server's processes answered
         counters.update({f"listing_cache.{k}": v for k, v in self.listings.stats().items()})

@@ -108,9 +108,7 @@ class ListingCache:
             self._put(key, version, value, size)
 
     def keep(self, key: tuple, version: object, pieces: list[bytes]) -> None:
-        size = sum(map(len, pieces))
-        if 0 < self.max_bytes and size <= self.max_bytes:
-            self._put(key, version, pieces, size)
+        self.hold(key, version, pieces, sum(map(len, pieces)))
 
     def _keeping(self, key: tuple, version: object, pieces: Iterable[bytes]) -> Iterator[bytes]:
         kept: list[bytes] | None = []

@@ -148,8 +148,10 @@ def _encoded_reply(method: str):
             # a long answer in pieces, each sent as soon as it is encoded (see wire.partition_chunks)
             trans.write(start)
             try:
-                if isinstance(body, list):  # ready-made pieces (kept chunks)
-                    trans.write_pieces(body) if isinstance(trans, _BufferedTransport) else _write_runs(trans, body)
+                if isinstance(body, list) and isinstance(trans, _BufferedTransport):  # ready-made pieces (kept chunks)
+                    trans.write_pieces(body)
+                elif isinstance(body, list):
+                    _write_runs(trans, body)
                 else:
                     for chunk in body:
                         trans.write(chunk)
